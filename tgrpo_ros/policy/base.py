@@ -1,0 +1,86 @@
+# Copyright 2026 tgrpo_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""The one policy interface every node, trainer and evaluator uses.
+
+Modelled on LeRobot's PreTrainedPolicy, but explicit about what RL needs: sampled tokens and
+their log-probabilities, and teacher-forced log-probabilities of given tokens with or without
+gradients, with or without the LoRA adapter (the reference policy). There is no hidden
+train/eval switch: every call says what it wants.
+
+Log-probabilities (contracts.md): per action token (7 per action), from the softmax restricted to
+the 256 action token ids, at the sampling temperature. For temperature 0 (greedy) they are
+computed at temperature 1.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from tgrpo_ros.observation import Observation
+from tgrpo_ros.versioning import PolicyVersion
+
+ACTION_DIM = 7
+
+
+@dataclass
+class ActionSample:
+    """Actions for a batch of B observations.
+
+    actions: (B, 7) float64, in the ENVIRONMENT's action space (contracts.md).
+    token_ids: (B, 7) int64 action token ids.
+    logprobs: (B, 7) float32 per-token log-probabilities (see module docstring).
+    version: the policy version that produced them.
+    """
+
+    actions: np.ndarray
+    token_ids: torch.Tensor
+    logprobs: torch.Tensor
+    version: PolicyVersion
+
+
+class VLAPolicy(ABC):
+    """A vision-language-action policy with OpenVLA-style action tokens."""
+
+    @property
+    @abstractmethod
+    def version(self) -> PolicyVersion:
+        """The version currently served (changes when an adapter is loaded)."""
+
+    @abstractmethod
+    def sample(self, batch: Sequence[Observation], temperature: float = 1.0,
+               generator: torch.Generator | None = None) -> ActionSample:
+        """Sample one action per observation, batched; no gradients.
+
+        A row's result does not depend on what else is in the batch (given the same generator
+        draws for that row).
+        """
+
+    @abstractmethod
+    def token_logprobs(self, batch: Sequence[Observation], token_ids: torch.Tensor,
+                       temperature: float = 1.0, *, grad: bool,
+                       use_adapter: bool = True) -> torch.Tensor:
+        """Teacher-forced log-probs (B, 7) of ``token_ids`` (B, 7) in one forward pass.
+
+        grad=True keeps the graph for the update; use_adapter=False gives the reference policy
+        (the base model with the LoRA adapter disabled).
+        """
+
+    @abstractmethod
+    def trainable_parameters(self) -> list[torch.nn.Parameter]:
+        """The parameters an optimiser updates (the LoRA weights, and the value head if any)."""
+
+    @abstractmethod
+    def save_adapter(self, folder: str, version: int) -> PolicyVersion:
+        """Write the adapter atomically to ``folder`` and return its version (with SHA-256)."""
+
+    @abstractmethod
+    def load_adapter(self, folder: str, expected: PolicyVersion | None = None) -> PolicyVersion:
+        """Load an adapter; if ``expected`` is given, verify its SHA-256 first and raise on mismatch.
+
+        On any error the previously served adapter stays in place.
+        """
