@@ -49,7 +49,7 @@ class VLAPolicy(ABC):
     @property
     @abstractmethod
     def version(self) -> PolicyVersion:
-        """The version currently served (changes when an adapter is loaded)."""
+        """Return the version currently served (changes when an adapter is loaded)."""
 
     @abstractmethod
     def sample(self, batch: Sequence[Observation], temperature: float = 1.0,
@@ -72,7 +72,7 @@ class VLAPolicy(ABC):
 
     @abstractmethod
     def trainable_parameters(self) -> list[torch.nn.Parameter]:
-        """The parameters an optimiser updates (the LoRA weights, and the value head if any)."""
+        """Return the parameters an optimiser updates (LoRA weights, value head if any)."""
 
     @abstractmethod
     def save_adapter(self, folder: str, version: int) -> PolicyVersion:
@@ -80,7 +80,7 @@ class VLAPolicy(ABC):
 
     @abstractmethod
     def load_adapter(self, folder: str, expected: PolicyVersion | None = None) -> PolicyVersion:
-        """Load an adapter; if ``expected`` is given, verify its SHA-256 first and raise on mismatch.
+        """Load an adapter; with ``expected``, verify its SHA-256 first and raise on mismatch.
 
         On any error the previously served adapter stays in place.
         """
