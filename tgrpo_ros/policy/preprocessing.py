@@ -1,0 +1,89 @@
+# Copyright 2026 tgrpo_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Image preprocessing shared by training, simulation, real robots and bags (contracts.md).
+
+Steps, in order: optional JPEG encode/decode (OpenVLA's training data was JPEG), resize to the
+model's input size (Lanczos), optional centre crop keeping ``crop_area`` of the area followed by
+a resize back (LIBERO checkpoints were trained with random crops, so they expect the 90%-area
+centre crop at test time). Images arrive upright (the LIBERO adapter flips MuJoCo renders).
+Per-backbone mean/std normalisation is the model's business, not done here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+import io
+import math
+from typing import Mapping, Sequence
+
+import numpy as np
+from PIL import Image
+import torch
+
+
+@dataclass(frozen=True)
+class ImagePreprocessing:
+    """How camera images become model input.
+
+    image_size: side of the square model input in pixels.
+    jpeg: round-trip through JPEG at ``jpeg_quality`` first.
+    center_crop: crop the centre ``crop_area`` fraction of the area, then resize back.
+    """
+
+    image_size: int = 224
+    jpeg: bool = True
+    jpeg_quality: int = 95
+    center_crop: bool = True
+    crop_area: float = 0.9
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def check_image(name: str, image: np.ndarray) -> np.ndarray:
+    """Validate one camera image: (H, W, 3) uint8 with no other layout accepted."""
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f'camera {name!r}: image must be a numpy array, got {type(image)}')
+    if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] < 2 or image.shape[1] < 2:
+        raise ValueError(f'camera {name!r}: image must be (H, W, 3) RGB, got shape {image.shape}')
+    if image.dtype != np.uint8:
+        raise ValueError(f'camera {name!r}: image must be uint8, got {image.dtype}')
+    return image
+
+
+def preprocess_image(image: np.ndarray, cfg: ImagePreprocessing,
+                     name: str = 'image') -> np.ndarray:
+    """(H, W, 3) uint8 -> (image_size, image_size, 3) float32 in [0, 1]."""
+    img = Image.fromarray(check_image(name, image))
+    if cfg.jpeg:
+        buf = io.BytesIO()
+        img.save(buf, format='JPEG', quality=cfg.jpeg_quality)
+        buf.seek(0)
+        img = Image.open(buf).convert('RGB')
+    size = cfg.image_size
+    img = img.resize((size, size), Image.Resampling.LANCZOS)
+    if cfg.center_crop:
+        side = math.sqrt(cfg.crop_area) * size
+        off = (size - side) / 2.0
+        img = img.resize((size, size), Image.Resampling.BILINEAR,
+                         box=(off, off, off + side, off + side))
+    return np.asarray(img, dtype=np.float32) / 255.0
+
+
+def select_cameras(images: Mapping[str, np.ndarray], cameras: Sequence[str]) -> list[np.ndarray]:
+    """Return the images of ``cameras`` in order; a missing camera is an error naming it."""
+    missing = [c for c in cameras if c not in images]
+    if missing:
+        raise KeyError(f'observation lacks camera(s) {missing}; the policy uses {list(cameras)}, '
+                       f'the observation has {sorted(images)}')
+    return [images[c] for c in cameras]
+
+
+def images_to_tensor(batch_images: Sequence[Mapping[str, np.ndarray]], cameras: Sequence[str],
+                     cfg: ImagePreprocessing) -> torch.Tensor:
+    """Preprocess B dicts of camera images -> (B, n_cameras, 3, S, S) float32 in [0, 1]."""
+    out = np.stack([
+        np.stack([preprocess_image(img, cfg, cam).transpose(2, 0, 1)
+                  for cam, img in zip(cameras, select_cameras(images, cameras))])
+        for images in batch_images])
+    return torch.from_numpy(out)
