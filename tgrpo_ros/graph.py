@@ -1,0 +1,115 @@
+# Copyright 2026 tgrpo_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Node graphs described once, read by both the launch files and ``tgrpo-ros launch``.
+
+``launch/<graph>.launch.py`` turns a graph into launch_ros ``Node`` actions on a full ROS 2
+install; ``tgrpo_ros.launcher`` starts the same nodes as processes where the ``ros2`` CLI and
+``launch`` do not exist (the wheels-only setup). Neither adds nodes or parameters of its own, so
+the two cannot drift apart. This module imports no ROS code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+import os
+from pathlib import Path
+from typing import Callable
+
+PACKAGE = 'tgrpo_ros'
+
+
+@dataclass(frozen=True)
+class LaunchArg:
+    """A launch argument: ``name:=value`` on either command line."""
+
+    name: str
+    default: str
+    description: str
+
+
+@dataclass
+class NodeSpec:
+    """One node of a graph.
+
+    executable: installed in lib/tgrpo_ros (``ros2 run tgrpo_ros <executable>``) and runnable as
+        ``python -m tgrpo_ros.nodes.<executable>``.
+    params_files: parameter YAML files (absolute paths, resolved by ``config_file``).
+    parameters: parameter overrides applied after the files.
+    required: if it exits, the whole graph is stopped.
+    """
+
+    executable: str
+    name: str
+    namespace: str = ''
+    params_files: list[str] = field(default_factory=list)
+    parameters: dict[str, object] = field(default_factory=dict)
+    remappings: list[tuple[str, str]] = field(default_factory=list)
+    required: bool = True
+
+
+@dataclass
+class Graph:
+    name: str
+    description: str
+    args: list[LaunchArg]
+    build: Callable[[dict[str, str]], list[NodeSpec]]
+
+    def resolve_args(self, given: dict[str, str]) -> dict[str, str]:
+        """Fill defaults; reject unknown argument names (with the list of known ones)."""
+        known = {a.name: a.default for a in self.args}
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            raise ValueError(f'unknown launch argument(s) {unknown} for graph {self.name!r}; '
+                             f'known: {sorted(known)}')
+        return {**known, **given}
+
+    def nodes(self, given: dict[str, str]) -> list[NodeSpec]:
+        return self.build(self.resolve_args(given))
+
+
+def share_dir() -> Path:
+    """Return the package's share folder (installed), or the source checkout as a fallback."""
+    try:
+        from ament_index_python.packages import get_package_share_directory
+        return Path(get_package_share_directory(PACKAGE))
+    except Exception:  # noqa: BLE001 - not installed / no ament index: use the sources
+        return Path(__file__).resolve().parents[1]
+
+
+def config_file(relative: str) -> str:
+    """Absolute path of a file under the package's ``config/`` folder (must exist)."""
+    path = Path(relative) if os.path.isabs(relative) else share_dir() / 'config' / relative
+    if not path.is_file():
+        raise FileNotFoundError(f'parameter file not found: {path}')
+    return str(path)
+
+
+_GRAPHS: dict[str, Graph] = {}
+
+
+def register(graph: Graph) -> Graph:
+    _GRAPHS[graph.name] = graph
+    return graph
+
+
+def get_graph(name: str) -> Graph:
+    _load_builtin_graphs()
+    if name not in _GRAPHS:
+        raise KeyError(f'unknown graph {name!r}; available: {sorted(_GRAPHS)}')
+    return _GRAPHS[name]
+
+
+def graph_names() -> list[str]:
+    _load_builtin_graphs()
+    return sorted(_GRAPHS)
+
+
+def _load_builtin_graphs() -> None:
+    # Each graph lives next to the nodes it starts; importing registers it.
+    import importlib
+    for module in ('tgrpo_ros.graphs.sim_train', 'tgrpo_ros.graphs.real_deploy'):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
