@@ -113,7 +113,7 @@ def test_compute_statistics_layout_and_values(tmp_path):
     path.write_text(json.dumps({'libero_object_no_noops': stats, 'other': stats}))
     key, loaded = select_statistics(read_statistics_file(tmp_path), 'libero_object_no_noops')
     assert key == 'libero_object_no_noops' and loaded['q99'] == a['q99']
-    with pytest.raises(KeyError, match="libero_object_no_noops.*other"):
+    with pytest.raises(KeyError, match='libero_object_no_noops.*other'):
         select_statistics(read_statistics_file(path), 'libero_spatial')
     with pytest.raises(KeyError, match='several datasets'):
         select_statistics(read_statistics_file(path), None)

@@ -1,0 +1,148 @@
+# Copyright 2026 tgrpo_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""LoRA through one entry point (peft), and adapter files with versions (contracts.md).
+
+Defaults follow OpenVLA's LoRA fine-tuning (tgrpo.md): rank 32, alpha min(rank, 16), dropout 0
+(dropout > 0 would make the update's log-probs differ from the sampler's), all linear layers
+except the output head. An adapter folder holds ``adapter_model.safetensors``,
+``adapter_config.json`` (peft's LoraConfig) and ``tgrpo_adapter.json`` (version, SHA-256 of
+the weights file). It is written to a temporary sibling folder and renamed into place, so a
+reader never sees a half-written adapter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+import json
+import os
+from pathlib import Path
+import shutil
+import tempfile
+
+from peft import get_peft_model, LoraConfig, PeftModel
+from peft.utils import get_peft_model_state_dict, set_peft_model_state_dict
+from safetensors.torch import load_file, save_file
+import torch
+from torch import nn
+
+from tgrpo_ros.versioning import ADAPTER_WEIGHTS_FILE, PolicyVersion, sha256_file
+
+ADAPTER_CONFIG_FILE = 'adapter_config.json'
+ADAPTER_VERSION_FILE = 'tgrpo_adapter.json'
+
+
+@dataclass
+class LoraSettings:
+    """LoRA hyper-parameters.
+
+    rank: r. alpha: scaling numerator (None = min(rank, 16), OpenVLA's choice).
+    target_modules: 'all-linear' (every nn.Linear except the LM head) or module names/suffixes.
+    exclude: module-name substrings never adapted under 'all-linear'.
+    dropout: keep 0 for RL (see module docstring).
+    """
+
+    rank: int = 32
+    alpha: float | None = None
+    target_modules: str | list[str] = 'all-linear'
+    exclude: list[str] = field(default_factory=lambda: ['lm_head', 'value_head'])
+    dropout: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def linear_module_names(model: nn.Module, exclude: list[str]) -> list[str]:
+    """Full names of every nn.Linear in ``model`` whose name contains none of ``exclude``."""
+    return sorted(n for n, m in model.named_modules()
+                  if isinstance(m, nn.Linear) and not any(e in n for e in exclude))
+
+
+def apply_lora(model: nn.Module, settings: LoraSettings) -> PeftModel:
+    """Wrap ``model`` with a fresh LoRA adapter (B = 0, so outputs are unchanged at first)."""
+    if settings.rank < 1:
+        raise ValueError('LoRA rank must be >= 1')
+    targets = (linear_module_names(model, settings.exclude)
+               if settings.target_modules == 'all-linear' else list(settings.target_modules))
+    if not targets:
+        raise ValueError('no LoRA target modules found')
+    alpha = settings.alpha if settings.alpha is not None else min(settings.rank, 16)
+    config = LoraConfig(r=settings.rank, lora_alpha=alpha, lora_dropout=settings.dropout,
+                        target_modules=targets, bias='none')
+    return get_peft_model(model, config)
+
+
+def adapter_state(peft_model: PeftModel) -> dict[str, torch.Tensor]:
+    return get_peft_model_state_dict(peft_model)
+
+
+def save_adapter_folder(peft_model: PeftModel, folder: str | Path, version: int) -> PolicyVersion:
+    """Write the adapter atomically (temp folder + rename) and return its PolicyVersion."""
+    folder = Path(folder).resolve()
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f'.{folder.name}.tmp-', dir=folder.parent))
+    try:
+        state = {k: v.detach().to('cpu').contiguous()
+                 for k, v in adapter_state(peft_model).items()}
+        save_file(state, str(tmp / ADAPTER_WEIGHTS_FILE), metadata={'version': str(version)})
+        sha = sha256_file(tmp / ADAPTER_WEIGHTS_FILE)
+        cfg = peft_model.peft_config['default'].to_dict()
+        cfg = {k: (sorted(v) if isinstance(v, set) else v) for k, v in cfg.items()}
+        with open(tmp / ADAPTER_CONFIG_FILE, 'w') as f:
+            json.dump(cfg, f, indent=2, default=str)
+        with open(tmp / ADAPTER_VERSION_FILE, 'w') as f:
+            json.dump({'version': int(version), 'sha256': sha}, f)
+        for p in tmp.iterdir():
+            with open(p, 'rb') as fh:
+                os.fsync(fh.fileno())
+        old = None
+        if folder.exists():
+            old = folder.with_name(f'.{folder.name}.old-{os.getpid()}')
+            os.rename(folder, old)
+        os.rename(tmp, folder)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return PolicyVersion(int(version), sha)
+
+
+def read_adapter_folder(folder: str | Path, expected: PolicyVersion | None = None
+                        ) -> tuple[dict[str, torch.Tensor], PolicyVersion]:
+    """Read and verify an adapter folder without touching any model."""
+    folder = Path(folder)
+    weights = folder / ADAPTER_WEIGHTS_FILE
+    if not weights.is_file():
+        raise FileNotFoundError(f'no {ADAPTER_WEIGHTS_FILE} in adapter folder {folder}')
+    sha = sha256_file(weights)
+    version = 0
+    if (folder / ADAPTER_VERSION_FILE).is_file():
+        with open(folder / ADAPTER_VERSION_FILE) as f:
+            meta = json.load(f)
+        version = int(meta.get('version', 0))
+        if meta.get('sha256') and meta['sha256'] != sha:
+            raise ValueError(f'{weights}: SHA-256 {sha} does not match the recorded '
+                             f'{meta["sha256"]} (file changed or corrupted)')
+    if expected is not None:
+        if expected.sha256 != sha:
+            raise ValueError(f'{weights}: SHA-256 {sha} does not match the announced '
+                             f'{expected.sha256}')
+        version = expected.version
+    return load_file(str(weights)), PolicyVersion(version, sha)
+
+
+def load_adapter_state(peft_model: PeftModel, state: dict[str, torch.Tensor]) -> None:
+    """Copy adapter tensors in after checking names and shapes; raises before any change."""
+    current = adapter_state(peft_model)
+    missing = sorted(set(current) - set(state))
+    extra = sorted(set(state) - set(current))
+    if missing or extra:
+        raise ValueError(f'adapter does not fit this model: {len(missing)} missing '
+                         f'(e.g. {missing[:3]}), {len(extra)} unexpected (e.g. {extra[:3]})')
+    for k, v in state.items():
+        if tuple(v.shape) != tuple(current[k].shape):
+            raise ValueError(f'adapter tensor {k} has shape {tuple(v.shape)}, model has '
+                             f'{tuple(current[k].shape)}')
+        if not torch.isfinite(v).all():
+            raise ValueError(f'adapter tensor {k} contains NaN or infinite values')
+    set_peft_model_state_dict(peft_model, state)

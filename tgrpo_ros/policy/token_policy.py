@@ -1,0 +1,251 @@
+# Copyright 2026 tgrpo_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""The VLA policy: batched action sampling with log-probs, teacher forcing, LoRA, value head.
+
+One class serves every backend (``backbone.py``). Sequence layout of row i after left padding:
+``[pad..pad | prefix_i (BOS, image patches, prompt) | a_1 .. a_7]``. Sampling runs the prefix
+once, then 7 single-token steps with a KV cache; the next-token distribution is the softmax
+over the 256 action ids only (contracts.md), divided by the temperature. Teacher forcing feeds
+prefix + a_1..a_6 in one pass and reads the 7 positions that predict a_1..a_7, so both paths
+compute the same numbers (they agree to ~1e-6 in float32).
+
+No train/eval switch is ever flipped here: gradients, the adapter and the temperature are
+arguments of each call.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from tgrpo_ros.observation import Observation
+from tgrpo_ros.policy.action_tokenizer import ActionTokenizer
+from tgrpo_ros.policy.backbone import left_pad, positions_from_mask, VLABackbone
+from tgrpo_ros.policy.base import ACTION_DIM, ActionSample, VLAPolicy
+from tgrpo_ros.policy.lora import (adapter_state, apply_lora, load_adapter_state, LoraSettings,
+                                   read_adapter_folder, save_adapter_folder)
+from tgrpo_ros.policy.normalization import ActionNormalizer, select_statistics
+from tgrpo_ros.policy.preprocessing import ImagePreprocessing, images_to_tensor
+from tgrpo_ros.policy.prompt import build_prompt, OPENVLA_TEMPLATE, tokenize_prompt
+from tgrpo_ros.policy.value_head import ValueHead
+from tgrpo_ros.versioning import PolicyVersion
+
+
+@dataclass
+class PolicySpec:
+    """Everything besides weights that fixes how observations become tokens and back.
+
+    cameras: camera names the model reads, in order (OpenVLA LIBERO: ['agentview']).
+    action_vocab_size: OpenVLA's de-tokenisation vocabulary (action ids are its last 256).
+    unnorm_key: key into the dataset statistics (None = the only one).
+    gripper / binarize_gripper: see normalization.py.
+    """
+
+    cameras: list[str] = field(default_factory=lambda: ['agentview'])
+    preprocessing: ImagePreprocessing = field(default_factory=ImagePreprocessing)
+    prompt_template: str = OPENVLA_TEMPLATE
+    prompt_suffix_ids: list[int] = field(default_factory=list)
+    action_vocab_size: int = 32000
+    unnorm_key: str | None = None
+    gripper: str = 'openvla'
+    binarize_gripper: bool = True
+    backend: str = 'prismatic'
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d['preprocessing'] = self.preprocessing.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> PolicySpec:
+        d = dict(d)
+        d['preprocessing'] = ImagePreprocessing(**d.get('preprocessing', {}))
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f'unknown policy spec fields {unknown}')
+        return cls(**d)
+
+
+class TokenVLAPolicy(VLAPolicy):
+    """A VLA whose actions are 7 OpenVLA action tokens; implements ``VLAPolicy``.
+
+    Build one with ``build_tiny_policy`` (tiny.py) or ``load_policy`` (checkpoint.py).
+    """
+
+    def __init__(self, backbone: VLABackbone, tokenizer, spec: PolicySpec, statistics: dict,
+                 ) -> None:
+        self.backbone = backbone
+        self.tokenizer = tokenizer
+        self.spec = spec
+        self.statistics = statistics
+        self.unnorm_key, action_stats = select_statistics(statistics, spec.unnorm_key)
+        self.normalizer = ActionNormalizer.from_statistics(
+            action_stats, gripper=spec.gripper, binarize_gripper=spec.binarize_gripper)
+        if self.normalizer.dim != ACTION_DIM:
+            raise ValueError(f'statistics {self.unnorm_key!r} have {self.normalizer.dim} action '
+                             f'dims, the policy produces {ACTION_DIM}')
+        self.action_tokenizer = ActionTokenizer(spec.action_vocab_size)
+        self.peft = None
+        self.lora_settings: LoraSettings | None = None
+        self.value_head: ValueHead | None = None
+        self._version = PolicyVersion()
+        p = next(backbone.parameters())
+        self.device, self.dtype = p.device, p.dtype
+        self._action_ids = self.action_tokenizer.action_token_ids.to(self.device)
+
+    # ---- VLAPolicy ---------------------------------------------------------------------------
+    @property
+    def version(self) -> PolicyVersion:
+        return self._version
+
+    def sample(self, batch: Sequence[Observation], temperature: float = 1.0,
+               generator: torch.Generator | None = None) -> ActionSample:
+        """Sample one action per observation (see VLAPolicy.sample).
+
+        generator: a CPU ``torch.Generator``; row i uses the i-th row of one (B, 7) uniform
+        draw, so its tokens do not depend on the other rows. temperature 0 is greedy.
+        """
+        if temperature < 0 or not np.isfinite(temperature):
+            raise ValueError(f'temperature must be finite and >= 0, got {temperature}')
+        greedy = temperature == 0
+        temp = 1.0 if greedy else float(temperature)
+        uniforms = torch.rand((len(batch), ACTION_DIM), generator=generator, dtype=torch.float64)
+        with torch.no_grad():
+            embeds, mask = self._prefix(batch)
+            positions = positions_from_mask(mask)
+            hidden, cache = self.backbone.decoder(embeds, mask, positions, use_cache=True)
+            h = hidden[:, -1:]
+            cols, logps = [], []
+            for k in range(ACTION_DIM):
+                logp = self._restricted_logprobs(h, temp)[:, 0]                  # (B, 256)
+                col = (logp.argmax(-1) if greedy
+                       else _inverse_cdf(logp, uniforms[:, k].to(logp.device)))
+                cols.append(col)
+                logps.append(logp.gather(1, col[:, None])[:, 0])
+                if k + 1 < ACTION_DIM:
+                    step = self.backbone.embed_tokens(self._action_ids[col][:, None])
+                    mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)
+                    positions = positions[:, -1:] + 1
+                    h, cache = self.backbone.decoder(step, mask, positions, cache, use_cache=True)
+        token_ids = self._action_ids[torch.stack(cols, 1)].cpu()
+        actions = self.normalizer.to_env(self.action_tokenizer.decode(token_ids))
+        return ActionSample(actions=actions, token_ids=token_ids,
+                            logprobs=torch.stack(logps, 1).float().cpu(), version=self._version)
+
+    def token_logprobs(self, batch: Sequence[Observation], token_ids: torch.Tensor,
+                       temperature: float = 1.0, *, grad: bool,
+                       use_adapter: bool = True) -> torch.Tensor:
+        return self.evaluate(batch, token_ids, temperature, grad=grad,
+                             use_adapter=use_adapter)[0]
+
+    def evaluate(self, batch: Sequence[Observation], token_ids: torch.Tensor,
+                 temperature: float = 1.0, *, grad: bool, use_adapter: bool = True,
+                 values: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Teacher-forced (B, 7) float32 log-probs, and (B,) values if ``values`` (one pass).
+
+        Results are on the policy's device; with grad=True they carry the graph.
+        """
+        token_ids = torch.as_tensor(token_ids)
+        if token_ids.shape != (len(batch), ACTION_DIM):
+            raise ValueError(f'token_ids must be ({len(batch)}, {ACTION_DIM}), got '
+                             f'{tuple(token_ids.shape)}')
+        cols = self.action_tokenizer.ids_to_columns(token_ids).to(self.device)
+        temp = 1.0 if temperature == 0 else float(temperature)
+        if values and self.value_head is None:
+            raise RuntimeError('no value head: call add_value_head() first')
+        adapter_off = (self.peft.disable_adapter() if (not use_adapter and self.peft is not None)
+                       else nullcontext())
+        with (torch.enable_grad() if grad else torch.no_grad()), adapter_off:
+            embeds, mask = self._prefix(batch)
+            length = embeds.shape[1]
+            acts = self.backbone.embed_tokens(token_ids[:, :-1].to(self.device))
+            full = torch.cat([embeds, acts.to(embeds.dtype)], dim=1)
+            mask = torch.cat([mask, mask.new_ones((mask.shape[0], ACTION_DIM - 1))], dim=1)
+            hidden, _ = self.backbone.decoder(full, mask, positions_from_mask(mask))
+            h = hidden[:, length - 1:]                                      # (B, 7, D)
+            logp = self._restricted_logprobs(h, temp).gather(2, cols[..., None])[..., 0]
+            v = self.value_head(hidden[:, length - 1]) if values else None
+        return logp, v
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        """LoRA weights (or every backbone weight when no adapter is attached) + value head."""
+        params = [p for p in self.backbone.parameters() if p.requires_grad]
+        if self.value_head is not None:
+            params += list(self.value_head.parameters())
+        return params
+
+    def save_adapter(self, folder: str, version: int) -> PolicyVersion:
+        if self.peft is None:
+            raise RuntimeError('no LoRA adapter attached: call add_lora() first')
+        return save_adapter_folder(self.peft, folder, version)
+
+    def load_adapter(self, folder: str, expected: PolicyVersion | None = None) -> PolicyVersion:
+        if self.peft is None:
+            raise RuntimeError('no LoRA adapter attached: call add_lora() first')
+        state, version = read_adapter_folder(folder, expected)
+        backup = {k: v.clone() for k, v in adapter_state(self.peft).items()}
+        try:
+            load_adapter_state(self.peft, state)
+        except BaseException:
+            load_adapter_state(self.peft, backup)
+            raise
+        self._version = version
+        return version
+
+    # ---- beyond the interface ----------------------------------------------------------------
+    def add_lora(self, settings: LoraSettings | None = None) -> None:
+        """Attach a fresh LoRA adapter (outputs unchanged until it is trained)."""
+        if self.peft is not None:
+            raise RuntimeError('a LoRA adapter is already attached')
+        self.lora_settings = settings or LoraSettings()
+        self.peft = apply_lora(self.backbone, self.lora_settings)
+        self.peft.to(self.device)
+
+    def merge_adapter(self) -> None:
+        """Fold the adapter into the base weights for deployment (no adapter afterwards)."""
+        if self.peft is None:
+            raise RuntimeError('no LoRA adapter attached')
+        self.backbone = self.peft.merge_and_unload()
+        self.peft = None
+
+    def add_value_head(self, width: int = 256) -> ValueHead:
+        self.value_head = ValueHead(self.backbone.hidden_size, width).to(self.device)
+        return self.value_head
+
+    def actions_to_tokens(self, env_actions: np.ndarray) -> torch.Tensor:
+        """(B, 7) environment-space actions -> (B, 7) int64 token ids (for demonstrations)."""
+        normalized = self.normalizer.from_env(env_actions)
+        return torch.from_numpy(self.action_tokenizer.encode(normalized))
+
+    def prompt_ids(self, instruction: str) -> list[int]:
+        prompt = build_prompt(instruction, self.spec.prompt_template)
+        return tokenize_prompt(self.tokenizer, prompt, self.spec.prompt_suffix_ids)
+
+    # ---- internals ---------------------------------------------------------------------------
+    def _prefix(self, batch: Sequence[Observation]) -> tuple[torch.Tensor, torch.Tensor]:
+        if len(batch) == 0:
+            raise ValueError('empty batch')
+        ids = [self.prompt_ids(o.instruction) for o in batch]
+        pixels = images_to_tensor([o.images for o in batch], self.spec.cameras,
+                                  self.spec.preprocessing).to(self.device)
+        rows = self.backbone.prefix_embeddings(pixels, ids)
+        embeds, mask = left_pad(rows)
+        return embeds, mask
+
+    def _restricted_logprobs(self, hidden: torch.Tensor, temperature: float) -> torch.Tensor:
+        """(B, k, D) -> (B, k, 256) float32 log-softmax over the action ids at ``temperature``."""
+        logits = self.backbone.logits(hidden)[..., self._action_ids].float()
+        return torch.log_softmax(logits / temperature, dim=-1)
+
+
+def _inverse_cdf(logp: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Sample columns of (B, 256) log-probs with (B,) uniforms; float64 for a stable CDF."""
+    cdf = logp.double().exp().cumsum(-1)
+    col = torch.searchsorted(cdf, (u.double() * cdf[:, -1])[:, None])[:, 0]
+    return col.clamp(max=logp.shape[-1] - 1)
