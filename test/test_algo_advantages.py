@@ -152,6 +152,11 @@ def test_group_of_two():
     close(compute_advantages(r, full(2, 2), 'tgrpo'), [[-h, -h], [h, h]])
 
 
+def test_estimator_must_match_the_config():
+    with pytest.raises(ValueError, match="estimator 'step' differs from config.estimator"):
+        compute_advantages(torch.tensor(FULL_R), full(3, 3), 'step', TGRPOConfig())
+
+
 def test_group_of_one_is_an_error():
     with pytest.raises(ValueError, match='N >= 2'):
         compute_advantages(torch.zeros(1, 4), full(1, 4))

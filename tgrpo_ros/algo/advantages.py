@@ -103,26 +103,31 @@ def register_estimator(name: str) -> Callable[[AdvantageEstimator], AdvantageEst
 
 
 @register_estimator('tgrpo')
-def tgrpo_advantages(rewards, mask, config, **_unused):
+def tgrpo_advantages(rewards: torch.Tensor, mask: torch.Tensor, config: TGRPOConfig,
+                     **_unused) -> torch.Tensor:
     """Fused TGRPO advantage alpha_step * S[i, t] + alpha_traj * T[i], (N, T)."""
     return (config.alpha_step * step_advantages(rewards, mask)
             + config.alpha_traj * _broadcast(trajectory_advantages(rewards, mask), mask))
 
 
 @register_estimator('traj')
-def traj_advantages(rewards, mask, config, **_unused):
+def traj_advantages(rewards: torch.Tensor, mask: torch.Tensor, config: TGRPOConfig,
+                    **_unused) -> torch.Tensor:
     """Trajectory-level advantage T[i] on every valid step of i, (N, T)."""
     return _broadcast(trajectory_advantages(rewards, mask), mask)
 
 
 @register_estimator('step')
-def step_only_advantages(rewards, mask, config, **_unused):
+def step_only_advantages(rewards: torch.Tensor, mask: torch.Tensor, config: TGRPOConfig,
+                         **_unused) -> torch.Tensor:
     """Step-level advantage S[i, t] alone, (N, T)."""
     return step_advantages(rewards, mask)
 
 
 @register_estimator('grpo_outcome')
-def grpo_outcome_advantages(rewards, mask, config, *, success=None, **_unused):
+def grpo_outcome_advantages(rewards: torch.Tensor, mask: torch.Tensor, config: TGRPOConfig, *,
+                            success: torch.Tensor | None = None,
+                            **_unused) -> torch.Tensor:
     """Standardised 0/1 success of each trajectory on every valid step of it, (N, T).
 
     ``success`` (N,) bool says which trajectories succeeded. Without it, success is derived as
@@ -142,7 +147,9 @@ def grpo_outcome_advantages(rewards, mask, config, *, success=None, **_unused):
 
 
 @register_estimator('gae')
-def gae_advantages(rewards, mask, config, *, values=None, last_values=None, **_unused):
+def gae_advantages(rewards: torch.Tensor, mask: torch.Tensor, config: TGRPOConfig, *,
+                   values: torch.Tensor | None = None,
+                   last_values: torch.Tensor | None = None, **_unused) -> torch.Tensor:
     """GAE(gamma, lambda) of PPO with the critic's ``values`` (N, T); see ``compute_gae``."""
     if values is None:
         raise ValueError("estimator 'gae' needs values=(N, T), the critic's value estimates")
@@ -162,7 +169,8 @@ def compute_advantages(rewards: torch.Tensor, mask: torch.Tensor, estimator: str
     rewards: (N, T) float, dense reward of the state reached at each step (N >= 2).
     mask: (N, T) bool, True for steps that happened.
     estimator: a name in ``ADVANTAGE_ESTIMATORS``: 'tgrpo', 'traj', 'step', 'grpo_outcome',
-        'gae'. It wins over ``config.estimator`` (the learner passes ``config.estimator``).
+        'gae'. With a config it must equal ``config.estimator`` (a learner passes
+        ``config.estimator``), so a config never silently trains with another estimator.
     config: alpha weights, success threshold, gamma/lambda; ``TGRPOConfig()`` when None.
     success: (N,) bool, which trajectories succeeded ('grpo_outcome' only).
     values: (N, T) float critic values; last_values: (N,) bootstrap values ('gae' only).
@@ -170,12 +178,18 @@ def compute_advantages(rewards: torch.Tensor, mask: torch.Tensor, estimator: str
     Statistics are computed in float64 (float32 rounding of a mean of equal rewards can exceed
     the 1e-8 zero-spread threshold); the result has the dtype of ``rewards``.
     """
-    if config is None:
-        from tgrpo_ros.algo.config import TGRPOConfig  # config imports this module
-        config = TGRPOConfig()
     if estimator not in ADVANTAGE_ESTIMATORS:
         raise ValueError(f'unknown advantage estimator {estimator!r}; known: '
                          f'{", ".join(sorted(ADVANTAGE_ESTIMATORS))}')
+    if config is None:
+        from tgrpo_ros.algo.config import TGRPOConfig  # config imports this module
+        # Paper defaults for the named estimator ('all_done' only so that 'grpo_outcome',
+        # which rejects 'first_success', gets a valid config; completion plays no part here).
+        config = TGRPOConfig(estimator=estimator, group_completion='all_done')
+    elif config.estimator != estimator:
+        raise ValueError(f'estimator {estimator!r} differs from config.estimator '
+                         f'{config.estimator!r}; pass estimator=config.estimator, or a config '
+                         'made for this estimator (dataclasses.replace)')
     _check_group(rewards, mask)
     n, t = rewards.shape
     if success is not None:

@@ -125,8 +125,10 @@ class GroupRolloutBuffer:
         if step != self._lengths[env]:
             raise ValueError(f'env {env}: expected step {self._lengths[env]}, got {step} '
                              '(steps of one environment must arrive in order)')
-        tokens = torch.as_tensor(token_ids)
-        logp = torch.as_tensor(logprobs)
+        # Stored on the CPU: a group of a few hundred steps is small, and the learner moves
+        # each minibatch to its device.
+        tokens = torch.as_tensor(token_ids).detach().cpu()
+        logp = torch.as_tensor(logprobs).detach().cpu()
         k = self.action_tokens
         if tokens.shape != (k,) or tokens.is_floating_point() or tokens.is_complex():
             raise ValueError(f'token_ids must be ({k},) integers; got {tokens.dtype} '
@@ -215,7 +217,8 @@ class GroupRolloutBuffer:
         advantages: (N, T) from ``compute_advantages(buffer.rewards, buffer.mask, ...)``.
         returns: (N, T) value targets (PPO), carried along when given.
         The last minibatch holds the remainder (smaller than ``minibatch_size``). Call once
-        per update epoch; each call draws a new order from ``generator``.
+        per update epoch; each call draws a new order from ``generator``. All tensors are on
+        the CPU; the learner moves them to its device.
         """
         if not self.is_complete:
             raise RuntimeError(f'group {self.group_id} is not complete; collect until '
@@ -230,6 +233,9 @@ class GroupRolloutBuffer:
         if returns is not None and returns.shape != mask.shape:
             raise ValueError(f'returns must have the group shape {tuple(mask.shape)}; got '
                              f'{tuple(returns.shape)}')
+        advantages = advantages.detach().to('cpu', torch.float32)
+        if returns is not None:
+            returns = returns.detach().to('cpu', torch.float32)
         env_index, step_index = mask.nonzero(as_tuple=True)
         weights = 1.0 / self.lengths.to(torch.float32)
         order = torch.randperm(env_index.numel(), generator=generator)
@@ -241,12 +247,12 @@ class GroupRolloutBuffer:
                                                                        steps.tolist())],
                 token_ids=self._token_ids[envs, steps],
                 old_logprobs=self._logprobs[envs, steps],
-                advantages=advantages[envs, steps].detach().to(torch.float32),
+                advantages=advantages[envs, steps],
                 step_weights=weights[envs],
                 env_index=envs,
                 step_index=steps,
                 old_values=self._values[envs, steps] if self._has_values else None,
-                returns=None if returns is None else returns[envs, steps].to(torch.float32),
+                returns=None if returns is None else returns[envs, steps],
             )
 
     def __len__(self) -> int:
