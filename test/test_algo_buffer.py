@@ -82,6 +82,9 @@ def test_all_done_lets_every_environment_finish():
 @pytest.mark.parametrize('call, error, match', [
     (lambda b: add(b, 0, 1), ValueError, 'expected step 0, got 1'),
     (lambda b: add(b, 3, 0), ValueError, r'env must be an index in \[0, 2\)'),
+    (lambda b: add(b, 0.0, 0), ValueError, 'env must be an integer index'),
+    (lambda b: b.add(0, 0, None, [1] * 7, LP, 0.0, value=float('inf')), ValueError,
+     'value must be finite'),
     (lambda b: b.add(0, 0, None, [1] * 6, LP, 0.0), ValueError, r'token_ids must be \(7,\)'),
     (lambda b: b.add(0, 0, None, [1.5] * 7, LP, 0.0), ValueError, 'integers'),
     (lambda b: b.add(0, 0, None, [1] * 7, [0.1] * 7, 0.0), ValueError, 'finite values <= 0'),
@@ -91,6 +94,12 @@ def test_all_done_lets_every_environment_finish():
 def test_bad_input_is_named(call, error, match):
     with pytest.raises(error, match=match):
         call(GroupRolloutBuffer(2, max_steps=5))
+
+
+def test_numpy_and_torch_integer_indices_are_accepted():
+    buf = GroupRolloutBuffer(2, max_steps=5)
+    buf.add(torch.tensor(1), torch.tensor(0), None, torch.ones(7, dtype=torch.int32), LP, 0.0)
+    assert buf.lengths.tolist() == [0, 1]
 
 
 def test_values_for_all_steps_or_none():

@@ -35,6 +35,7 @@ buffers.
 from __future__ import annotations
 
 from dataclasses import dataclass
+import operator
 from typing import Any, Iterator
 
 import torch
@@ -117,7 +118,8 @@ class GroupRolloutBuffer:
         Steps of one environment must arrive in order 0, 1, 2, ...; a step for an environment
         that ``is_active`` says is no longer collecting is an error.
         """
-        if not isinstance(env, int) or not 0 <= env < self.num_envs:
+        env, step = _index(env, 'env'), _index(step, 'step')
+        if not 0 <= env < self.num_envs:
             raise ValueError(f'env must be an index in [0, {self.num_envs}); got {env!r}')
         if not self.is_active(env):
             raise ValueError(f'env {env} is no longer collecting in group {self.group_id} '
@@ -137,6 +139,8 @@ class GroupRolloutBuffer:
             raise ValueError(f'logprobs must be ({k},) finite values <= 0; got {logp.tolist()}')
         if not torch.isfinite(torch.tensor(float(reward))):
             raise ValueError(f'env {env} step {step}: reward must be finite; got {reward!r}')
+        if value is not None and not torch.isfinite(torch.tensor(float(value))):
+            raise ValueError(f'env {env} step {step}: value must be finite; got {value!r}')
         has_value = value is not None
         if self._has_values is not None and has_value != self._has_values:
             raise ValueError('value must be given for every step of a group or for none')
@@ -258,3 +262,13 @@ class GroupRolloutBuffer:
     def __len__(self) -> int:
         """Return the number of valid (trajectory, step) samples in the group."""
         return int(self.lengths.sum())
+
+
+def _index(value: Any, name: str) -> int:
+    # numpy and torch integers are fine; bools and floats are mistakes.
+    if isinstance(value, bool):
+        raise ValueError(f'{name} must be an integer index; got {value!r}')
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise ValueError(f'{name} must be an integer index; got {value!r}') from None
