@@ -49,10 +49,35 @@ class NodeSpec:
 
 @dataclass
 class Graph:
+    """A named node graph.
+
+    build: launch-argument values -> the nodes to start.
+    run_dir: values -> the folder where the run writes its outputs and node logs.
+    progress_file: values -> a JSON file ({done, total, desc, unit, postfix}) the graph's main
+        node rewrites; ``tgrpo-ros launch`` shows it as a progress bar.
+    """
+
     name: str
     description: str
     args: list[LaunchArg]
     build: Callable[[dict[str, str]], list[NodeSpec]]
+    run_dir: Callable[[dict[str, str]], str] | None = None
+    progress_file: Callable[[dict[str, str]], str] | None = None
+
+    def resume_args(self, run_dir: str, given: dict[str, str]) -> dict[str, str]:
+        """Launch arguments that continue the run in ``run_dir`` (its saved arguments + given)."""
+        import yaml
+        names = {a.name for a in self.args}
+        if not {'output_dir', 'resume'} <= names:
+            raise ValueError(f'graph {self.name!r} cannot resume a run')
+        saved = Path(run_dir) / 'launch_args.yaml'
+        if not saved.is_file():
+            raise FileNotFoundError(f'{saved} not found: {run_dir} is not a {self.name} run')
+        values = {k: str(v) for k, v in (yaml.safe_load(saved.read_text()) or {}).items()
+                  if k in names}
+        values.update(given)
+        values.update(output_dir=str(Path(run_dir).resolve()), resume='true')
+        return values
 
     def resolve_args(self, given: dict[str, str]) -> dict[str, str]:
         """Fill defaults; reject unknown argument names (with the list of known ones)."""
