@@ -106,3 +106,32 @@ def expected_parameter_names(depths: tuple[int, ...], n_layers: int, fused: bool
         reps = range(n_layers) if '{i}' in pattern else [0]
         names.update(pattern.format(i=i) for i in reps)
     return names
+
+
+def openvla_7b_config(norm_stats: dict | None = None) -> dict:
+    """Return OpenVLA-7B's published config.json fields (openvla/openvla-7b, OpenVLAConfig).
+
+    ``text_config`` names only what differs from LlamaConfig's defaults (which are Llama-2-7B:
+    hidden 4096, 32 layers, 32 heads, FFN 11008), as the published file does.
+    """
+    return {
+        'model_type': 'openvla',
+        'vision_backbone_id': 'dinosiglip-vit-so-224px',
+        'llm_backbone_id': 'llama2-7b-pure',
+        'arch_specifier': 'no-align+fused-gelu-mlp',
+        'use_fused_vision_backbone': True,
+        'image_resize_strategy': 'resize-naive',
+        'timm_model_ids': ['vit_large_patch14_reg4_dinov2.lvd142m',
+                           'vit_so400m_patch14_siglip_224'],
+        'timm_override_act_layers': [None, None],
+        'image_sizes': [224, 224],
+        'hf_llm_id': 'meta-llama/Llama-2-7b-hf',
+        'llm_max_length': 2048,
+        'pad_token_id': 32000,
+        'pad_to_multiple_of': 64,
+        'output_projector_states': False,
+        'n_action_bins': 256,
+        'norm_stats': norm_stats or {},
+        'text_config': {'model_type': 'llama', 'pad_token_id': 32000, 'vocab_size': 32064},
+        'torch_dtype': 'bfloat16',
+    }
