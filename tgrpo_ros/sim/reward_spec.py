@@ -1,0 +1,379 @@
+# Copyright 2026 tgrpo_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Multi-stage dense rewards from declarative per-task specs (YAML in ``config/rewards/``).
+
+TGRPO has a language model split each task into stages and write reward code. Here the stages
+are data: an ordered list, each with a *predicate* (is this stage reached?) and a *progress*
+term (how close, in [0, 1), the state is to reaching it). The format is documented in
+``config/rewards/FORMAT.md``; ``config/rewards/PROMPT.md`` is a template for having a language
+model write a spec for a new task.
+
+Reward of a state (contracts.md: the reward of the state reached, not a running total)::
+
+    stage    = highest k in 1..K whose predicate holds (0 if none)
+    progress = progress term of stage stage+1, clipped to [0, 0.99] (0 when stage = K)
+    R        = stage + progress + success_bonus * success
+
+so R lies in [0, K + success_bonus]; with K = 5 and the default bonus 1, R is in [0, 6].
+Taking the highest satisfied stage (not the longest satisfied prefix) lets later stages hold
+after earlier ones stop holding (the object is released into the basket: no longer grasped).
+
+A spec is validated when loaded (field names, predicate/progress types and their fields) and
+again when bound to a task (every entity must be the gripper, a role, or an object or region of
+that task); errors name the offending field or name.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import yaml
+
+from tgrpo_ros.sim.sim_state import SimState
+
+#: The entity that names the robot's grip site (between the fingertips).
+GRIPPER = 'gripper'
+PROGRESS_CAP = 0.99  # keeps stage + progress below stage + 1
+
+
+class RewardSpecError(ValueError):
+    """A reward spec is malformed or names something the task does not have."""
+
+
+# -- the vocabulary: predicate and progress types with their fields --------------------------
+# Each entry: type name -> (required fields, optional fields with defaults). Fields ending in
+# 'object'/'a'/'b'/'over'/'region' name entities; the rest are numbers in metres or strings.
+ENTITY_FIELDS = ('a', 'b', 'object', 'over', 'region')
+PREDICATES: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
+    # distance between two entities below `within` [m]; axes 'xyz' or 'xy'
+    'near': (('a', 'b', 'within'), {'axes': 'xyz'}),
+    # both fingers touch the object
+    'grasped': (('object',), {}),
+    # object's root raised by at least `height` [m] over its height at reset (any support)
+    'lifted': (('object', 'height'), {'grasped': False}),
+    # object's centre within `radius` [m] (xy) of `over`'s centre and its bottom at least
+    # `gap` [m] above `over`'s top (gap may be negative)
+    'above': (('object', 'over', 'radius'), {'gap': 0.0}),
+    # object's root inside a goal region (LIBERO's `In` test)
+    'inside': (('object', 'region'), {}),
+}
+PROGRESSES: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
+    # 1 - tanh(d / scale), d the distance a-b [m]
+    'approach': (('a', 'b', 'scale'), {'axes': 'xyz'}),
+    # gripper closing on the object: 0.5 (1 - opening/open_width) + 0.25 per finger touching
+    'closure': (('object',), {'open_width': 0.08}),
+    # (z - z_reset) / height of the object's root, clipped
+    'raise': (('object', 'height'), {}),
+}
+TOP_FIELDS = {'version', 'task', 'description', 'roles', 'success_bonus', 'stages'}
+STAGE_FIELDS = {'name', 'predicate', 'progress'}
+
+
+@dataclass(frozen=True)
+class Term:
+    """One predicate or progress term: its type and its fields (entities by name)."""
+
+    type: str
+    args: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    predicate: Term
+    progress: Term | None
+
+
+@dataclass(frozen=True)
+class RewardSpec:
+    """A parsed, format-checked reward spec (not yet bound to a task's objects)."""
+
+    task: str
+    stages: tuple[Stage, ...]
+    roles: dict[str, str] = field(default_factory=dict)
+    success_bonus: float = 1.0
+    description: str = ''
+    source: str = '<dict>'
+
+    @property
+    def num_stages(self) -> int:
+        return len(self.stages)
+
+
+@dataclass(frozen=True)
+class RewardResult:
+    """Reward of one state: R, the stage reached (0..K), K, progress toward the next stage."""
+
+    reward: float
+    stage: int
+    num_stages: int
+    progress: float
+    success: bool
+
+
+def _term(raw: Any, table: dict, where: str) -> Term:
+    if not isinstance(raw, Mapping) or len(raw) != 1:
+        raise RewardSpecError(f'{where}: expected a mapping with one key, the type '
+                              f'(one of {", ".join(table)}), got {raw!r}')
+    (kind, args), = raw.items()
+    if kind not in table:
+        raise RewardSpecError(f'{where}: unknown type {kind!r}; known: {", ".join(table)}')
+    args = dict(args or {})
+    required, optional = table[kind]
+    for k in args:
+        if k not in required and k not in optional:
+            raise RewardSpecError(f'{where}.{kind}: unknown field {k!r}; allowed: '
+                                  f'{", ".join(list(required) + list(optional))}')
+    for k in required:
+        if k not in args:
+            raise RewardSpecError(f'{where}.{kind}: missing field {k!r}')
+    full = {**optional, **args}
+    for k, v in full.items():
+        if k in ENTITY_FIELDS:
+            if not isinstance(v, str) or not v:
+                raise RewardSpecError(f'{where}.{kind}.{k}: expected an entity name, got {v!r}')
+        elif k == 'axes':
+            if v not in ('xyz', 'xy'):
+                raise RewardSpecError(f"{where}.{kind}.axes: expected 'xyz' or 'xy', got {v!r}")
+        elif k == 'grasped':
+            if not isinstance(v, bool):
+                raise RewardSpecError(f'{where}.{kind}.grasped: expected true/false, got {v!r}')
+        else:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise RewardSpecError(f'{where}.{kind}.{k}: expected a number, got {v!r}')
+            if k != 'gap' and v <= 0:
+                raise RewardSpecError(f'{where}.{kind}.{k}: must be > 0, got {v!r}')
+            full[k] = float(v)
+    return Term(kind, full)
+
+
+def parse_spec(raw: Mapping[str, Any], source: str = '<dict>') -> RewardSpec:
+    """Check a spec's format and return it parsed; raise ``RewardSpecError`` naming the field."""
+    if not isinstance(raw, Mapping):
+        raise RewardSpecError(f'{source}: a reward spec is a mapping, got {type(raw).__name__}')
+    for k in raw:
+        if k not in TOP_FIELDS:
+            raise RewardSpecError(f'{source}: unknown field {k!r}; allowed: '
+                                  f'{", ".join(sorted(TOP_FIELDS))}')
+    if raw.get('version', 1) != 1:
+        raise RewardSpecError(f'{source}: unsupported version {raw.get("version")!r} (know 1)')
+    if 'task' not in raw or not isinstance(raw['task'], str):
+        raise RewardSpecError(f"{source}: missing field 'task' (\"<suite>/<task_name>\")")
+    roles = raw.get('roles') or {}
+    if not isinstance(roles, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in roles.items()):
+        raise RewardSpecError(f'{source}: roles must map role names to object names')
+    if GRIPPER in roles:
+        raise RewardSpecError(f"{source}: role name 'gripper' is reserved")
+    bonus = raw.get('success_bonus', 1.0)
+    if isinstance(bonus, bool) or not isinstance(bonus, (int, float)) or bonus < 0:
+        raise RewardSpecError(f'{source}: success_bonus must be a number >= 0, got {bonus!r}')
+    stages_raw = raw.get('stages')
+    if not isinstance(stages_raw, list) or not stages_raw:
+        raise RewardSpecError(f"{source}: 'stages' must be a non-empty list")
+    stages = []
+    for i, s in enumerate(stages_raw):
+        where = f'{source}: stages[{i}]'
+        if not isinstance(s, Mapping):
+            raise RewardSpecError(f'{where}: expected a mapping, got {s!r}')
+        for k in s:
+            if k not in STAGE_FIELDS:
+                raise RewardSpecError(f'{where}: unknown field {k!r}; allowed: '
+                                      f'{", ".join(sorted(STAGE_FIELDS))}')
+        if 'name' not in s or 'predicate' not in s:
+            raise RewardSpecError(f"{where}: needs 'name' and 'predicate'")
+        pred = _term(s['predicate'], PREDICATES, f'{where}.predicate')
+        prog = _term(s['progress'], PROGRESSES, f'{where}.progress') if s.get(
+            'progress') is not None else None
+        stages.append(Stage(str(s['name']), pred, prog))
+    return RewardSpec(task=raw['task'], stages=tuple(stages), roles=dict(roles),
+                      success_bonus=float(bonus), description=str(raw.get('description', '')),
+                      source=source)
+
+
+def load_spec(path: str | os.PathLike) -> RewardSpec:
+    """Read and format-check a YAML spec file."""
+    p = Path(path)
+    with open(p) as f:
+        raw = yaml.safe_load(f)
+    return parse_spec(raw, source=str(p))
+
+
+def rewards_dir() -> Path:
+    """Return the folder of reward specs (``$TGRPO_ROS_REWARDS_DIR`` or ``config/rewards``)."""
+    env = os.environ.get('TGRPO_ROS_REWARDS_DIR')
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / 'config' / 'rewards'
+
+
+def spec_path(suite: str, task_name: str) -> Path:
+    """Return where the spec of ``suite/task_name`` lives (it may not exist)."""
+    return rewards_dir() / suite / f'{task_name}.yaml'
+
+
+# -- evaluation ------------------------------------------------------------------------------
+class StagedReward:
+    """A spec bound to one task: ``reset(state)`` at episode start, then ``reward(state)``."""
+
+    def __init__(self, spec: RewardSpec, objects: list[str], regions: list[str]):
+        self.spec = spec
+        self.num_stages = spec.num_stages
+        known = set(objects) | set(regions)
+        for role, name in spec.roles.items():
+            if name not in known:
+                raise RewardSpecError(f'{spec.source}: role {role!r} names unknown object '
+                                      f'{name!r}; task has: {", ".join(sorted(known))}')
+        self._objects, self._regions = set(objects), set(regions)
+        self._stages: list[tuple[Callable, Callable | None]] = []
+        for i, st in enumerate(spec.stages):
+            where = f'{spec.source}: stages[{i}] ({st.name})'
+            pred = self._compile(st.predicate, where)
+            prog = self._compile(st.progress, where) if st.progress else None
+            self._stages.append((pred, prog))
+        self._z0: dict[str, float] = {}
+
+    def _resolve(self, name: str, where: str, need_object: bool = False) -> str:
+        name = self.spec.roles.get(name, name)
+        if name == GRIPPER and not need_object:
+            return name
+        if name in self._objects or (name in self._regions and not need_object):
+            return name
+        kind = 'object' if need_object else 'object, region or role'
+        raise RewardSpecError(f'{where}: unknown {kind} {name!r}; task has objects '
+                              f'{", ".join(sorted(self._objects))}'
+                              + ('' if need_object else
+                                 f'; regions {", ".join(sorted(self._regions))}'))
+
+    def _compile(self, term: Term, where: str) -> Callable[[SimState], Any]:
+        a = dict(term.args)
+        t = term.type
+        for k in ENTITY_FIELDS:
+            if k in a:
+                a[k] = self._resolve(a[k], f'{where}.{t}.{k}', need_object=k == 'object')
+        if 'region' in a and a['region'] not in self._regions:
+            raise RewardSpecError(f'{where}.{t}.region: {a["region"]!r} is not a region; '
+                                  f'task has {", ".join(sorted(self._regions))}')
+        pos, dist = self._pos, self._dist
+        if t == 'near':
+            return lambda s: dist(s, a['a'], a['b'], a['axes']) < a['within']
+        if t == 'grasped':
+            return lambda s: s.grasped(a['object'])
+        if t == 'lifted':
+            return lambda s: (s.objects[a['object']].pos[2] - self._z0[a['object']]
+                              >= a['height']) and (not a['grasped'] or s.grasped(a['object']))
+        if t == 'above':
+            def above(s: SimState) -> bool:
+                o = s.objects[a['object']]
+                top = self._top(s, a['over'])
+                return (np.linalg.norm(o.center[:2] - pos(s, a['over'])[:2]) < a['radius']
+                        and o.bbox_min[2] - top >= a['gap'])
+            return above
+        if t == 'inside':
+            return lambda s: s.in_region(a['object'], a['region'])
+        if t == 'approach':
+            return lambda s: 1.0 - math.tanh(dist(s, a['a'], a['b'], a['axes']) / a['scale'])
+        if t == 'closure':
+            def closure(s: SimState) -> float:
+                shut = 1.0 - min(max(s.gripper_opening / a['open_width'], 0.0), 1.0)
+                touch = (s.touching('left_finger', a['object'])
+                         + s.touching('right_finger', a['object']))
+                return 0.5 * shut + 0.25 * touch
+            return closure
+        if t == 'raise':
+            return lambda s: (s.objects[a['object']].pos[2] - self._z0[a['object']]) / a['height']
+        raise RewardSpecError(f'{where}: unhandled type {t!r}')  # parse_spec prevents this
+
+    @staticmethod
+    def _pos(s: SimState, name: str) -> np.ndarray:
+        if name == GRIPPER:
+            return s.eef_pos
+        if name in s.objects:
+            return s.objects[name].center
+        return s.regions[name].center
+
+    @staticmethod
+    def _top(s: SimState, name: str) -> float:
+        if name in s.objects:
+            return float(s.objects[name].bbox_max[2])
+        if name in s.regions:
+            return float(s.regions[name].center[2] + s.regions[name].half_size[2])
+        return float(s.eef_pos[2])
+
+    def _dist(self, s: SimState, a: str, b: str, axes: str) -> float:
+        d = self._pos(s, a) - self._pos(s, b)
+        return float(np.linalg.norm(d[:2] if axes == 'xy' else d))
+
+    def reset(self, state: SimState) -> None:
+        """Remember object heights at episode start (for ``lifted`` / ``raise``)."""
+        self._z0 = {k: float(v.pos[2]) for k, v in state.objects.items()}
+
+    def __call__(self, state: SimState) -> RewardResult:
+        if not self._z0:
+            raise RuntimeError('StagedReward.reset(state) must be called at episode start')
+        stage = 0
+        for k, (pred, _) in enumerate(self._stages, start=1):
+            if pred(state):
+                stage = k
+        progress = 0.0
+        if stage < self.num_stages:
+            prog = self._stages[stage][1]
+            if prog is not None:
+                progress = min(max(float(prog(state)), 0.0), PROGRESS_CAP)
+        r = stage + progress + self.spec.success_bonus * float(state.success)
+        return RewardResult(float(r), stage, self.num_stages, progress, state.success)
+
+
+class SuccessReward:
+    """Reward when a task has no spec: 1 on success, else 0; no stages."""
+
+    num_stages = 0
+
+    def reset(self, state: SimState) -> None:
+        pass
+
+    def __call__(self, state: SimState) -> RewardResult:
+        return RewardResult(float(state.success), 0, 0, 0.0, state.success)
+
+
+def load_reward_for_task(spec: Any, suite: str, task_name: str, objects: list[str],
+                         regions: list[str]) -> StagedReward | SuccessReward:
+    """Return the reward for a task.
+
+    spec: ``'auto'`` (the task's file under ``rewards_dir()`` if present, else success only),
+    ``None`` (success only), a path, a mapping, or a ``RewardSpec``.
+    """
+    if spec is None:
+        return SuccessReward()
+    if isinstance(spec, str) and spec == 'auto':
+        p = spec_path(suite, task_name)
+        if not p.exists():
+            return SuccessReward()
+        spec = load_spec(p)
+    elif isinstance(spec, (str, os.PathLike)):
+        spec = load_spec(spec)
+    elif isinstance(spec, Mapping):
+        spec = parse_spec(spec)
+    elif not isinstance(spec, RewardSpec):
+        raise TypeError(f'reward_spec must be "auto", None, a path, a mapping or a RewardSpec, '
+                        f'got {type(spec).__name__}')
+    want = f'{suite}/{task_name}'
+    if spec.task != want:
+        raise RewardSpecError(f'{spec.source}: spec is for task {spec.task!r}, not {want!r}')
+    return StagedReward(spec, objects, regions)
+
+
+def validate_spec_for_bddl(spec: RewardSpec, bddl_file: str) -> StagedReward:
+    """Bind a spec to a task's BDDL file without building the simulator (fast check)."""
+    from tgrpo_ros.sim.libero_env import ensure_libero_config
+    ensure_libero_config()
+    import libero.libero.envs.bddl_utils as bddl_utils
+    p = bddl_utils.robosuite_parse_problem(bddl_file)
+    objects = [n for names in list(p['objects'].values()) + list(p['fixtures'].values())
+               for n in names]
+    return StagedReward(spec, objects, list(p['regions']))

@@ -1,0 +1,105 @@
+# Copyright 2026 tgrpo_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""The simulator state that rewards and the scripted expert read: a small, plain snapshot.
+
+Rewards and the expert never touch MuJoCo or robosuite; they read a ``SimState`` taken by
+``LiberoEnv.sim_state()`` after each step. That keeps them pure functions of data, testable
+without a simulator, and portable to another simulator that can fill the same fields.
+
+Frames and units: every position is in the WORLD frame of the MuJoCo scene, in metres;
+quaternions are (x, y, z, w). (The robot state in ``Observation.state`` is in the robot base
+frame instead; see ``libero_env.py``.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: Entity names, besides the task's objects, that may appear in ``SimState.contacts``.
+LEFT_FINGER = 'left_finger'
+RIGHT_FINGER = 'right_finger'
+ROBOT = 'robot'
+FLOOR = 'floor'
+GRIPPER = 'gripper'
+
+
+@dataclass(frozen=True)
+class ObjectPose:
+    """Pose and extent of one movable object (BDDL name, e.g. ``ketchup_1``).
+
+    pos: (3,) position of the object's root body [m], world frame.
+    quat: (4,) orientation (x, y, z, w).
+    bbox_min, bbox_max: (3,) world-aligned bounding box of its collision geometry [m].
+    """
+
+    pos: np.ndarray
+    quat: np.ndarray
+    bbox_min: np.ndarray
+    bbox_max: np.ndarray
+
+    @property
+    def center(self) -> np.ndarray:
+        """(3,) centre of the bounding box [m]."""
+        return 0.5 * (self.bbox_min + self.bbox_max)
+
+
+@dataclass(frozen=True)
+class Region:
+    """A box-shaped goal region (LIBERO site, e.g. ``basket_1_contain_region``).
+
+    center: (3,) [m]; half_size: (3,) world-aligned half extents [m]; parent: owning object.
+    """
+
+    center: np.ndarray
+    half_size: np.ndarray
+    parent: str
+
+
+@dataclass(frozen=True)
+class SimState:
+    """Snapshot of what rewards and the expert may read, taken after a control step.
+
+    objects: BDDL object name -> ``ObjectPose`` (movable objects and fixtures of the task).
+    regions: LIBERO site name -> ``Region`` (the task's goal regions).
+    eef_pos: (3,) grip site position (between the fingertips) [m].
+    eef_quat: (4,) grip site orientation (x, y, z, w).
+    gripper_qpos: (2,) finger joint positions [m]; the left is positive, the right negative.
+    gripper_opening: distance between the fingers [m] (about 0.08 open, 0 closed empty).
+    contacts: unordered pairs of entity names currently touching: object names and
+        ``left_finger``, ``right_finger``, ``robot`` (other robot links), ``floor``.
+    success: LIBERO's own success check for the task.
+    goal: the BDDL goal as parsed by LIBERO, e.g. ``(('in', 'ketchup_1',
+        'basket_1_contain_region'),)``.
+    """
+
+    objects: dict[str, ObjectPose]
+    regions: dict[str, Region]
+    eef_pos: np.ndarray
+    eef_quat: np.ndarray
+    gripper_qpos: np.ndarray
+    gripper_opening: float
+    contacts: frozenset[frozenset[str]] = field(default_factory=frozenset)
+    success: bool = False
+    goal: tuple[tuple[str, ...], ...] = ()
+
+    def touching(self, a: str, b: str) -> bool:
+        """Return whether entities ``a`` and ``b`` are in contact."""
+        return frozenset((a, b)) in self.contacts
+
+    def grasped(self, obj: str) -> bool:
+        """Return whether both fingers touch ``obj`` (a two-sided grasp)."""
+        return self.touching(LEFT_FINGER, obj) and self.touching(RIGHT_FINGER, obj)
+
+    def in_region(self, obj: str, region: str) -> bool:
+        """Return whether ``obj``'s root position is inside ``region``.
+
+        Same test as LIBERO's ``In`` predicate (a box, 1 cm of slack below).
+        """
+        r = self.regions[region]
+        p = self.objects[obj].pos
+        lb = r.center - r.half_size
+        lb[2] -= 0.01
+        ub = r.center + r.half_size
+        return bool(np.all(p > lb) and np.all(p < ub))
