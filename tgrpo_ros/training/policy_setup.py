@@ -1,0 +1,43 @@
+# Copyright 2026 tgrpo_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Build the policy a run names: ``tiny:<size>`` or a folder, with a LoRA adapter attached.
+
+One function for the in-process loop, the learner node and the policy node, so that the
+learner and the policy node build bit-identical base models from the same settings (the tiny
+models are seeded) and their log-probs agree.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from tgrpo_ros.policy.lora import LoraSettings
+from tgrpo_ros.policy.token_policy import TokenVLAPolicy
+
+
+def _dtype(device: str) -> torch.dtype:
+    return torch.float32 if str(device).startswith('cpu') else torch.bfloat16
+
+
+def build_policy(model: str, *, device: str = 'cpu', cameras: tuple[str, ...] = ('agentview',),
+                 lora_rank: int = 8, lora_alpha: float = 16.0, seed: int = 0,
+                 adapter: str = '') -> TokenVLAPolicy:
+    """Return the named policy with a fresh (or the given) LoRA adapter attached.
+
+    model: 'tiny:<size>' builds a randomly initialised tiny model from ``seed``; anything
+        else is a folder for ``tgrpo_ros.policy.checkpoint.load_policy``. A saved policy that
+        already carries an adapter keeps it (and its version).
+    adapter: an adapter folder to load after attaching (its SHA-256 is recorded as version).
+    """
+    if model.startswith('tiny:'):
+        from tgrpo_ros.policy.tiny import build_tiny_policy
+        policy = build_tiny_policy(model.split(':', 1)[1], seed=seed, cameras=tuple(cameras),
+                                   device=device, dtype=_dtype(device))
+    else:
+        from tgrpo_ros.policy.checkpoint import load_policy
+        policy = load_policy(model, device=device, dtype=_dtype(device), cameras=list(cameras))
+    if policy.peft is None:
+        policy.add_lora(LoraSettings(rank=int(lora_rank), alpha=float(lora_alpha)))
+    if adapter:
+        policy.load_adapter(adapter)
+    return policy

@@ -1,0 +1,113 @@
+# Copyright 2026 tgrpo_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""TGRPOTrainer: one update from one complete group, shared by every way of collecting it.
+
+The in-process loop and the ROS 2 learner node collect a group differently (direct calls vs
+topics) but hand the same ``GroupRolloutBuffer`` to ``TGRPOTrainer.update``; nothing about the
+update exists twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import math
+import time
+
+import torch
+
+from tgrpo_ros.algo import compute_advantages, GroupRolloutBuffer, policy_loss, TGRPOConfig
+from tgrpo_ros.policy.base import VLAPolicy
+
+
+@dataclass
+class UpdateResult:
+    """Diagnostics of one update (means over minibatches unless named otherwise)."""
+
+    loss: float
+    pg_loss: float
+    kl_ref: float
+    approx_kl: float
+    clip_frac: float
+    ratio_mean: float
+    ratio_max: float
+    first_abs_log_ratio_max: float
+    grad_norm: float
+    samples: int
+    minibatches: int
+    update_time_s: float
+
+
+class TGRPOTrainer:
+    """Owns the optimiser over the policy's trainable (LoRA) parameters."""
+
+    def __init__(self, policy: VLAPolicy, config: TGRPOConfig, seed: int = 0):
+        self.policy = policy
+        self.config = config
+        params = policy.trainable_parameters()
+        if not params:
+            raise ValueError('the policy has no trainable parameters (attach a LoRA adapter)')
+        self.optimizer = torch.optim.AdamW(params, lr=config.lr)
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def advantages(self, buffer: GroupRolloutBuffer) -> torch.Tensor:
+        cfg = self.config
+        return compute_advantages(buffer.rewards, buffer.mask, cfg.estimator, cfg,
+                                  success=buffer.success)
+
+    def update(self, buffer: GroupRolloutBuffer) -> UpdateResult:
+        """Advantages, then ``update_epochs`` passes of shuffled minibatches over the group.
+
+        ``first_abs_log_ratio_max`` is max |log pi_theta - log pi_old| on the first minibatch,
+        before any gradient step: the sampler and the learner must agree there (< 1e-4).
+        """
+        cfg = self.config
+        t0 = time.monotonic()
+        adv = self.advantages(buffer)
+        sums: dict[str, float] = {}
+        first_log_ratio = math.nan
+        ratio_max = 0.0
+        n_mb = 0
+        params = [p for g in self.optimizer.param_groups for p in g['params']]
+        for epoch in range(cfg.update_epochs):
+            for mb in buffer.minibatches(adv, cfg.minibatch_size, generator=self.generator):
+                device = getattr(self.policy, 'device', 'cpu')
+                new = self.policy.token_logprobs(mb.observations, mb.token_ids,
+                                                 cfg.temperature, grad=True)
+                old = mb.old_logprobs.to(new.device)
+                ref = None
+                if cfg.beta > 0:
+                    ref = self.policy.token_logprobs(mb.observations, mb.token_ids,
+                                                     cfg.temperature, grad=False,
+                                                     use_adapter=False)
+                loss, metrics = policy_loss(new, old, mb.advantages.to(device),
+                                            ref_logprobs=ref,
+                                            step_weights=mb.step_weights.to(device), config=cfg)
+                if n_mb == 0:
+                    first_log_ratio = float((new.detach().float() - old).abs().max())
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                max_norm = cfg.max_grad_norm if cfg.max_grad_norm is not None else math.inf
+                grad_norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+                self.optimizer.step()
+                metrics['grad_norm'] = grad_norm
+                for k, v in metrics.items():
+                    sums[k] = sums.get(k, 0.0) + float(v)
+                ratio_max = max(ratio_max, float(metrics.get('ratio_max', 0.0)))
+                n_mb += 1
+        mean = {k: v / max(n_mb, 1) for k, v in sums.items()}
+        return UpdateResult(
+            loss=mean.get('loss', math.nan), pg_loss=mean.get('pg_loss', math.nan),
+            kl_ref=mean.get('kl_ref', 0.0), approx_kl=mean.get('approx_kl', math.nan),
+            clip_frac=mean.get('clip_frac', math.nan), ratio_mean=mean.get('ratio_mean', 1.0),
+            ratio_max=ratio_max, first_abs_log_ratio_max=first_log_ratio,
+            grad_norm=mean.get('grad_norm', math.nan), samples=len(buffer), minibatches=n_mb,
+            update_time_s=time.monotonic() - t0)
+
+    # --- resume -----------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {'optimizer': self.optimizer.state_dict(),
+                'generator': self.generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.optimizer.load_state_dict(state['optimizer'])
+        self.generator.set_state(state['generator'])
