@@ -1,0 +1,220 @@
+# Copyright 2026 tgrpo_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Topic maps: which recorded topics feed which policy input, and what the recorded action is.
+
+A topic map is a YAML file (examples with every key documented: ``config/topic_maps/``)::
+
+    # Inputs: either one tgrpo_ros/msg/Observation topic ...
+    observation: /env0/observation
+    # ... or separate topics (any mix; missing ones are simply not used)
+    cameras:                       # policy camera name -> topic (Image or CompressedImage)
+      agentview: /camera/color/image_raw/compressed
+    joint_states: /joint_states    # JointState -> state joint_pos_<i>, gripper_qpos_<i>
+    gripper_joints: [panda_finger_joint1, panda_finger_joint2]
+    eef_pose: /eef_pose            # PoseStamped / Pose / TransformStamped -> eef_pos_*, eef_quat_*
+    instruction: pick up the ketchup and place it in the basket   # text, or {topic: /instruction}
+
+    # The recorded action: an action topic in the environment's action space ...
+    action: /env0/action           # tgrpo_ros/msg/Action, Float64MultiArray, Float32MultiArray
+    # ... or the end-effector motion between control steps, converted to OSC_POSE deltas
+    action_from_motion:
+      rate_hz: 20                  # control rate: one sample per 1/rate_hz seconds of pose
+      translation_scale: 0.05      # metres per control step that action 1.0 means
+      rotation_scale: 0.5          # radians per control step that action 1.0 means
+      gripper_closed_below: 0.04   # summed finger opening [m] below which the gripper is closed
+
+    pairing:
+      mode: auto                   # ids | time | auto (ids when observation and action carry ids)
+      clock: receive               # receive (bag time) | header (header.stamp when present)
+      max_age: 0.2                 # s: inputs older than this before the action are stale
+    episode_gap: 2.0               # s without actions (or poses) starts a new episode
+    step_result: /env0/step_result # optional: tgrpo_ros/msg/StepResult, done ends an episode
+    physical_scale: [0.05, 0.05, 0.05, 0.5, 0.5, 0.5]   # m, m, m, rad, rad, rad per action unit
+    physical_units: [m, m, m, rad, rad, rad]
+
+Defaults of the scales are robosuite's OSC_POSE limits that LIBERO uses (an action of 1.0 asks
+for 0.05 m of translation or 0.5 rad of rotation in one control step).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import yaml
+
+OSC_TRANSLATION_SCALE = 0.05   # m per control step at action 1.0 (robosuite OSC_POSE)
+OSC_ROTATION_SCALE = 0.5       # rad per control step at action 1.0
+DEFAULT_PHYSICAL_SCALE = [OSC_TRANSLATION_SCALE] * 3 + [OSC_ROTATION_SCALE] * 3
+DEFAULT_PHYSICAL_UNITS = ['m', 'm', 'm', 'rad', 'rad', 'rad']
+PAIRING_MODES = ('auto', 'ids', 'time')
+CLOCKS = ('receive', 'header')
+
+
+class TopicMapError(ValueError):
+    """A topic map is invalid; the message names the file and the key."""
+
+
+@dataclass
+class MotionAction:
+    """Recorded action derived from end-effector motion (see module docstring)."""
+
+    rate_hz: float = 20.0
+    translation_scale: float = OSC_TRANSLATION_SCALE
+    rotation_scale: float = OSC_ROTATION_SCALE
+    gripper_closed_below: float | None = 0.04
+
+
+@dataclass
+class TopicMap:
+    observation: str | None = None
+    cameras: dict[str, str] = field(default_factory=dict)
+    joint_states: str | None = None
+    gripper_joints: list[str] = field(default_factory=list)
+    eef_pose: str | None = None
+    instruction_text: str | None = None
+    instruction_topic: str | None = None
+    action: str | None = None
+    action_from_motion: MotionAction | None = None
+    pairing_mode: str = 'auto'
+    clock: str = 'receive'
+    max_age: float = 0.2
+    episode_gap: float = 2.0
+    step_result: str | None = None
+    physical_scale: list[float] = field(default_factory=lambda: list(DEFAULT_PHYSICAL_SCALE))
+    physical_units: list[str] = field(default_factory=lambda: list(DEFAULT_PHYSICAL_UNITS))
+    source: str = '<dict>'
+
+    def input_topics(self) -> list[str]:
+        """Topics the policy's inputs come from (in a stable order)."""
+        out = [self.observation] + list(self.cameras.values()) + [
+            self.joint_states, self.eef_pose, self.instruction_topic]
+        return _unique(t for t in out if t)
+
+    def action_topics(self) -> list[str]:
+        if self.action:
+            return [self.action]
+        return _unique(t for t in (self.eef_pose, self.joint_states) if t)
+
+    def all_topics(self) -> list[str]:
+        return _unique(self.input_topics() + self.action_topics()
+                       + ([self.step_result] if self.step_result else []))
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop('source')
+        return d
+
+
+def _unique(items) -> list:
+    out = []
+    for x in items:
+        if x not in out:
+            out.append(x)
+    return out
+
+
+def _topic(value, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise TopicMapError(f'{where} must be a topic name (string), got {value!r}')
+    value = value.strip()
+    return value if value.startswith('/') else '/' + value
+
+
+_KNOWN = {'observation', 'cameras', 'joint_states', 'gripper_joints', 'eef_pose', 'instruction',
+          'action', 'action_from_motion', 'pairing', 'episode_gap', 'step_result',
+          'physical_scale', 'physical_units'}
+
+
+def parse_topic_map(raw: dict, source: str = '<dict>') -> TopicMap:
+    """Validate a topic map dict (as read from YAML); errors name ``source`` and the key."""
+    if not isinstance(raw, dict):
+        raise TopicMapError(f'{source}: a topic map must be a mapping, got {type(raw).__name__}')
+    unknown = sorted(set(raw) - _KNOWN)
+    if unknown:
+        raise TopicMapError(f'{source}: unknown key(s) {unknown}; known: {sorted(_KNOWN)}')
+    m = TopicMap(source=source)
+    if raw.get('observation') is not None:
+        m.observation = _topic(raw['observation'], f'{source}: observation')
+    cams = raw.get('cameras') or {}
+    if not isinstance(cams, dict):
+        raise TopicMapError(f'{source}: cameras must map camera names to topics')
+    m.cameras = {str(k): _topic(v, f'{source}: cameras.{k}') for k, v in cams.items()}
+    if raw.get('joint_states') is not None:
+        m.joint_states = _topic(raw['joint_states'], f'{source}: joint_states')
+    m.gripper_joints = [str(j) for j in raw.get('gripper_joints') or []]
+    if raw.get('eef_pose') is not None:
+        m.eef_pose = _topic(raw['eef_pose'], f'{source}: eef_pose')
+    instr = raw.get('instruction')
+    if isinstance(instr, dict):
+        if 'topic' in instr:
+            m.instruction_topic = _topic(instr['topic'], f'{source}: instruction.topic')
+        if 'text' in instr:
+            m.instruction_text = str(instr['text'])
+    elif instr is not None:
+        m.instruction_text = str(instr)
+    if not m.observation and not m.cameras:
+        raise TopicMapError(f'{source}: no image input: set `observation` (a tgrpo_ros '
+                            'Observation topic) or `cameras`')
+    if not m.observation and not (m.instruction_text or m.instruction_topic):
+        raise TopicMapError(f'{source}: no instruction: set `instruction` to the task text or to '
+                            '{topic: /name} (std_msgs/String)')
+    if raw.get('action') is not None and raw.get('action_from_motion') is not None:
+        raise TopicMapError(f'{source}: set either `action` or `action_from_motion`, not both')
+    if raw.get('action') is not None:
+        m.action = _topic(raw['action'], f'{source}: action')
+    elif raw.get('action_from_motion') is not None:
+        mo = raw['action_from_motion'] or {}
+        if not isinstance(mo, dict):
+            raise TopicMapError(f'{source}: action_from_motion must be a mapping')
+        bad = sorted(set(mo) - set(MotionAction.__dataclass_fields__))
+        if bad:
+            raise TopicMapError(f'{source}: action_from_motion: unknown key(s) {bad}')
+        m.action_from_motion = MotionAction(**mo)
+        if m.action_from_motion.rate_hz <= 0:
+            raise TopicMapError(f'{source}: action_from_motion.rate_hz must be > 0')
+        if not m.eef_pose:
+            raise TopicMapError(f'{source}: action_from_motion needs `eef_pose`')
+        if m.action_from_motion.gripper_closed_below is not None and not m.joint_states:
+            raise TopicMapError(f'{source}: action_from_motion.gripper_closed_below needs '
+                                '`joint_states` (and `gripper_joints`)')
+    else:
+        raise TopicMapError(f'{source}: no recorded action: set `action` (a topic) or '
+                            '`action_from_motion`')
+    pairing = raw.get('pairing') or {}
+    m.pairing_mode = str(pairing.get('mode', 'auto'))
+    if m.pairing_mode not in PAIRING_MODES:
+        raise TopicMapError(f'{source}: pairing.mode {m.pairing_mode!r} not in {PAIRING_MODES}')
+    m.clock = str(pairing.get('clock', 'receive'))
+    if m.clock not in CLOCKS:
+        raise TopicMapError(f'{source}: pairing.clock {m.clock!r} not in {CLOCKS}')
+    m.max_age = float(pairing.get('max_age', 0.2))
+    if m.pairing_mode == 'ids' and not (m.observation and m.action):
+        raise TopicMapError(f'{source}: pairing.mode ids needs `observation` and `action` '
+                            'topics of tgrpo_ros types (they carry ids)')
+    m.episode_gap = float(raw.get('episode_gap', 2.0))
+    if raw.get('step_result') is not None:
+        m.step_result = _topic(raw['step_result'], f'{source}: step_result')
+    m.physical_scale = [float(x) for x in raw.get('physical_scale', DEFAULT_PHYSICAL_SCALE)]
+    m.physical_units = [str(x) for x in raw.get('physical_units', DEFAULT_PHYSICAL_UNITS)]
+    if len(m.physical_scale) != 6 or len(m.physical_units) != 6:
+        raise TopicMapError(f'{source}: physical_scale and physical_units need 6 entries '
+                            '(x, y, z, roll, pitch, yaw; the gripper has no physical unit)')
+    return m
+
+
+def load_topic_map(path: str | Path) -> TopicMap:
+    path = Path(path)
+    if not path.is_file():
+        raise TopicMapError(f'topic map {path} does not exist')
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise TopicMapError(f'topic map {path} is not valid YAML: {exc}') from exc
+    return parse_topic_map(raw, str(path))
+
+
+def sim_topic_map(env: str = 'env0') -> TopicMap:
+    """Return the map for bags of this package's own topics (``/<env>/observation`` etc.)."""
+    return parse_topic_map({'observation': f'/{env}/observation', 'action': f'/{env}/action',
+                            'step_result': f'/{env}/step_result'}, f'<sim {env}>')
