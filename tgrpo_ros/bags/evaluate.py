@@ -183,13 +183,28 @@ def evaluate_bags(bags: Sequence[str | Path], policies: dict, tmap: TopicMap,
     return report
 
 
+class PolicyInputError(RuntimeError):
+    """A policy refused a batch of recorded inputs (e.g. a camera it needs is not mapped)."""
+
+
+def _run_batch(ev: Evaluation, entry: dict, batch: list[Sample], bar) -> None:
+    try:
+        ev.add_batch(batch)
+    except (KeyError, ValueError, RuntimeError) as exc:
+        first = batch[0]
+        raise PolicyInputError(
+            f'bag {entry["path"]}, episode {first.episode}, t={first.time_ns / 1e9:.3f} s: the '
+            f'policy cannot use these recorded inputs: {exc}') from exc
+    entry['samples'] += len(batch)
+    bar.update(len(batch))
+
+
 def _evaluate_one(ev: Evaluation, path: Path, batch_size: int, bar) -> None:
     entry = {'path': str(path), 'samples': 0, 'skipped': 0, 'mode': None, 'error': None}
+    names = {b['name'] for b in ev.bags}
     ev.bags.append(entry)
+    entry['name'] = path.name if path.name not in names else str(path)
     skipped_before = ev.skips.total
-    name = path.name if path.name not in {b['name'] for b in ev.bags[:-1] if 'name' in b} \
-        else str(path)
-    entry['name'] = name
     batch: list[Sample] = []
     try:
         with BagReader(path) as reader:
@@ -197,23 +212,18 @@ def _evaluate_one(ev: Evaluation, path: Path, batch_size: int, bar) -> None:
             entry['mode'] = resolve_mode(reader, ev.tmap)
             bar.total += reference_count(reader, ev.tmap)
             bar.refresh()
-            for sample in iter_samples(reader, ev.tmap, ev.skips, name):
-                batch.append(sample)
-                if len(batch) == batch_size:
-                    ev.add_batch(batch)
-                    entry['samples'] += len(batch)
-                    bar.update(len(batch))
-                    batch = []
-            if batch:
-                ev.add_batch(batch)
-                entry['samples'] += len(batch)
-                bar.update(len(batch))
-                batch = []
-    except EVAL_ERRORS as exc:
-        # Samples already paired before the failure are still evaluated and kept.
-        if batch:
-            ev.add_batch(batch)
-            entry['samples'] += len(batch)
+            try:
+                for sample in iter_samples(reader, ev.tmap, ev.skips, entry['name']):
+                    batch.append(sample)
+                    if len(batch) == batch_size:
+                        full, batch = batch, []
+                        _run_batch(ev, entry, full, bar)
+            finally:
+                # Samples paired before a reading error are still evaluated and kept.
+                if batch:
+                    full, batch = batch, []
+                    _run_batch(ev, entry, full, bar)
+    except (PolicyInputError, *EVAL_ERRORS) as exc:
         entry['error'] = f'{type(exc).__name__}: {exc}'
         ev.errors.append({'bag': str(path), 'type': type(exc).__name__, 'error': str(exc),
                           'samples_before_error': entry['samples']})

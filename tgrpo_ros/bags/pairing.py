@@ -37,6 +37,10 @@ _TGRPO_OBS = 'tgrpo_ros/msg/Observation'
 _TGRPO_ACTION = 'tgrpo_ros/msg/Action'
 
 
+NO_INSTRUCTION = ('observation has an empty instruction (set `instruction` in the topic map to '
+                  'supply one)')
+
+
 class MissingTopicsError(BagError):
     """The bag lacks topics the topic map needs."""
 
@@ -169,8 +173,13 @@ def _by_ids(reader: BagReader, tmap: TopicMap, skips: SkipLog, name: str) -> Ite
             skips.add('action without an observation of the same (env, episode, step)', name,
                       episode)
             continue
-        yield Sample(name, episode, t, M.observation_from_msg(obs_msg, tmap.observation),
-                     action, tokens, key[2])
+        obs = M.observation_from_msg(obs_msg, tmap.observation)
+        if tmap.instruction_text is not None:
+            obs.instruction = tmap.instruction_text
+        if not obs.instruction.strip():
+            skips.add(NO_INSTRUCTION, name, episode)
+            continue
+        yield Sample(name, episode, t, obs, action, tokens, key[2])
     for key in pending:
         skips.add('observation without an action (same env, episode, step)', name,
                   f'{key[0]}/{key[1]}')
@@ -260,7 +269,11 @@ def _by_time(reader: BagReader, tmap: TopicMap, skips: SkipLog, name: str) -> It
         if picked is None:
             skips.add(reason, name, episode)
             continue
-        yield Sample(name, episode, t, inputs.observation(picked), action, tokens, step)
+        obs = inputs.observation(picked)
+        if not obs.instruction.strip():
+            skips.add(NO_INSTRUCTION, name, episode)
+            continue
+        yield Sample(name, episode, t, obs, action, tokens, step)
 
 
 def _by_motion(reader: BagReader, tmap: TopicMap, skips: SkipLog, name: str) -> Iterator[Sample]:
@@ -309,8 +322,11 @@ def _by_motion(reader: BagReader, tmap: TopicMap, skips: SkipLog, name: str) -> 
             else:
                 action = M.motion_action(prev[1], prev[2], pos, quat, mo.translation_scale,
                                          mo.rotation_scale, opening, mo.gripper_closed_below)
-                yield Sample(name, prev[5], prev[0], inputs.observation(prev[3]), action,
-                             None, prev[6])
+                obs = inputs.observation(prev[3])
+                if obs.instruction.strip():
+                    yield Sample(name, prev[5], prev[0], obs, action, None, prev[6])
+                else:
+                    skips.add(NO_INSTRUCTION, name, prev[5])
         prev = frame
     if prev is not None:
         skips.add('last step of an episode (no following pose to derive the action)', name,

@@ -65,6 +65,9 @@ class BagWriter:
             from rosbags.rosbag2.enums import CompressionFormat, CompressionMode
             mode = CompressionMode.STORAGE if storage == 'mcap' else CompressionMode.MESSAGE
             self._writer.set_compression(mode, CompressionFormat.ZSTD)
+        # rosbag2 reads custom_data as a string map; an empty one would be written as null.
+        self._writer.set_custom_data('tgrpo_ros.writer', f'tgrpo_ros {_package_version()} '
+                                     f'(rosbags {_rosbags_version()})')
         self._connections: dict[str, Any] = {}
         self._types: dict[str, str] = {}
         self.counts: dict[str, int] = {}
@@ -104,6 +107,10 @@ class BagWriter:
         self._types[topic] = msgtype
         self.counts[topic] = 0
 
+    def topic_type(self, topic: str) -> str:
+        """Return the full message type recorded on ``topic``."""
+        return self._types[topic]
+
     def has_topic(self, topic: str) -> bool:
         return topic in self._connections
 
@@ -123,6 +130,16 @@ class BagWriter:
         if topic not in self._connections:
             self.add_topic(topic, msgtype)
         self.write(topic, timestamp_ns, self.store.serialize_cdr(message, msgtype))
+
+
+def _package_version() -> str:
+    from tgrpo_ros import __version__
+    return __version__
+
+
+def _rosbags_version() -> str:
+    from importlib.metadata import version
+    return version('rosbags')
 
 
 def normalize_msgtype(message, msgtype: str | None) -> str:
