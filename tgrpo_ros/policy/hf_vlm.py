@@ -88,7 +88,7 @@ class HFVLMBackbone(VLABackbone):
     def _image_features(self, pixels: torch.Tensor) -> torch.Tensor:
         """(N, 3, S, S) in [0, 1] -> (N, T, D) projected features in the LM width."""
         dtype = self.model.get_input_embeddings().weight.dtype
-        x = ((pixels - self.mean) / self.std).to(dtype)
+        x = ((pixels.float() - self.mean.float()) / self.std.float()).to(dtype)
         inner = self.model.model
         if self.family in ('idefics3', 'smolvlm'):
             out = inner.get_image_features(pixel_values=x[:, None])

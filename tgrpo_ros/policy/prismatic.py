@@ -68,12 +68,15 @@ class PrismaticVisionBackbone(nn.Module):
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         """(N, 3, S, S) in [0, 1] -> (N, P, embed_dim); each featurizer has its own mean/std."""
-        x = (pixels - self.mean0) / self.std0
-        patches = self.featurizer(x.to(self.mean0.dtype))
+        # Normalise in float32, then cast to the weights' dtype (bf16/fp16 on GPUs).
+        pixels = pixels.float()
+        x = (pixels - self.mean0.float()) / self.std0.float()
+        patches = self.featurizer(x.to(self.featurizer.pos_embed.dtype))
         if self.fused_featurizer is None:
             return patches
-        y = (pixels - self.mean1) / self.std1
-        return torch.cat([patches, self.fused_featurizer(y.to(self.mean1.dtype))], dim=2)
+        y = (pixels - self.mean1.float()) / self.std1.float()
+        fused = self.fused_featurizer(y.to(self.fused_featurizer.pos_embed.dtype))
+        return torch.cat([patches, fused], dim=2)
 
 
 class PrismaticProjector(nn.Module):
@@ -128,9 +131,7 @@ class PrismaticVLA(VLABackbone):
 
     def prefix_embeddings(self, pixels, prompt_ids):
         b, n_cam = pixels.shape[:2]
-        dtype = self.projector.fc1.weight.dtype
-        feats = self.vision_backbone(pixels.flatten(0, 1).to(self.projector.fc1.weight.device,
-                                                             dtype))
+        feats = self.vision_backbone(pixels.flatten(0, 1).to(self.projector.fc1.weight.device))
         patches = self.projector(feats)                                # (B * n_cam, P, D)
         patches = patches.reshape(b, n_cam * patches.shape[1], patches.shape[2])
         rows = []
