@@ -8,16 +8,22 @@ import numpy as np
 import pytest
 from safetensors.torch import load_file, save_file
 import torch
-from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig, LlavaForConditionalGeneration
+from transformers import (CLIPVisionConfig, GemmaConfig, Idefics3Config,
+                          Idefics3ForConditionalGeneration, LlamaConfig, LlavaConfig,
+                          LlavaForConditionalGeneration, PaliGemmaConfig,
+                          PaliGemmaForConditionalGeneration)
 
 from tgrpo_ros.observation import Observation
 from tgrpo_ros.policy.checkpoint import folder_kind, load_policy, save_policy
 from tgrpo_ros.policy.hf_vlm import HFVLMBackbone, text_action_vocab_size
 from tgrpo_ros.policy.lora import LoraSettings
 from tgrpo_ros.policy.normalization import compute_dataset_statistics
+from tgrpo_ros.policy.preprocessing import ImagePreprocessing
 from tgrpo_ros.policy.openvla_layout import expected_parameter_names, openvla_7b_config
 from tgrpo_ros.policy.prismatic import build_module, PrismaticVLA
+from tgrpo_ros.policy.prompt import build_prompt
 from tgrpo_ros.policy.tiny import build_tiny_policy, build_tiny_tokenizer, tiny_config
+from tgrpo_ros.policy.token_policy import PolicySpec, TokenVLAPolicy
 
 
 def observations(n=3, seed=0):
@@ -202,3 +208,54 @@ def test_remote_code_needs_consent(tmp_path):
         {'model_type': 'my_custom_vla', 'auto_map': {'AutoModel': 'modeling_x.MyVLA'}}))
     with pytest.raises(ValueError, match='trust_remote_code=True'):
         load_policy(tmp_path)
+
+
+def _family_model(family, tok):
+    image_id = tok.convert_tokens_to_ids('<image>')
+    small_text = {'vocab_size': 1088, 'hidden_size': 64, 'intermediate_size': 128,
+                  'num_hidden_layers': 2, 'num_attention_heads': 4}
+    vision = {'hidden_size': 32, 'intermediate_size': 64, 'num_hidden_layers': 2,
+              'num_attention_heads': 2, 'image_size': 32, 'patch_size': 8}
+    torch.manual_seed(0)
+    if family == 'paligemma':
+        cfg = PaliGemmaConfig(vision_config={**vision, 'model_type': 'siglip_vision_model'},
+                              text_config=GemmaConfig(num_key_value_heads=1, head_dim=16,
+                                                      **small_text).to_dict(),
+                              image_token_id=image_id, projection_dim=64)
+        cfg.vision_config.projection_dim = 64
+        return PaliGemmaForConditionalGeneration(cfg)
+    cfg = Idefics3Config(vision_config=vision, text_config=LlamaConfig(**small_text).to_dict(),
+                         image_token_id=image_id, scale_factor=2)
+    return Idefics3ForConditionalGeneration(cfg)
+
+
+@pytest.mark.parametrize('family', ['paligemma', 'idefics3'])
+def test_other_families_build_the_prefix_their_model_builds(family):
+    tok = build_tiny_tokenizer()
+    tok.add_special_tokens({'additional_special_tokens': [
+        '<image>', '<fake_token_around_image>', '<global-img>']})
+    model = _family_model(family, tok)
+    backbone = HFVLMBackbone(model, tok)
+    ids = tok(build_prompt('put the bowl on the plate'))['input_ids']
+    pixels = torch.rand(1, 1, 3, 32, 32)
+    with torch.no_grad():
+        n = backbone._image_features(pixels[:, 0]).shape[1]
+        row = backbone.layout(ids, n, 1)
+        emb = backbone.prefix_embeddings(pixels, [ids])[0]
+        hidden, _ = backbone.decoder(emb[None], torch.ones(1, len(row), dtype=torch.long),
+                                     torch.arange(len(row))[None])
+        x = (pixels - 0.5) / 0.5
+        ref = model(input_ids=torch.tensor([row]),
+                    pixel_values=x[:, 0] if family == 'paligemma' else x).logits
+    assert torch.allclose(backbone.logits(hidden), ref, atol=1e-4)
+    if family == 'paligemma':
+        assert row[:n] == [tok.convert_tokens_to_ids('<image>')] * n and row[n] == 1
+    else:
+        assert row[1:3] == backbone.wrap_ids and row[3 + n] == backbone.wrap_ids[0]
+    spec = PolicySpec(cameras=['agentview'], preprocessing=ImagePreprocessing(32, jpeg=False),
+                      action_vocab_size=text_action_vocab_size(tok), backend='hf_vlm')
+    policy = TokenVLAPolicy(backbone, tok, spec, libero_statistics())
+    obs = observations(3)
+    s = policy.sample(obs, 1.0, torch.Generator().manual_seed(0))
+    assert torch.allclose(policy.token_logprobs(obs, s.token_ids, grad=False), s.logprobs,
+                          atol=1e-5)

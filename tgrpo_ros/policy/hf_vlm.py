@@ -128,7 +128,9 @@ class HFVLMBackbone(VLABackbone):
 
     def decoder(self, inputs_embeds, attention_mask, position_ids, past_key_values=None,
                 use_cache=False):
-        lm = self.model.model.language_model
+        inner = self.model.model
+        # LLaVA / PaliGemma call the text body language_model, Idefics3 / SmolVLM text_model.
+        lm = getattr(inner, 'language_model', None) or inner.text_model
         out = lm(inputs_embeds=inputs_embeds, attention_mask=attention_mask,
                  position_ids=position_ids, past_key_values=past_key_values, use_cache=use_cache)
         return out.last_hidden_state, (out.past_key_values if use_cache else None)
