@@ -221,3 +221,22 @@ def test_demonstration_actions_map_to_tokens_and_back(policy):
     ids = policy.actions_to_tokens(a)
     back = policy.normalizer.to_env(policy.action_tokenizer.decode(ids))
     assert np.abs(back - a).max() <= 1.0 / 255 + 1e-9
+
+
+def test_device_and_dtype_names():
+    from tgrpo_ros.policy.device import resolve_device, resolve_dtype
+    assert resolve_device('cpu') == torch.device('cpu')
+    assert resolve_dtype('auto', 'cpu') == torch.float32
+    assert resolve_dtype('bf16') == torch.bfloat16 and resolve_dtype('fp16') == torch.float16
+    with pytest.raises(ValueError, match='unknown dtype'):
+        resolve_dtype('float8')
+    with pytest.raises(ValueError, match='unknown device'):
+        resolve_device('tpu:0')
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match='CUDA is not available'):
+            resolve_device('cuda')
+    pol = build_tiny_policy('test', device='auto' if not torch.cuda.is_available() else 'cpu',
+                            dtype='bf16')
+    assert pol.dtype == torch.bfloat16 and pol.device == torch.device('cpu')
+    s = pol.sample(observations(2), 1.0, torch.Generator().manual_seed(0))
+    assert s.logprobs.dtype == torch.float32 and np.isfinite(s.actions).all()

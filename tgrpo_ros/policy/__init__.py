@@ -16,6 +16,7 @@ Where each concept lives: ``base.py`` (the interface), ``token_policy.py`` (its 
 
 from tgrpo_ros.policy.action_tokenizer import ActionTokenizer
 from tgrpo_ros.policy.base import ACTION_DIM, ActionSample, VLAPolicy
+from tgrpo_ros.policy.device import resolve_device, resolve_dtype
 from tgrpo_ros.policy.checkpoint import folder_kind, load_policy, save_policy
 from tgrpo_ros.policy.lora import LoraSettings
 from tgrpo_ros.policy.normalization import (ActionNormalizer, compute_dataset_statistics,
@@ -29,5 +30,6 @@ __all__ = [
     'ACTION_DIM', 'ActionNormalizer', 'ActionSample', 'ActionTokenizer', 'ImagePreprocessing',
     'LoraSettings', 'PolicySpec', 'TokenVLAPolicy', 'VLAPolicy', 'build_prompt',
     'build_tiny_policy', 'compute_dataset_statistics', 'folder_kind', 'load_policy',
-    'read_statistics_file', 'save_policy', 'select_statistics',
+    'read_statistics_file', 'resolve_device', 'resolve_dtype', 'save_policy',
+    'select_statistics',
 ]

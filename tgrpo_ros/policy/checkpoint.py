@@ -21,6 +21,7 @@ from safetensors.torch import load_file, save_file
 import torch
 from transformers import AutoTokenizer
 
+from tgrpo_ros.policy.device import resolve_device, resolve_dtype
 from tgrpo_ros.policy.lora import LoraSettings
 from tgrpo_ros.policy.normalization import read_statistics_file, STATISTICS_FILE
 from tgrpo_ros.policy.preprocessing import ImagePreprocessing
@@ -100,17 +101,19 @@ def folder_kind(path: str | Path) -> str:
 
 
 def load_policy(path: str | Path, device: str | torch.device = 'cpu',
-                dtype: torch.dtype = torch.float32, *, unnorm_key: str | None = None,
+                dtype: str | torch.dtype = 'auto', *, unnorm_key: str | None = None,
                 cameras: list[str] | None = None, trust_remote_code: bool = False,
                 with_adapter: bool = True, **spec_overrides) -> TokenVLAPolicy:
     """Load a policy from a folder (see the module docstring for the kinds recognised).
 
     unnorm_key / cameras / spec_overrides (PolicySpec fields) replace the stored or default
-    values. dtype: torch.float32 on the CPU; torch.bfloat16 is the usual choice on a GPU.
+    values. device / dtype: see device.py ('auto' dtype: float32 on the CPU, bf16 on GPUs).
     trust_remote_code: only for backend-2 folders whose model needs the code they ship.
     """
     path = Path(path)
     kind = folder_kind(path)
+    device = resolve_device(device)
+    dtype = resolve_dtype(dtype, device)
     overrides = dict(spec_overrides)
     if unnorm_key is not None:
         overrides['unnorm_key'] = unnorm_key

@@ -135,18 +135,21 @@ def default_statistics(key: str = 'tiny') -> dict:
 
 def build_tiny_policy(size: str = 'test', seed: int = 0, cameras: tuple[str, ...] = ('agentview',),
                       statistics: dict | None = None, unnorm_key: str | None = None,
-                      device: str | torch.device = 'cpu', dtype: torch.dtype = torch.float32,
+                      device: str | torch.device = 'cpu', dtype: str | torch.dtype = 'auto',
                       jpeg: bool = False, center_crop: bool = False):
     """Build a randomly initialised tiny OpenVLA-architecture policy (``SIZES`` gives the choices).
 
     Environment-space gripper convention ('env', binarised): trained from scratch on
     environment actions, it needs no OpenVLA gripper conversion.
     """
+    from tgrpo_ros.policy.device import resolve_device, resolve_dtype
     from tgrpo_ros.policy.preprocessing import ImagePreprocessing
     from tgrpo_ros.policy.prismatic import build_module, PrismaticVLA
     from tgrpo_ros.policy.token_policy import PolicySpec, TokenVLAPolicy
 
     config = tiny_config(size)
+    device = resolve_device(device)
+    dtype = resolve_dtype(dtype, device)
     torch.manual_seed(seed)
     backbone = build_module(PrismaticVLA, config, device, dtype)
     spec = PolicySpec(
