@@ -29,7 +29,7 @@ from std_msgs.msg import Bool, Float64MultiArray, Header
 from std_srvs.srv import Trigger
 
 from tgrpo_ros.image_conversion import numpy_to_image
-from tgrpo_ros.msg import Action, Observation
+from tgrpo_ros.msg import Action, Ids, Observation
 
 RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 ARM_JOINTS = [f'joint_{k}' for k in range(1, 7)]
@@ -103,6 +103,11 @@ class StandIns(Node):
                         for name in ('arm', 'disarm', 'reset', 'home')}
 
         self._frame = 0
+        # Stand-in policy: when set, this action is published at 20 Hz (None: nothing).
+        self.scripted_action = None
+        self.scripted_wall_stamps = False
+        self._scripted_step = 0
+        self.create_timer(0.05, self._publish_scripted, clock=steady)
         self.create_timer(1.0 / camera_hz, self._publish_camera, clock=steady)
         self.create_timer(0.02, self._publish_state, clock=steady)
         self.create_timer(0.05, self._publish_deadman, clock=steady)
@@ -160,6 +165,14 @@ class StandIns(Node):
         self.action_pub.publish(Action(header=Header(stamp=stamp or self.stamp(),
                                                      frame_id='base_link'),
                                        ids=ids, action=[float(v) for v in values]))
+
+    def _publish_scripted(self):
+        if self.scripted_action is None:
+            return
+        self._scripted_step += 1
+        stamp = self.get_clock().now().to_msg() if self.scripted_wall_stamps else None
+        self.publish_action(self.scripted_action,
+                            Ids(env_id='real0', episode_id=1, step=self._scripted_step), stamp)
 
     def emergency_stop(self):
         self.estop_pub.publish(Bool(data=True))

@@ -1,0 +1,159 @@
+# Copyright 2026 tgrpo_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""camera_state_bridge + arm_adapter across processes with a scripted stand-in policy.
+
+The test process plays camera, arm driver, operator and policy, so it can send exactly the
+actions a safety case needs: NaN, a target outside the workspace, a wall-clock stamp under sim
+time. Run once on wall time and once on sim time (/clock from the test, starting at 1000 s).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pytest
+
+from helpers import start_node, stop_process
+from real_standins import Spinner, StandIns, start_rclpy, stop_rclpy, wait_for, WATCHED
+
+pytestmark = pytest.mark.ros
+
+
+def _vec(m):
+    t = m.twist
+    return np.array([t.linear.x, t.linear.y, t.linear.z, t.angular.x, t.angular.y, t.angular.z])
+
+
+def _halted_once_then_silent(stand, since: float, window: float = 1.0) -> None:
+    wait_for(lambda: any(not _vec(m).any() for _, m in stand.commands_since(since)), 10.0,
+             'the zero command of the halt')
+    t_zero = [r for r, m in stand.commands_since(since) if not _vec(m).any()][0]
+    time.sleep(window)  # observe: nothing may follow the zero command
+    assert stand.commands_since(t_zero + 1e-6) == []
+    assert len([m for _, m in stand.commands_since(since) if not _vec(m).any()]) == 1
+
+
+def _start(tmp_path, sim_time: bool):
+    start_rclpy()
+    stand = StandIns(sim_time=sim_time, camera_encoding='rgb8')
+    spinner = Spinner(stand)
+    extra = ['-p', 'use_sim_time:=true'] if sim_time else []
+    procs = [
+        start_node('tgrpo_ros.nodes.camera_state_bridge', '--ros-args',
+                   '-p', 'robot_profile:=sim_test', '-p', 'instruction:=lift the red cube',
+                   *extra, log_path=tmp_path / 'bridge.log'),
+        start_node('tgrpo_ros.nodes.arm_adapter', '--ros-args', '-p', 'robot_profile:=sim_test',
+                   '-p', 'env_id:=real0', *extra, log_path=tmp_path / 'adapter.log'),
+    ]
+    WATCHED[:] = procs
+    return stand, spinner, procs
+
+
+def _stop(tmp_path, spinner, procs):
+    WATCHED.clear()
+    codes = [stop_process(p) for p in procs]
+    spinner.stop()
+    stop_rclpy()
+    logs = {p.name: p.read_text()[-3000:] for p in tmp_path.glob('*.log')}
+    assert all(c == 0 for c in codes), f'exit codes {codes}; logs: {logs}'
+
+
+@pytest.fixture
+def wall(ros_domain, tmp_path):
+    stand, spinner, procs = _start(tmp_path, sim_time=False)
+    try:
+        yield stand
+    finally:
+        _stop(tmp_path, spinner, procs)
+
+
+@pytest.fixture
+def sim(ros_domain, tmp_path):
+    stand, spinner, procs = _start(tmp_path, sim_time=True)
+    try:
+        yield stand
+    finally:
+        _stop(tmp_path, spinner, procs)
+
+
+def _arm_and_move(stand, action):
+    wait_for(lambda: len(stand.snapshot('observations')) >= 3, 30.0, 'observations')
+    stand.deadman_on = True
+    stand.scripted_action = action
+    assert stand.call('arm').success
+    return wait_for(lambda: [m for _, m in stand.snapshot('commands') if _vec(m).any()], 10.0,
+                    'motion commands after arming')
+
+
+def test_nan_workspace_home_and_disarm_on_wall_time(wall):
+    stand = wall
+    moving = _arm_and_move(stand, [0.1, 0.0, -0.2, 0.0, 0.0, 0.1, 1.0])
+    # 0.1 x 0.05 m per 0.05 s step = 0.1 m/s; 0.1 x 0.5 rad per step = 1.0 rad/s (the limit).
+    np.testing.assert_allclose(_vec(moving[-1]), [0.1, 0.0, -0.2, 0.0, 0.0, 1.0], atol=1e-9)
+    wait_for(lambda: stand.snapshot('gripper_commands'), 5.0, 'gripper command')
+    assert stand.snapshot('gripper_commands')[0][1] == [0.0]  # action +1: closed position
+
+    # NaN: rejected, one zero command, silence while NaNs keep coming; a good action resumes.
+    t = time.monotonic()
+    stand.scripted_action = [math.nan, 0, 0, 0, 0, 0, 1.0]
+    stand.wait_status('arm_adapter: safety', 'NONFINITE_ACTION', t)
+    _halted_once_then_silent(stand, t)
+    stand.scripted_action = [0.1, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]
+    wait_for(lambda: any(_vec(m).any() for _, m in stand.commands_since(time.monotonic() - 0.1)),
+             10.0, 'motion after the NaN stopped')
+
+    # Target outside the workspace box (x max 0.5 m): halt, silence, inward motion resumes.
+    t = time.monotonic()
+    stand.eef_position = [0.499, 0.0, 0.4]
+    stand.scripted_action = [0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]
+    status = stand.wait_status('arm_adapter: safety', 'WORKSPACE_LIMIT', t)
+    assert "['x']" in status[0].message
+    _halted_once_then_silent(stand, t)
+    stand.scripted_action = [-0.1, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]
+    inward = wait_for(lambda: [m for _, m in stand.commands_since(time.monotonic() - 0.1)
+                               if _vec(m)[0] < 0], 10.0, 'inward motion')
+    np.testing.assert_allclose(_vec(inward[-1])[0], -0.1)
+
+    # Home: moves toward the home pose (0.3, 0, 0.4) within the speed limit, actions ignored.
+    stand.scripted_action = [0.1, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]
+    t = time.monotonic()
+    assert stand.call('home').success
+    stand.wait_status('arm_adapter: safety', 'HOMING', t)
+    homing = wait_for(lambda: [m for _, m in stand.commands_since(t + 0.2)][5:], 10.0,
+                      'homing commands')
+    v = np.array([_vec(m) for m in homing])
+    assert np.all(v[:, 0] < 0) and np.all(np.abs(v[:, :3]) <= 0.5 + 1e-9)
+
+    # Disarm: one zero command, then nothing.
+    t = time.monotonic()
+    assert stand.call('disarm').success
+    _halted_once_then_silent(stand, t)
+
+
+def test_sim_time_commands_and_staleness_use_the_sim_clock(sim):
+    stand = sim
+    moving = _arm_and_move(stand, [0.2, 0.0, 0.0, 0.0, 0.0, 0.0, -1.0])
+    stamps = [m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for m in moving]
+    # Stamped on the sim clock (started at 1000 s), not wall time.
+    assert all(1000.0 < s < 1000.0 + 600.0 for s in stamps)
+    time.sleep(1.0)  # let a run of commands accumulate
+    run = [m for _, m in stand.snapshot('commands')][-10:]
+    steps = np.diff([m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for m in run])
+    np.testing.assert_allclose(steps, 0.05, atol=0.011)  # one command per 50 ms of sim time
+    # A stale camera is measured on the sim clock: the observation goes stale, the arm halts.
+    t = time.monotonic()
+    stand.camera_on = False
+    status = stand.wait_status('arm_adapter: safety', 'OBSERVATION_STALE', t)
+    assert 'newest observation is 0.' in status[0].message
+    stand.wait_status('camera_state_bridge: inputs', 'INPUT_STALE camera:agentview', t)
+    _halted_once_then_silent(stand, t)
+    # Camera back; then actions stamped with WALL time under sim time: refused, never executed.
+    stand.camera_on = True
+    wait_for(lambda: any(_vec(m).any() for _, m in stand.commands_since(time.monotonic() - 0.1)),
+             10.0, 'motion after the camera came back')
+    t = time.monotonic()
+    stand.scripted_wall_stamps = True
+    stand.wait_status('arm_adapter: safety', 'STAMP_IN_FUTURE', t)
+    _halted_once_then_silent(stand, t)
