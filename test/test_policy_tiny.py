@@ -238,5 +238,10 @@ def test_device_and_dtype_names():
     pol = build_tiny_policy('test', device='auto' if not torch.cuda.is_available() else 'cpu',
                             dtype='bf16')
     assert pol.dtype == torch.bfloat16 and pol.device == torch.device('cpu')
+    # Parameters in bf16, but RoPE frequencies and pixel statistics stay float32.
+    buffers = dict(pol.backbone.named_buffers())
+    assert buffers['language_model.model.rotary_emb.inv_freq'].dtype == torch.float32
+    assert buffers['vision_backbone.mean0'].dtype == torch.float32
+    assert {p.dtype for p in pol.backbone.parameters()} == {torch.bfloat16}
     s = pol.sample(observations(2), 1.0, torch.Generator().manual_seed(0))
     assert s.logprobs.dtype == torch.float32 and np.isfinite(s.actions).all()

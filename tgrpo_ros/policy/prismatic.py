@@ -62,19 +62,21 @@ class PrismaticVisionBackbone(nn.Module):
         self.fused_featurizer = TimmViT(specs[1]) if len(specs) > 1 else None
         self.embed_dim = sum(s.embed_dim for s in specs)
         for name, spec in zip(('mean0', 'mean1'), specs):
-            self.register_buffer(name, torch.tensor(spec.mean).view(1, 3, 1, 1), persistent=False)
+            self.register_buffer(name, torch.tensor(spec.mean, dtype=torch.float32).view(
+                1, 3, 1, 1), persistent=False)
         for name, spec in zip(('std0', 'std1'), specs):
-            self.register_buffer(name, torch.tensor(spec.std).view(1, 3, 1, 1), persistent=False)
+            self.register_buffer(name, torch.tensor(spec.std, dtype=torch.float32).view(
+                1, 3, 1, 1), persistent=False)
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         """(N, 3, S, S) in [0, 1] -> (N, P, embed_dim); each featurizer has its own mean/std."""
         # Normalise in float32, then cast to the weights' dtype (bf16/fp16 on GPUs).
         pixels = pixels.float()
-        x = (pixels - self.mean0.float()) / self.std0.float()
+        x = (pixels - self.mean0) / self.std0
         patches = self.featurizer(x.to(self.featurizer.pos_embed.dtype))
         if self.fused_featurizer is None:
             return patches
-        y = (pixels - self.mean1.float()) / self.std1.float()
+        y = (pixels - self.mean1) / self.std1
         fused = self.fused_featurizer(y.to(self.fused_featurizer.pos_embed.dtype))
         return torch.cat([patches, fused], dim=2)
 
@@ -180,7 +182,12 @@ class PrismaticVLA(VLABackbone):
 
 
 def build_module(cls, config: dict, device: str | torch.device, dtype: torch.dtype):
-    """Construct ``cls(config)`` directly on ``device`` in ``dtype`` (no float32 detour)."""
+    """Construct ``cls(config)`` directly on ``device`` in ``dtype`` (no float32 detour).
+
+    Only parameters take ``dtype``: buffers that the modules create in float32 on purpose
+    (RoPE ``inv_freq``, pixel mean/std) stay float32, as Hugging Face's own loading keeps them;
+    a bf16 ``inv_freq`` would shift rotary angles by up to ~0.4 rad at position 300.
+    """
     previous = torch.get_default_dtype()
     torch.set_default_dtype(dtype)
     try:
@@ -188,7 +195,11 @@ def build_module(cls, config: dict, device: str | torch.device, dtype: torch.dty
             model = cls(config)
     finally:
         torch.set_default_dtype(previous)
-    return model.to(device=device, dtype=dtype)
+    model.to(device)
+    for p in model.parameters():
+        if p.dtype != dtype:
+            p.data = p.data.to(dtype)
+    return model
 
 
 def weight_files(folder: Path) -> list[Path]:
