@@ -36,6 +36,7 @@ class NodeSpec:
     params_files: parameter YAML files (absolute paths, resolved by ``config_file``).
     parameters: parameter overrides applied after the files.
     required: if it exits, the whole graph is stopped.
+    rename: start the node under ``name`` (False: keep the names the executable gives).
     """
 
     executable: str
@@ -45,6 +46,10 @@ class NodeSpec:
     parameters: dict[str, object] = field(default_factory=dict)
     remappings: list[tuple[str, str]] = field(default_factory=list)
     required: bool = True
+    # False for executables that hold several nodes (trainer_node): renaming would rename all.
+    rename: bool = True
+    # Parameters of the other nodes such an executable holds: node name -> overrides.
+    extra_parameters: dict[str, dict[str, object]] = field(default_factory=dict)
 
 
 @dataclass
@@ -55,6 +60,8 @@ class Graph:
     run_dir: values -> the folder where the run writes its outputs and node logs.
     progress_file: values -> a JSON file ({done, total, desc, unit, postfix}) the graph's main
         node rewrites; ``tgrpo-ros launch`` shows it as a progress bar.
+    prepare: values -> values with run-time defaults filled in (e.g. a timestamped output
+        folder); ``resolve_args`` applies it, so resolve once and pass the result around.
     """
 
     name: str
@@ -63,6 +70,7 @@ class Graph:
     build: Callable[[dict[str, str]], list[NodeSpec]]
     run_dir: Callable[[dict[str, str]], str] | None = None
     progress_file: Callable[[dict[str, str]], str] | None = None
+    prepare: Callable[[dict[str, str]], dict[str, str]] | None = None
 
     def resume_args(self, run_dir: str, given: dict[str, str]) -> dict[str, str]:
         """Launch arguments that continue the run in ``run_dir`` (its saved arguments + given)."""
@@ -86,7 +94,8 @@ class Graph:
         if unknown:
             raise ValueError(f'unknown launch argument(s) {unknown} for graph {self.name!r}; '
                              f'known: {sorted(known)}')
-        return {**known, **given}
+        values = {**known, **given}
+        return self.prepare(values) if self.prepare else values
 
     def nodes(self, given: dict[str, str]) -> list[NodeSpec]:
         return self.build(self.resolve_args(given))

@@ -52,8 +52,9 @@ def full_name(spec: NodeSpec) -> str:
 
 def node_command(spec: NodeSpec, overrides_file: Path | None) -> list[str]:
     """Command line starting one node with its remappings and parameter files."""
-    cmd = [sys.executable, '-m', f'tgrpo_ros.nodes.{spec.executable}', '--ros-args',
-           '-r', f'__node:={spec.name}']
+    cmd = [sys.executable, '-m', f'tgrpo_ros.nodes.{spec.executable}', '--ros-args']
+    if spec.rename:
+        cmd += ['-r', f'__node:={spec.name}']
     if spec.namespace:
         cmd += ['-r', f'__ns:=/{spec.namespace.strip("/")}']
     for src, dst in spec.remappings:
@@ -66,13 +67,21 @@ def node_command(spec: NodeSpec, overrides_file: Path | None) -> list[str]:
 
 
 def write_overrides(spec: NodeSpec, folder: Path) -> Path | None:
-    """Write the node's parameter overrides as a ROS 2 parameter file (exact node name)."""
-    if not spec.parameters:
+    """Write the node's parameter overrides as a ROS 2 parameter file, keyed by node name.
+
+    ``launch/*.launch.py`` uses this too, so both ways of starting a graph pass identical files.
+    """
+    sections = {}
+    if spec.parameters:
+        sections[full_name(spec)] = {'ros__parameters': spec.parameters}
+    for node, params in spec.extra_parameters.items():
+        ns = spec.namespace.strip('/')
+        sections['/' + '/'.join(p for p in (ns, node) if p)] = {'ros__parameters': params}
+    if not sections:
         return None
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / (full_name(spec).strip('/').replace('/', '__') + '.yaml')
-    path.write_text(yaml.safe_dump({full_name(spec): {'ros__parameters': spec.parameters}},
-                                   sort_keys=True))
+    path.write_text(yaml.safe_dump(sections, sort_keys=True))
     return path
 
 
@@ -132,7 +141,7 @@ def _tail(path: Path, lines: int = 25) -> str:
 
 def run_graph(graph_name: str, values: dict[str, str], quiet: bool = False) -> int:
     graph = get_graph(graph_name)
-    resolved = graph.resolve_args(values)
+    resolved = graph.resolve_args(values)  # once: it may fill in a timestamped folder
     specs = graph.build(resolved)
     run_dir = Path(graph.run_dir(resolved)) if graph.run_dir else Path('runs') / graph_name
     log_dir = run_dir / 'logs'
