@@ -53,6 +53,7 @@ class BagRecorderNode(Node):
 
     def __init__(self, **overrides):
         super().__init__('bag_recorder')
+        self.core = None
         d = self.declare_parameter
         d('output', overrides.get('output', ''), ParameterDescriptor(
             description='Bag folder to create (must not exist); empty: '
@@ -66,7 +67,8 @@ class BagRecorderNode(Node):
             description='Other topics to record; their types are looked up in the graph.'))
         d('policy_versions', overrides.get('policy_versions', ''), ParameterDescriptor(
             description="Record only episodes acted on by these policy versions, e.g. "
-                        "'0,5,10-12' ('' = all)."))
+                        "'0,5,10-12' ('' = all; a single number is accepted too).",
+            dynamic_typing=True))
         d('max_episodes', overrides.get('max_episodes', 0), ParameterDescriptor(
             description='End after this many episodes ended (0 = run until stopped).'))
         d('compress', overrides.get('compress', False), ParameterDescriptor(
@@ -82,8 +84,9 @@ class BagRecorderNode(Node):
         output = str(p('output')) or time.strftime('bags/tgrpo_%Y%m%dT%H%M%SZ', time.gmtime())
         self.max_episodes = int(p('max_episodes'))
         self.qos = QoSProfile(depth=int(p('qos_depth')), reliability=ReliabilityPolicy.RELIABLE)
+        versions = parse_versions(str(p('policy_versions')))
         self.writer = BagWriter(output, storage, compress=bool(p('compress'))).open()
-        self.core = RecorderCore(self.writer, parse_versions(str(p('policy_versions'))))
+        self.core = RecorderCore(self.writer, versions)
         self.output = output
         self.episodes_done = 0
         self._subs = {}
@@ -130,8 +133,10 @@ class BagRecorderNode(Node):
                 raise SystemExit(0)
 
     def destroy_node(self) -> None:
-        stats = self.core.close()
-        self.get_logger().info(f'bag {self.output} closed: {stats}')
+        if self.core is not None:
+            core, self.core = self.core, None
+            stats = core.close()
+            self.get_logger().info(f'bag {self.output} closed: {stats}')
         super().destroy_node()
 
 
