@@ -102,12 +102,20 @@ class Graph:
 
 
 def share_dir() -> Path:
-    """Return the package's share folder (installed), or the source checkout as a fallback."""
+    """Return the folder holding ``config/``.
+
+    That is the source checkout this module runs from, else the installed share folder, so code
+    and parameter files always come from the same tree.
+    """
+    source = Path(__file__).resolve().parents[1]
+    here = Path(__file__).parents[1]
+    if (here / 'package.xml').is_file():
+        return here
     try:
         from ament_index_python.packages import get_package_share_directory
         return Path(get_package_share_directory(PACKAGE))
-    except Exception:  # noqa: BLE001 - not installed / no ament index: use the sources
-        return Path(__file__).resolve().parents[1]
+    except Exception:  # noqa: BLE001 - no ament index: fall back to the sources
+        return source
 
 
 def config_file(relative: str) -> str:

@@ -71,10 +71,6 @@ class LearnerNode(Node):
         d('startup_timeout_s', 300.0, ParameterDescriptor(
             description='Wait at most this long for environments and policy to appear [s].'))
         flat = {name: self.get_parameter(name).value for name in defaults}
-        for name in ('algo.clip_eps_high', 'algo.max_grad_norm', 'algo.value_clip',
-                     'algo.success_reward_threshold'):
-            if name in flat and flat[name] in (0, 0.0) and defaults[name] is None:
-                flat[name] = None
         self.settings = SimTrainSettings.from_flat(flat)
         self.env_ids = list(self.get_parameter('env_ids').value)
         if len(self.env_ids) != self.settings.group_size:

@@ -83,10 +83,13 @@ class SimTrainSettings:
         """Build from flat parameters: ours by name, TGRPOConfig's as ``algo.<name>``."""
         own = {f.name for f in fields(cls)} - {'algo'}
         algo_names = {f.name for f in fields(TGRPOConfig)}
+        # ROS parameters cannot be None: 0 stands for None in fields whose default is None.
+        optional = {f.name for f in fields(TGRPOConfig) if f.default is None}
         kwargs, algo = {}, {}
         for key, value in params.items():
             if key.startswith('algo.') and key[5:] in algo_names:
-                algo[key[5:]] = value
+                name = key[5:]
+                algo[name] = None if (name in optional and value in (0, 0.0)) else value
             elif key in own:
                 kwargs[key] = tuple(value) if isinstance(value, list) else value
             else:
