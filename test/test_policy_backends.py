@@ -105,6 +105,10 @@ def test_openvla_checkpoint_errors(tmp_path):
     save_file(weights, str(tmp_path / 'model.safetensors'))
     with pytest.raises(ValueError, match='lacks 1 tensors.*projector.fc3.bias'):
         load_policy(tmp_path)
+    (tmp_path / 'tokenizer.json').rename(tmp_path / 'tokenizer.json.hidden')
+    with pytest.raises(FileNotFoundError, match='no tokenizer'):
+        load_policy(tmp_path)
+    (tmp_path / 'tokenizer.json.hidden').rename(tmp_path / 'tokenizer.json')
     (tmp_path / 'model.safetensors').rename(tmp_path / 'pytorch_model.bin')
     with pytest.raises(ValueError, match='pickle'):
         load_policy(tmp_path)

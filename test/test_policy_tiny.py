@@ -2,6 +2,10 @@
 # SPDX-License-Identifier: Apache-2.0
 """The policy interface on the tiny OpenVLA-architecture model (backend 3), on the CPU."""
 
+from pathlib import Path
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -131,6 +135,7 @@ def test_adapter_round_trip_version_and_sha(tmp_path):
     saved_lp = pol.token_logprobs(obs, ids, grad=False)
     v = pol.save_adapter(str(tmp_path / 'a1'), version=7)
     assert v.version == 7 and len(v.sha256) == 64
+    assert pol.version == v                      # the saved weights are what it now serves
     assert sorted(p.name for p in (tmp_path / 'a1').iterdir()) == [
         'adapter_config.json', 'adapter_model.safetensors', 'tgrpo_adapter.json']
     assert [p.name for p in tmp_path.iterdir()] == ['a1']         # no temporary leftovers
@@ -245,3 +250,13 @@ def test_device_and_dtype_names():
     assert {p.dtype for p in pol.backbone.parameters()} == {torch.bfloat16}
     s = pol.sample(observations(2), 1.0, torch.Generator().manual_seed(0))
     assert s.logprobs.dtype == torch.float32 and np.isfinite(s.actions).all()
+
+
+def test_policy_package_imports_no_ros():
+    code = ('import sys, tgrpo_ros.policy; '
+            'bad = [m for m in sys.modules if m.split(".")[0] in '
+            '("rclpy", "rosidl_runtime_py", "std_msgs", "sensor_msgs") '
+            'or m.startswith("tgrpo_ros.msg") or m.startswith("tgrpo_ros.nodes")]; '
+            'assert not bad, bad')
+    subprocess.run([sys.executable, '-c', code], check=True,
+                   cwd=str(Path(__file__).resolve().parents[1]))

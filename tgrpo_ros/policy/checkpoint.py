@@ -135,6 +135,12 @@ def _spec_with(spec: PolicySpec, overrides: dict) -> PolicySpec:
     return PolicySpec.from_dict(d)
 
 
+def _tokenizer(path: Path):
+    if not any((path / f).is_file() for f in ('tokenizer.json', 'tokenizer.model')):
+        raise FileNotFoundError(f'{path} has no tokenizer (tokenizer.json or tokenizer.model)')
+    return AutoTokenizer.from_pretrained(str(path))
+
+
 def _statistics(path: Path, config: dict | None = None) -> dict:
     if (path / STATISTICS_FILE).is_file():
         return read_statistics_file(path / STATISTICS_FILE)
@@ -145,8 +151,8 @@ def _statistics(path: Path, config: dict | None = None) -> dict:
 
 
 def _load_openvla(path: Path, device, dtype, overrides: dict) -> TokenVLAPolicy:
+    tokenizer = _tokenizer(path)
     backbone = PrismaticVLA.from_pretrained(path, device, dtype)
-    tokenizer = AutoTokenizer.from_pretrained(str(path))
     # OpenVLA's Llama tokenizer: token 29871 follows "Out:" at training time (prompt.py).
     suffix = ([LLAMA2_EMPTY_TOKEN] if len(tokenizer) > LLAMA2_EMPTY_TOKEN and
               tokenizer.convert_ids_to_tokens(LLAMA2_EMPTY_TOKEN) == '\u2581' else [])
@@ -167,8 +173,8 @@ def _load_tgrpo(path: Path, device, dtype, overrides: dict, trust_remote_code: b
                          f'version {meta.get("format_version")!r}')
     spec = _spec_with(PolicySpec.from_dict(meta['spec']), overrides)
     if spec.backend == 'prismatic':
+        tokenizer = _tokenizer(path)
         backbone = PrismaticVLA.from_pretrained(path, device, dtype)
-        tokenizer = AutoTokenizer.from_pretrained(str(path))
         policy = TokenVLAPolicy(backbone, tokenizer, spec, _statistics(path))
     else:
         from tgrpo_ros.policy.hf_vlm import load_hf_vlm_policy

@@ -181,9 +181,11 @@ class TokenVLAPolicy(VLAPolicy):
         return params
 
     def save_adapter(self, folder: str, version: int) -> PolicyVersion:
+        """Write the adapter; the in-memory weights now ARE that version, so serve it."""
         if self.peft is None:
             raise RuntimeError('no LoRA adapter attached: call add_lora() first')
-        return save_adapter_folder(self.peft, folder, version)
+        self._version = save_adapter_folder(self.peft, folder, version)
+        return self._version
 
     def load_adapter(self, folder: str, expected: PolicyVersion | None = None) -> PolicyVersion:
         if self.peft is None:
