@@ -60,7 +60,7 @@ class StandIns(Node):
                  camera_encoding: str = 'bgr8', camera_hz: float = 30.0):
         super().__init__('standins')
         self.sim_time = sim_time
-        self._sim_now = sim_start
+        self._sim_ns = int(round(sim_start * 1e9))  # integer nanoseconds: no rounding drift
         self._lock = threading.Lock()
         steady = Clock(clock_type=ClockType.STEADY_TIME)
         self.camera_on = True
@@ -106,6 +106,7 @@ class StandIns(Node):
         # Stand-in policy: when set, this action is published at 20 Hz (None: nothing).
         self.scripted_action = None
         self.scripted_wall_stamps = False
+        self.scripted_lag_s = 0.0
         self._scripted_step = 0
         self.create_timer(0.05, self._publish_scripted, clock=steady)
         self.create_timer(1.0 / camera_hz, self._publish_camera, clock=steady)
@@ -116,8 +117,8 @@ class StandIns(Node):
     def stamp(self) -> TimeMsg:
         if self.sim_time:
             with self._lock:
-                t = self._sim_now
-            return TimeMsg(sec=int(t), nanosec=int(round((t - int(t)) * 1e9)) % 1_000_000_000)
+                ns = self._sim_ns
+            return TimeMsg(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
         return self.get_clock().now().to_msg()
 
     def now(self) -> float:
@@ -126,7 +127,7 @@ class StandIns(Node):
 
     def _tick_clock(self):
         with self._lock:
-            self._sim_now += 0.005
+            self._sim_ns += 5_000_000
         self.clock_pub.publish(ClockMsg(clock=self.stamp()))
 
     # ---- publishing ---------------------------------------------------------------------
@@ -171,8 +172,14 @@ class StandIns(Node):
             return
         self._scripted_step += 1
         stamp = self.get_clock().now().to_msg() if self.scripted_wall_stamps else None
-        self.publish_action(self.scripted_action,
-                            Ids(env_id='real0', episode_id=1, step=self._scripted_step), stamp)
+        # Answer the newest observation (or, with scripted_lag_s, one received that long ago),
+        # as policy_node does: the action carries the ids of the observation it answers.
+        observations = self.snapshot('observations')
+        cutoff = time.monotonic() - self.scripted_lag_s
+        answered = [o for r, o in observations if r <= cutoff]
+        ids = answered[-1].ids if answered else Ids(env_id='real0', episode_id=1,
+                                                    step=self._scripted_step)
+        self.publish_action(self.scripted_action, ids, stamp)
 
     def emergency_stop(self):
         self.estop_pub.publish(Bool(data=True))

@@ -116,6 +116,17 @@ def test_nan_workspace_home_and_disarm_on_wall_time(wall):
                                if _vec(m)[0] < 0], 10.0, 'inward motion')
     np.testing.assert_allclose(_vec(inward[-1])[0], -0.1)
 
+    # A policy that falls behind: actions answering 0.6 s old observations (hold timeout 0.3 s)
+    # are refused even though each action itself is freshly stamped.
+    t = time.monotonic()
+    stand.scripted_lag_s = 0.6
+    status = stand.wait_status('arm_adapter: safety', 'ACTION_TIMEOUT', t)
+    assert 'by the stamp of the data it answers' in status[0].message
+    _halted_once_then_silent(stand, t)
+    stand.scripted_lag_s = 0.0
+    wait_for(lambda: any(_vec(m).any() for _, m in stand.commands_since(time.monotonic() - 0.1)),
+             10.0, 'motion after the policy caught up')
+
     # Home: moves toward the home pose (0.3, 0, 0.4) within the speed limit, actions ignored.
     stand.scripted_action = [0.1, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]
     t = time.monotonic()

@@ -325,3 +325,17 @@ def test_missing_field_and_unknown_profile():
         profile_from_dict(data)
     with pytest.raises(FileNotFoundError, match=r"'kuka' not found .* built-in profiles: \[.*"):
         load_profile('kuka')
+
+
+def test_action_on_old_data_times_out_and_a_foreign_clock_is_caught():
+    f = _ready()
+    # Freshly produced (100.4) but computed from an observation stamped 100.0: too old at 100.4.
+    _feed(f, 100.4)
+    f.on_action([0.1, 0, 0, 0, 0, 0, 0], 100.05, produced=100.4)
+    d = f.step(100.4)
+    assert d.reasons == (Reason.ACTION_TIMEOUT,) and 'data it answers' in d.detail
+    # Data fresh, but the action is stamped on another clock (wall time under sim time).
+    f.on_action([0.1, 0, 0, 0, 0, 0, 0], 100.39, produced=1.7e9)
+    assert f.step(100.4).reasons == (Reason.STAMP_IN_FUTURE,)
+    f.on_action([0.1, 0, 0, 0, 0, 0, 0], 100.39, produced=100.4)
+    assert f.step(100.4).command is not None

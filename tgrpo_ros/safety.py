@@ -142,6 +142,7 @@ class SafetyFilter:
         self.home_pos = np.array(p.home_position_m)
         self.home_quat = _normalise(np.array(p.home_orientation_xyzw))
         self._action: _Stamped | None = None
+        self._action_produced = -math.inf
         self._fault: tuple[Reason, str] | None = None
         self._pose: _Stamped | None = None
         self._obs_stamp: float | None = None
@@ -154,8 +155,15 @@ class SafetyFilter:
         self.last_detail = ''
 
     # ---- inputs -------------------------------------------------------------------------
-    def on_action(self, action, stamp: float, source=None) -> Reason | None:
-        """Record the newest action; a NaN/Inf or wrong-size one is rejected (returns why)."""
+    def on_action(self, action, stamp: float, source=None,
+                  produced: float | None = None) -> Reason | None:
+        """Record the newest action; a NaN/Inf or wrong-size one is rejected (returns why).
+
+        ``stamp``: the time of the data the action was computed from (the stamp of the
+        observation it answers), so a policy that falls behind has its actions time out.
+        ``produced``: the action's own stamp, when different; it must be on the same clock
+        (not in the future), which catches a policy running on another clock.
+        """
         values = np.asarray(action, dtype=np.float64).ravel()
         if values.size != ACTION_DIM:
             self._action = None
@@ -169,6 +177,7 @@ class SafetyFilter:
                            f'action has non-finite values at indices {bad}: {values.tolist()}')
             return Reason.NONFINITE_ACTION
         self._action = _Stamped(values, float(stamp), source)
+        self._action_produced = float(stamp if produced is None else produced)
         return None
 
     def on_observation(self, stamp: float) -> None:
@@ -317,7 +326,9 @@ class SafetyFilter:
         if self._action is None or self._action.stamp < self._min_action_stamp:
             return Reason.NO_ACTION, 'no valid action stamped after arming / homing'
         return self._age(now, self._action.stamp, p.action_hold_timeout_s, Reason.ACTION_TIMEOUT,
-                         'newest action')
+                         'newest action (by the stamp of the data it answers)') or \
+            self._age(now, self._action_produced, p.action_hold_timeout_s,
+                      Reason.ACTION_TIMEOUT, 'newest action (by its own stamp)')
 
     @staticmethod
     def _age(now, stamp, timeout, reason, what) -> tuple[Reason, str] | None:

@@ -9,7 +9,10 @@ interfaces, the scale, the limits and the timeouts; the safety logic is tgrpo_ro
 Interfaces:
 
 - subscribes ``action`` (tgrpo_ros/Action, from policy_node), ``observation``
-  (tgrpo_ros/Observation; only its stamp is used, for staleness), the end-effector pose
+  (tgrpo_ros/Observation; only its stamp and ids are used: an action's age is measured from the
+  stamp of the observation it answers, so actions computed on old frames by a policy that fell
+  behind are refused; the action's own stamp is used when that observation was not seen), the
+  end-effector pose
   (profile ``state.eef_pose_topic`` or TF), ``~/deadman`` (std_msgs/Bool: true must be
   renewed within ``timeouts.deadman_s``; false releases at once) and ``~/emergency_stop``
   (std_msgs/Bool: true latches an emergency stop);
@@ -31,6 +34,7 @@ the dead-man. A halt sends one zero command and then nothing.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 import sys
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -49,6 +53,7 @@ from tgrpo_ros.safety import CLAMP_REASONS, HALT_REASONS, Mode, Reason, SafetyFi
 
 RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+OBSERVATION_MEMORY = 256  # observation stamps kept to date the actions that answer them
 WARN_REASONS = CLAMP_REASONS | {Reason.HOLDING_LAST_ACTION, Reason.DISARMED, Reason.NO_ACTION,
                                 Reason.HOMING, Reason.HOME_REACHED}
 
@@ -105,6 +110,8 @@ class ArmAdapter(Node):
             self._gripper_goal_type = GripperCommand
             self._gripper_client = ActionClient(self, GripperCommand, p.gripper.action_name)
         self._gripper_last: bool | None = None
+        self._obs_stamps: OrderedDict = OrderedDict()  # (env, episode, step) -> stamp [s]
+        self._unmatched = 0
 
         self.create_subscription(Action, 'action', self._on_action, RELIABLE)
         self.create_subscription(Observation, 'observation', self._on_observation, RELIABLE)
@@ -138,8 +145,15 @@ class ArmAdapter(Node):
             self.get_logger().warning(f'ignoring action for env {msg.ids.env_id!r} (this arm is '
                                       f'{self.env_id!r})', throttle_duration_sec=5.0)
             return
-        reason = self.filter.on_action(list(msg.action), stamp_to_s(msg.header.stamp),
-                                       source=msg.ids)
+        # The age that matters is that of the camera data the action was computed from: the
+        # stamp of the observation it answers (a policy that falls behind answers old frames).
+        produced = stamp_to_s(msg.header.stamp)
+        stamp = self._obs_stamps.get((msg.ids.env_id, msg.ids.episode_id, msg.ids.step))
+        if stamp is None:
+            self._unmatched += 1
+            stamp = produced
+        reason = self.filter.on_action(list(msg.action), stamp, source=msg.ids,
+                                       produced=produced)
         if reason is not None:
             self._rejected += 1
             self.get_logger().error(f'{reason.value}: rejected action for step {msg.ids.step}: '
@@ -147,7 +161,11 @@ class ArmAdapter(Node):
             self._tick()  # halt now, not at the next period
 
     def _on_observation(self, msg: Observation) -> None:
-        self.filter.on_observation(stamp_to_s(msg.header.stamp))
+        stamp = stamp_to_s(msg.header.stamp)
+        self.filter.on_observation(stamp)
+        self._obs_stamps[(msg.ids.env_id, msg.ids.episode_id, msg.ids.step)] = stamp
+        while len(self._obs_stamps) > OBSERVATION_MEMORY:
+            self._obs_stamps.popitem(last=False)
 
     def _on_pose(self, position, quaternion, stamp, frame_id) -> None:
         if frame_id and frame_id != self.profile.base_frame:
@@ -258,7 +276,9 @@ class ArmAdapter(Node):
         status.values = [KeyValue(key='mode', value=f.mode.value),
                          KeyValue(key='reasons', value=message),
                          KeyValue(key='last_halt', value=f.last_halt.value if f.last_halt else ''),
-                         KeyValue(key='rejected_actions', value=str(self._rejected))]
+                         KeyValue(key='rejected_actions', value=str(self._rejected)),
+                         KeyValue(key='actions_without_seen_observation',
+                                  value=str(self._unmatched))]
         status.values += [KeyValue(key=f'count_{r.value}', value=str(n))
                           for r, n in sorted(f.counts.items(), key=lambda kv: kv[0].value)]
         self.diag_pub.publish(DiagnosticArray(header=Header(stamp=self.get_clock().now().to_msg()),
