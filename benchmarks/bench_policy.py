@@ -124,7 +124,8 @@ def main() -> None:
         'what': 'tgrpo_ros policy throughput (tiny OpenVLA-architecture models, LoRA rank 32)',
         'machine': {'platform': platform.platform(), 'cpus': os.cpu_count(),
                     'torch_threads': torch.get_num_threads(), 'torch': torch.__version__,
-                    'python': platform.python_version()},
+                    'python': platform.python_version(),
+                    'load_average_at_start': os.getloadavg()},
         'dtype': 'float32', 'device': 'cpu',
         'note': 'median of repeats after one warm-up; end to end incl. JPEG/resize/crop; '
                 '256x256 input images; shared 2-core machine, numbers vary with load',

@@ -74,10 +74,16 @@ def memory_gib(device: torch.device) -> dict:
 
 
 def logprob_gap(policy, batch: int) -> float:
-    """Max |sampled - teacher-forced| log-prob (float32 CPU gives ~1e-6; bf16 is coarser)."""
+    """Max |sampled - teacher-forced| log-prob (float32 CPU gives ~1e-6; bf16 is coarser).
+
+    The rows have prompts of different lengths, so left padding is exercised; a NaN here
+    would mean padded positions leak into real ones.
+    """
     obs = make_observations(batch, seed=3)
     s = policy.sample(obs, 1.0, torch.Generator().manual_seed(3))
     tf = policy.token_logprobs(obs, s.token_ids, 1.0, grad=False).float().cpu()
+    if not (torch.isfinite(tf).all() and torch.isfinite(s.logprobs).all()):
+        raise FloatingPointError('non-finite log-probs in a left-padded batch')
     return float((tf - s.logprobs).abs().max())
 
 
