@@ -54,12 +54,14 @@ def test_reset_then_50_actions(env):
 def test_reset_is_reproducible_and_waits(env):
     env.reset(init_state_index=1)
     a = env.sim_state()
-    env.step([0.5, 0, 0, 0, 0, 0, 1])
+    for _ in range(8):  # end the episode with the gripper closing: must not leak into the next
+        env.step([0.5, 0, 0, 0, 0, 0, 1])
     b = env.reset(init_state_index=1)
     c = env.sim_state()
-    for name in a.objects:  # the first episode of an env differs by ~1e-6 m, then exact
+    for name in a.objects:
         np.testing.assert_allclose(a.objects[name].pos, c.objects[name].pos, atol=1e-5)
     np.testing.assert_allclose(a.eef_pos, c.eef_pos, atol=1e-5)
+    np.testing.assert_allclose(a.gripper_qpos, c.gripper_qpos, atol=1e-6)
     assert env.steps == 0 and b.images['agentview'].shape == (64, 64, 3)
     # The wait steps let the dropped objects settle: nothing is still falling.
     env.step([0, 0, 0, 0, 0, 0, -1])

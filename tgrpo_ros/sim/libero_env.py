@@ -230,8 +230,8 @@ class LiberoEnv:
         """Load benchmark initial state ``init_state_index``, wait 10 steps, observe.
 
         ``seed`` seeds LIBERO's samplers and numpy's global generator (OpenVLA uses 7); the
-        scene itself is fully fixed by the initial state. Episodes from the same index repeat
-        exactly, except that the first one after construction differs by ~1e-6 m.
+        scene itself is fully fixed by the initial state, so episodes from the same index
+        repeat (to ~1e-6 m between a fresh and a reused environment).
         """
         n = len(self._init_states)
         if isinstance(init_state_index, bool) or not 0 <= int(init_state_index) < n:
@@ -240,6 +240,11 @@ class LiberoEnv:
         self._env.seed(int(seed))
         np.random.seed(int(seed))
         self._env.reset()
+        # robosuite's gripper integrates its commands in `current_action`, which neither a
+        # soft reset nor loading a state clears: without this the previous episode's last
+        # gripper command changes the finger positions of the next one.
+        for robot in self._env.env.robots:
+            robot.gripper.current_action = np.zeros(robot.gripper.dof)
         obs = self._env.set_init_state(self._init_states[int(init_state_index)])
         for _ in range(NUM_WAIT_STEPS):
             obs, _, _, _ = self._env.step(WAIT_ACTION)
@@ -290,10 +295,12 @@ class LiberoEnv:
         objects = {}
         for name, bid in self._root_bodies.items():
             gids = self._object_geoms[name]
+            rot = data.body_xmat[bid].reshape(3, 3)
             lo, hi = self._geom_bbox(model, data, gids)
+            llo, lhi = self._geom_bbox(model, data, gids, frame=(data.body_xpos[bid], rot))
             objects[name] = ObjectPose(pos=data.body_xpos[bid].copy(),
                                        quat=data.body_xquat[bid][[1, 2, 3, 0]].copy(),
-                                       bbox_min=lo, bbox_max=hi)
+                                       bbox_min=lo, bbox_max=hi, half_size=0.5 * (lhi - llo))
         regions = {}
         for name, site in e.object_sites_dict.items():
             sid = model.site_name2id(name)
@@ -405,7 +412,8 @@ class LiberoEnv:
                     owner[gid] = ROBOT
 
     @staticmethod
-    def _geom_bbox(model, data, gids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    def _geom_bbox(model, data, gids: list[int], frame=None) -> tuple[np.ndarray, np.ndarray]:
+        """Axis-aligned box [m] of geoms, in the world or in ``frame`` = (origin, rotation)."""
         if not gids:
             return np.full(3, np.nan), np.full(3, np.nan)
         los, his = [], []
@@ -413,6 +421,9 @@ class LiberoEnv:
             c, h = model.geom_aabb[g][:3], model.geom_aabb[g][3:]
             rot = data.geom_xmat[g].reshape(3, 3)
             center = data.geom_xpos[g] + rot @ c
+            if frame is not None:
+                center = frame[1].T @ (center - frame[0])
+                rot = frame[1].T @ rot
             ext = np.abs(rot) @ h
             los.append(center - ext)
             his.append(center + ext)

@@ -25,6 +25,16 @@ FLOOR = 'floor'
 GRIPPER = 'gripper'
 
 
+def quat_to_mat(q_xyzw: np.ndarray) -> np.ndarray:
+    """Return the (3, 3) rotation matrix of an (x, y, z, w) quaternion."""
+    x, y, z, w = np.asarray(q_xyzw, dtype=np.float64) / np.linalg.norm(q_xyzw)
+    return np.array([
+        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+    ])
+
+
 @dataclass(frozen=True)
 class ObjectPose:
     """Pose and extent of one movable object (BDDL name, e.g. ``ketchup_1``).
@@ -32,17 +42,28 @@ class ObjectPose:
     pos: (3,) position of the object's root body [m], world frame.
     quat: (4,) orientation (x, y, z, w).
     bbox_min, bbox_max: (3,) world-aligned bounding box of its collision geometry [m].
+    half_size: (3,) half extents of that geometry's box in the object's own frame [m]
+        (tighter than the world box for a rotated object; used to choose a grasp).
     """
 
     pos: np.ndarray
     quat: np.ndarray
     bbox_min: np.ndarray
     bbox_max: np.ndarray
+    half_size: np.ndarray = field(default_factory=lambda: np.zeros(3))
 
     @property
     def center(self) -> np.ndarray:
         """(3,) centre of the bounding box [m]."""
         return 0.5 * (self.bbox_min + self.bbox_max)
+
+    def rotation(self) -> np.ndarray:
+        """(3, 3) rotation matrix of ``quat`` (columns: the object's axes in the world)."""
+        return quat_to_mat(self.quat)
+
+    def width_along(self, direction: np.ndarray) -> float:
+        """Full extent [m] of the object's box along a world ``direction`` (unit vector)."""
+        return float(2 * np.abs(direction @ self.rotation()) @ self.half_size)
 
 
 @dataclass(frozen=True)
