@@ -161,3 +161,18 @@ def test_topic_map_errors_name_the_key(tmp_path):
         parse_topic_map(dict(ROBOT_MAP, action_from_motion={}))
     with pytest.raises(TopicMapError, match='pairing.clock'):
         parse_topic_map(dict(ROBOT_MAP, pairing={'clock': 'wall'}))
+
+
+def test_truncated_recording_is_evaluated_up_to_the_cut(tmp_path, policy):
+    write_policy_bag(tmp_path / 'cut', policy, episodes=1, steps=12, image_size=256)
+    mcap = tmp_path / 'cut' / 'cut.mcap'
+    mcap.write_bytes(mcap.read_bytes()[: mcap.stat().st_size * 2 // 3])
+    (tmp_path / 'cut' / 'metadata.yaml').unlink()      # as a killed recorder leaves it
+    report = evaluate_bags([tmp_path / 'cut'], {'p': policy}, sim_topic_map(), tmp_path / 'out',
+                           progress=False)
+    (error,) = report['errors']
+    assert error['type'] == 'TruncatedBagError' and 'truncated' in error['error']
+    r = report['overall']['p']
+    assert 3 <= r['samples'] < 12 and error['samples_before_error'] == r['samples']
+    assert r['token_accuracy'] == 1.0 and r['mae_mean'] == 0.0
+    assert json.loads((tmp_path / 'out' / 'report.json').read_text())['complete'] is False

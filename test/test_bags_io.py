@@ -110,6 +110,22 @@ def test_truncated_mcap_names_the_problem(tmp_path):
         BagReader(tmp_path / 'b')
 
 
+def test_truncated_mcap_yields_its_complete_chunks(tmp_path):
+    """A recording cut off mid-file (no footer, no metadata.yaml) still gives what was whole."""
+    rng = np.random.default_rng(0)
+    with BagWriter(tmp_path / 'b', 'mcap') as w:      # 1 MiB chunks: ~3 messages each
+        for i in range(20):
+            w.write_message('/env0/observation', i, B.observation_msg(_obs(rng, 256), 'env0', 1,
+                                                                        i, i))
+    f = tmp_path / 'b' / 'b.mcap'
+    f.write_bytes(f.read_bytes()[: f.stat().st_size * 2 // 3])
+    (tmp_path / 'b' / 'metadata.yaml').unlink()
+    with BagReader(tmp_path / 'b') as r:
+        assert 'truncated' in r.truncated_note and 'complete messages' in r.truncated_note
+        steps = [m.ids.step for _, _, m in r.messages(['/env0/observation'])]
+    assert 6 <= len(steps) < 20 and steps == list(range(len(steps)))
+
+
 def test_truncated_sqlite3_names_the_problem(tmp_path):
     rng = np.random.default_rng(0)
     with BagWriter(tmp_path / 'b', 'sqlite3') as w:

@@ -140,6 +140,8 @@ def bags_to_dataset(bags: Sequence[str | Path], tmap: TopicMap, out_dir: str | P
                                 flush(open_eps.pop(key))
                         open_eps.setdefault(s.episode, []).append(s)
                         bar.update(1)
+                    if reader.truncated_note:
+                        raise BagError(reader.truncated_note)
             except (BagError, ValueError, KeyError) as exc:
                 index['errors'].append({'bag': str(bag), 'type': type(exc).__name__,
                                         'error': str(exc)})

@@ -183,6 +183,10 @@ def evaluate_bags(bags: Sequence[str | Path], policies: dict, tmap: TopicMap,
     return report
 
 
+class TruncatedBagError(BagError):
+    """A bag was cut off; its complete part was evaluated (reported as an error all the same)."""
+
+
 class PolicyInputError(RuntimeError):
     """A policy refused a batch of recorded inputs (e.g. a camera it needs is not mapped)."""
 
@@ -223,7 +227,9 @@ def _evaluate_one(ev: Evaluation, path: Path, batch_size: int, bar) -> None:
                 if batch:
                     full, batch = batch, []
                     _run_batch(ev, entry, full, bar)
-    except (PolicyInputError, *EVAL_ERRORS) as exc:
+            if reader.truncated_note:
+                raise TruncatedBagError(reader.truncated_note)
+    except (PolicyInputError, TruncatedBagError, *EVAL_ERRORS) as exc:
         entry['error'] = f'{type(exc).__name__}: {exc}'
         ev.errors.append({'bag': str(path), 'type': type(exc).__name__, 'error': str(exc),
                           'samples_before_error': entry['samples']})

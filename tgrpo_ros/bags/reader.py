@@ -69,12 +69,16 @@ class BagReader:
                 raise BagError(f'bag {self.path} has no metadata.yaml and several storage files '
                                f'{[f.name for f in files]}: pass one of them')
         self.store = store or project_typestore()
+        self.truncated_note = ''
         try:
             self._reader = Reader(self.path)
             self._reader.open()
         except (ReaderError, OSError, EOFError, sqlite3.DatabaseError, ValueError,
                 KeyError, AssertionError) as exc:
-            raise BagError(_explain(self.path, exc)) from exc
+            explanation = _explain(self.path, exc)
+            self._reader = self._salvage(explanation)
+            if self._reader is None:
+                raise BagError(explanation) from exc
         defs = {}
         for c in self._reader.connections:
             if c.msgdef.format == MessageDefinitionFormat.MSG:
@@ -87,6 +91,29 @@ class BagReader:
             self.definition_error = str(exc)
         else:
             self.definition_error = ''
+
+    def _salvage(self, explanation: str):
+        """Open the complete part of a truncated MCAP file, or return None."""
+        if 'truncated' not in explanation:
+            return None
+        files = [self.path] if self.path.suffix == '.mcap' else (
+            sorted(self.path.glob('*.mcap')) if self.path.is_dir() else [])
+        if len(files) != 1:
+            return None
+        from tgrpo_ros.bags.salvage import SalvagedBag
+        try:
+            bag = SalvagedBag(files[0])
+        except Exception:  # noqa: BLE001 - nothing salvageable: the original error stands
+            return None
+        st = bag.storage
+        if not st.metadata.message_count:
+            bag.close()
+            return None
+        self.truncated_note = (
+            f'bag {self.path}: the file is truncated (recording interrupted before the bag was '
+            f'closed); read the {st.metadata.message_count} complete messages in the first '
+            f'{st.prefix} of {st.file_size} bytes, the rest is lost')
+        return bag
 
     # ---- metadata ----------------------------------------------------------------------------
     @property
