@@ -59,8 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument('--samples', type=int, default=48, help='samples per recording')
     p.add_argument('--batch-sizes', nargs='*', type=int, default=[1, 8])
     p.add_argument('--image-size', type=int, default=128, help='recorded image side [px]')
+    p.add_argument('--threads', type=int, default=0, help='torch threads (0: torch default)')
     p.add_argument('--out', default=str(Path(__file__).parent / 'results' / 'eval_bag_cpu.json'))
     args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     results = {'machine': {'cpu': platform.processor() or platform.machine(),
                            'cores': os.cpu_count(), 'torch_threads': torch.get_num_threads(),
                            'load_average_start': os.getloadavg()},

@@ -128,3 +128,19 @@ class RecorderCore:
         self._pending.clear()
         self.writer.close()
         return self.stats
+
+
+def recorder_node_spec(output: str, namespaces: tuple[str, ...] = ('',),
+                       policy_versions: str = '', storage: str = 'mcap',
+                       topics: tuple[str, ...] = ()):
+    """Return a ``tgrpo_ros.graph.NodeSpec`` that adds the recorder to a node graph.
+
+    The sim_train graph remaps every environment's topics to the shared ``/observation``,
+    ``/action`` and ``/step_result``, hence the root namespace by default. Not required: the
+    graph goes on if the recorder ends.
+    """
+    from tgrpo_ros.graph import NodeSpec
+    parse_versions(policy_versions)
+    return NodeSpec('bag_recorder', 'bag_recorder', parameters={
+        'output': output, 'storage': storage, 'namespaces': list(namespaces),
+        'topics': list(topics) or [''], 'policy_versions': policy_versions}, required=False)

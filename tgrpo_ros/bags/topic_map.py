@@ -215,6 +215,11 @@ def load_topic_map(path: str | Path) -> TopicMap:
 
 
 def sim_topic_map(env: str = 'env0') -> TopicMap:
-    """Return the map for bags of this package's own topics (``/<env>/observation`` etc.)."""
-    return parse_topic_map({'observation': f'/{env}/observation', 'action': f'/{env}/action',
-                            'step_result': f'/{env}/step_result'}, f'<sim {env}>')
+    """Return the map for bags of this package's own topics (``/<env>/observation`` etc.).
+
+    ``env=''`` is the root namespace (``/observation``), where the sim_train graph's
+    environments share their topics (the ids tell them apart).
+    """
+    ns = f'/{env.strip("/")}' if env.strip('/') else ''
+    return parse_topic_map({'observation': f'{ns}/observation', 'action': f'{ns}/action',
+                            'step_result': f'{ns}/step_result'}, f'<sim {env or "/"}>')
