@@ -203,6 +203,7 @@ class LiberoEnv:
         self.steps = 0
         self.done = True
         self._last_obs: dict | None = None
+        self._state: SimState | None = None
 
     # -- identity -------------------------------------------------------------------------
     @property
@@ -249,6 +250,7 @@ class LiberoEnv:
         for _ in range(NUM_WAIT_STEPS):
             obs, _, _, _ = self._env.step(WAIT_ACTION)
         self._last_obs = obs
+        self._state = None
         self.steps = 0
         self.done = False
         self.reward.reset(self.sim_state())
@@ -262,6 +264,7 @@ class LiberoEnv:
         a = check_action(action)
         obs, _, _, _ = self._env.step(a)
         self._last_obs = obs
+        self._state = None
         self.steps += 1
         state = self.sim_state()
         r = self.reward(state)
@@ -289,7 +292,15 @@ class LiberoEnv:
 
     # -- state ----------------------------------------------------------------------------
     def sim_state(self) -> SimState:
-        """Return the snapshot that rewards and the expert read (see ``sim_state.py``)."""
+        """Return the snapshot that rewards and the expert read (see ``sim_state.py``).
+
+        Computed once per control step (cached until the next step, reset or teleport).
+        """
+        if self._state is None:
+            self._state = self._read_sim_state()
+        return self._state
+
+    def _read_sim_state(self) -> SimState:
         e = self._env.env
         data, model = e.sim.data, e.sim.model
         objects = {}
@@ -331,6 +342,7 @@ class LiberoEnv:
         e.sim.forward()
         # Re-observe (and re-render) so render() and sim_state() show the new pose at once.
         self._last_obs = e._get_observations(force_update=True)
+        self._state = None
 
     def render(self, camera: str | None = None) -> np.ndarray:
         """Return the last upright image of ``camera`` (default: the first one asked for)."""
