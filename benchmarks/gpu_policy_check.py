@@ -119,7 +119,7 @@ def phase_1b(args, device, dtype, deadline) -> dict:
                                center_crop=True)
     policy.add_lora(LoraSettings(rank=32))
     build_s = time.perf_counter() - t
-    r = measure(policy, device, (1, 4, 8), (8,), args.repeats, deadline)
+    r = measure(policy, device, args.batches, args.update_batches[-1:], args.repeats, deadline)
     r.update(size=size, build_seconds=build_s,
              image_size=policy.spec.preprocessing.image_size)
     return r
@@ -157,7 +157,7 @@ def phase_openvla(args, device, dtype, deadline) -> dict:
     s = policy.sample(make_observations(2), 1.0, torch.Generator().manual_seed(0))
     assert s.actions.shape == (2, 7) and np.isfinite(s.actions).all()
     assert ((s.token_ids >= 31744) & (s.token_ids < 32000)).all()
-    r = measure(policy, device, (1, 4, 8), (4, 8), args.repeats, deadline)
+    r = measure(policy, device, args.batches, args.update_batches, args.repeats, deadline)
     r.update(build_seconds=build_s, lora_seconds=lora_s,
              action_vocab_size=backbone.action_vocab_size, image_size=224,
              example_actions=s.actions.tolist())
@@ -171,6 +171,10 @@ def main() -> None:
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--dtype', default='bf16', choices=sorted(DTYPES))
     parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--batches', type=int, nargs='+', default=[1, 4, 8],
+                        help='sampling batch sizes')
+    parser.add_argument('--update-batches', type=int, nargs='+', default=[4, 8],
+                        help='update batch sizes (the ~1B phase uses the last one)')
     parser.add_argument('--budget-s', type=float, default=300.0,
                         help='stop starting new measurements after this many seconds')
     parser.add_argument('--phases', nargs='+', default=['1b', 'openvla7b'])
