@@ -114,8 +114,11 @@ def test_stale_or_missing_inputs_are_skipped_with_a_reason(tmp_path, policy):
     report = evaluate_bags([tmp_path / 'b'], {'p': policy}, parse_topic_map(raw),
                            tmp_path / 'out', progress=False)
     assert report['overall']['p']['samples'] == 0
-    assert report['skipped']['by_reason'] == {
-        'no image on /camera/image_raw within 1e-06 s before the action': 5}
+    reason = 'no image on /camera/image_raw within 1e-06 s before the action'
+    assert report['skipped']['by_reason'] == {reason: 5}
+    (episode,) = report['per_episode']
+    assert episode['skipped_by_reason'] == {reason: 5} and episode['policies']['p'] == {
+        'samples': 0}
     # Pairing by ids: an action whose observation was not recorded is skipped, and said so.
     with BagWriter(tmp_path / 'ids', 'mcap') as w:
         w.write_message('/env0/action', 5, B.action_msg(np.zeros(7), 'env0', 1, 0, 5))
@@ -161,6 +164,26 @@ def test_topic_map_errors_name_the_key(tmp_path):
         parse_topic_map(dict(ROBOT_MAP, action_from_motion={}))
     with pytest.raises(TopicMapError, match='pairing.clock'):
         parse_topic_map(dict(ROBOT_MAP, pairing={'clock': 'wall'}))
+    with pytest.raises(TopicMapError, match="robot_profile: robot profile 'kuka' not found"):
+        parse_topic_map(dict(ROBOT_MAP, robot_profile='kuka'))
+
+
+def test_robot_profile_sets_physical_units_and_motion_scales(tmp_path):
+    from pathlib import Path
+    import yaml
+    franka = Path(__file__).resolve().parents[1] / 'config' / 'robots' / 'franka.yaml'
+    prof = yaml.safe_load(franka.read_text())
+    prof['action_scale'] = {'linear_m_per_step': [0.02, 0.02, 0.03],
+                            'angular_rad_per_step': [0.2, 0.2, 0.4]}
+    prof['control_rate_hz'] = 10.0
+    (tmp_path / 'slow.yaml').write_text(yaml.safe_dump(prof))
+    m = parse_topic_map(dict(ROBOT_MAP, robot_profile=str(tmp_path / 'slow.yaml')))
+    assert m.physical_scale == [0.02, 0.02, 0.03, 0.2, 0.2, 0.4]
+    raw = {k: v for k, v in ROBOT_MAP.items() if k != 'action'}
+    raw.update(robot_profile=str(tmp_path / 'slow.yaml'),
+               action_from_motion={'rotation_scale': 0.3})
+    mo = parse_topic_map(raw).action_from_motion
+    assert (mo.rate_hz, mo.translation_scale, mo.rotation_scale) == (10.0, 0.02, 0.3)
 
 
 def test_truncated_recording_is_evaluated_up_to_the_cut(tmp_path, policy):

@@ -128,11 +128,15 @@ class Evaluation:
     def report(self, policy_info: dict, out_dir: Path) -> dict:
         wall = time.perf_counter() - self.started
         per_episode = []
-        for (bag, episode), accs in self.episodes.items():
+        keys = list(self.episodes) + [k for k in self.skips.by_episode if k not in self.episodes]
+        for bag, episode in keys:
+            accs = self.episodes.get((bag, episode), {})
             per_episode.append({
                 'bag': bag, 'episode': episode,
                 'skipped': self.skips.by_episode.get((bag, episode), 0),
-                'policies': {n: a.result() for n, a in accs.items()}})
+                'skipped_by_reason': dict(self.skips.episode_reasons.get((bag, episode), {})),
+                'policies': {n: accs[n].result() if n in accs else {'samples': 0}
+                             for n in self.policies}})
         return {
             'format': 'tgrpo_ros.eval_bag', 'format_version': 1,
             'complete': not self.errors,

@@ -69,11 +69,13 @@ class SkipLog:
     def __init__(self) -> None:
         self.by_reason: Counter[str] = Counter()
         self.by_episode: Counter[tuple[str, str]] = Counter()
+        self.episode_reasons: dict[tuple[str, str], Counter[str]] = {}
 
     def add(self, reason: str, bag: str = '', episode: str = '') -> None:
         self.by_reason[reason] += 1
         if episode:
             self.by_episode[(bag, episode)] += 1
+            self.episode_reasons.setdefault((bag, episode), Counter())[reason] += 1
 
     @property
     def total(self) -> int:

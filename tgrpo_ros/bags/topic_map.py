@@ -31,9 +31,12 @@ A topic map is a YAML file (examples with every key documented: ``config/topic_m
     step_result: /env0/step_result # optional: tgrpo_ros/msg/StepResult, done ends an episode
     physical_scale: [0.05, 0.05, 0.05, 0.5, 0.5, 0.5]   # m, m, m, rad, rad, rad per action unit
     physical_units: [m, m, m, rad, rad, rad]
+    robot_profile: franka          # optional: scales and control rate of config/robots/franka
 
 Defaults of the scales are robosuite's OSC_POSE limits that LIBERO uses (an action of 1.0 asks
-for 0.05 m of translation or 0.5 rad of rotation in one control step).
+for 0.05 m of translation or 0.5 rad of rotation in one control step). With ``robot_profile``
+(a name under config/robots/ or a YAML path) they come from the profile's ``action_scale`` and
+``control_rate_hz`` instead, unless given explicitly here.
 """
 
 from __future__ import annotations
@@ -123,7 +126,7 @@ def _topic(value, where: str) -> str:
 
 _KNOWN = {'observation', 'cameras', 'joint_states', 'gripper_joints', 'eef_pose', 'instruction',
           'action', 'action_from_motion', 'pairing', 'episode_gap', 'step_result',
-          'physical_scale', 'physical_units'}
+          'physical_scale', 'physical_units', 'robot_profile'}
 
 
 def parse_topic_map(raw: dict, source: str = '<dict>') -> TopicMap:
@@ -134,6 +137,18 @@ def parse_topic_map(raw: dict, source: str = '<dict>') -> TopicMap:
     if unknown:
         raise TopicMapError(f'{source}: unknown key(s) {unknown}; known: {sorted(_KNOWN)}')
     m = TopicMap(source=source)
+    profile_defaults: dict = {}
+    if raw.get('robot_profile') is not None:
+        from tgrpo_ros.robot_profile import load_profile
+        try:
+            prof = load_profile(str(raw['robot_profile']))
+        except (OSError, ValueError) as exc:
+            raise TopicMapError(f'{source}: robot_profile: {exc}') from exc
+        profile_defaults = {
+            'physical_scale': list(prof.linear_scale_m) + list(prof.angular_scale_rad),
+            'rate_hz': prof.control_rate_hz,
+            'translation_scale': float(prof.linear_scale_m[0]),
+            'rotation_scale': float(prof.angular_scale_rad[0])}
     if raw.get('observation') is not None:
         m.observation = _topic(raw['observation'], f'{source}: observation')
     cams = raw.get('cameras') or {}
@@ -170,7 +185,10 @@ def parse_topic_map(raw: dict, source: str = '<dict>') -> TopicMap:
         bad = sorted(set(mo) - set(MotionAction.__dataclass_fields__))
         if bad:
             raise TopicMapError(f'{source}: action_from_motion: unknown key(s) {bad}')
-        m.action_from_motion = MotionAction(**mo)
+        m.action_from_motion = MotionAction(**{
+            **{k: profile_defaults[k] for k in ('rate_hz', 'translation_scale',
+                                                'rotation_scale') if k in profile_defaults},
+            **mo})
         if m.action_from_motion.rate_hz <= 0:
             raise TopicMapError(f'{source}: action_from_motion.rate_hz must be > 0')
         if not m.eef_pose:
@@ -195,7 +213,8 @@ def parse_topic_map(raw: dict, source: str = '<dict>') -> TopicMap:
     m.episode_gap = float(raw.get('episode_gap', 2.0))
     if raw.get('step_result') is not None:
         m.step_result = _topic(raw['step_result'], f'{source}: step_result')
-    m.physical_scale = [float(x) for x in raw.get('physical_scale', DEFAULT_PHYSICAL_SCALE)]
+    m.physical_scale = [float(x) for x in raw.get(
+        'physical_scale', profile_defaults.get('physical_scale', DEFAULT_PHYSICAL_SCALE))]
     m.physical_units = [str(x) for x in raw.get('physical_units', DEFAULT_PHYSICAL_UNITS)]
     if len(m.physical_scale) != 6 or len(m.physical_units) != 6:
         raise TopicMapError(f'{source}: physical_scale and physical_units need 6 entries '
