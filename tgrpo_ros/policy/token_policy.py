@@ -111,8 +111,7 @@ class TokenVLAPolicy(VLAPolicy):
         generator: a CPU ``torch.Generator``; row i uses the i-th row of one (B, 7) uniform
         draw, so its tokens do not depend on the other rows. temperature 0 is greedy.
         """
-        if temperature < 0 or not np.isfinite(temperature):
-            raise ValueError(f'temperature must be finite and >= 0, got {temperature}')
+        _check_temperature(temperature)
         greedy = temperature == 0
         temp = 1.0 if greedy else float(temperature)
         uniforms = torch.rand((len(batch), ACTION_DIM), generator=generator, dtype=torch.float64)
@@ -149,8 +148,11 @@ class TokenVLAPolicy(VLAPolicy):
                  values: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Teacher-forced (B, 7) float32 log-probs, and (B,) values if ``values`` (one pass).
 
-        Results are on the policy's device; with grad=True they carry the graph.
+        Results are on the policy's device; with grad=True they carry the graph. The value
+        head reads the shared trunk, so a value loss also trains the LoRA weights (the usual
+        shared-trunk PPO critic).
         """
+        _check_temperature(temperature)
         token_ids = torch.as_tensor(token_ids)
         if token_ids.shape != (len(batch), ACTION_DIM):
             raise ValueError(f'token_ids must be ({len(batch)}, {ACTION_DIM}), got '
@@ -244,6 +246,11 @@ class TokenVLAPolicy(VLAPolicy):
         """(B, k, D) -> (B, k, 256) float32 log-softmax over the action ids at ``temperature``."""
         logits = self.backbone.logits(hidden)[..., self._action_ids].float()
         return torch.log_softmax(logits / temperature, dim=-1)
+
+
+def _check_temperature(temperature: float) -> None:
+    if not np.isfinite(temperature) or temperature < 0:
+        raise ValueError(f'temperature must be finite and >= 0, got {temperature}')
 
 
 def _inverse_cdf(logp: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
