@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--lora-alpha', type=float, default=16.0, help='LoRA alpha (as above)')
     p.add_argument('--cameras', nargs='*', default=None,
                    help="camera names the policy reads (default: the policy's own)")
+    p.add_argument('--threads', type=int, default=0,
+                   help="torch CPU threads (default: torch's choice; 1 is often faster on a "
+                   'busy machine)')
     p.add_argument('--max-plots', type=int, default=20, help='episodes to plot (default 20)')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
     return p
@@ -116,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.batch_size < 1:
         parser.error('--batch-size must be >= 1')
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
     from tgrpo_ros.bags.topic_map import TopicMapError
     try:
         tmap = resolve_topic_map(args.topics)
