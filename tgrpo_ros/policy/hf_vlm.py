@@ -12,6 +12,9 @@ tower's usual values), not through HF processors.
 
 Action tokens: the last 256 ORDINARY text tokens, i.e. the ids just below the first added
 special token that lies above the base vocabulary (image and pad tokens are added specials).
+Where a family's base vocabulary ends in task tokens (PaliGemma's ``<loc>``/``<seg>`` block may),
+those become the action tokens; ``load_policy(..., action_vocab_size=N)`` chooses another end,
+and ``policy.action_tokenizer.first_id`` shows the choice.
 Per family (BOS included by the tokenizer; N image tokens per camera):
 
 - ``llava`` (Llama / Vicuna text, CLIP or SigLIP vision): ``<s> <image>*N prompt``. For
