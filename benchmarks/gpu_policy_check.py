@@ -88,7 +88,8 @@ def logprob_gap(policy, batch: int) -> float:
 
 
 def measure(policy, device, batches, update_batches, repeats, deadline) -> dict:
-    out = {'parameters': int(sum(p.numel() for p in policy.backbone.parameters())),
+    out = {'parameters': int(sum(p.numel() for n, p in policy.backbone.named_parameters()
+                                 if 'lora_' not in n)),
            'trainable_parameters': int(sum(p.numel() for p in policy.trainable_parameters())),
            'after_build': memory_gib(device), 'sampling': [], 'update': []}
     reset_peak(device)
