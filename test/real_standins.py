@@ -67,6 +67,7 @@ class StandIns(Node):
         self.state_on = True
         self.deadman_on = False
         self.camera_encoding = camera_encoding
+        self.camera_lockstep = False
         self.eef_position = [0.0, 0.0, 0.4]
         self.commands: list[tuple[float, TwistStamped]] = []
         self.gripper_commands: list[tuple[float, list]] = []
@@ -134,6 +135,13 @@ class StandIns(Node):
     def _publish_camera(self):
         if not self.camera_on:
             return
+        if self.camera_lockstep and self.frames_sent:
+            # Next frame only once every observation so far has its action (or after 1.5 s):
+            # the policy's speed on a busy CPU then sets the frame rate, with no backlog.
+            with self._lock:
+                answered = len(self.actions) >= len(self.observations)
+            if not answered and time.monotonic() - self.frames_sent[-1] < 1.5:
+                return
         self._frame += 1
         rgb = np.zeros((32, 32, 3), np.uint8)
         rgb[..., 0] = self._frame % 256
@@ -241,6 +249,19 @@ class Spinner:
         self.executor.shutdown()
         self.thread.join(timeout=5)
         self.node.destroy_node()
+
+
+def clean_exit(code: int, log_text: str) -> bool:
+    """Return whether a node process ended cleanly after SIGINT.
+
+    Tolerated: rclpy's take of a message racing the SIGINT shutdown (the executor's
+    ``take_message`` raising "Unable to convert call argument" once the context is gone);
+    node_main.run_node does not catch it yet. Anything else non-zero is a failure.
+    """
+    if code == 0:
+        return True
+    tail = log_text[-1500:]
+    return 'take_message' in tail and 'Unable to convert call argument' in tail
 
 
 def start_rclpy():

@@ -8,6 +8,11 @@ stand-in driver.
 One scenario (the processes start once): disarmed silence, armed commands at the control rate
 within the limits, then a stale camera, a released dead-man and an emergency stop, each with its
 documented halt (one zero command, then nothing) and reason code.
+
+The tiny model on a shared 2-core machine can take from 20 ms to over a second per action, so
+this test uses sim_test with longer action/observation timeouts (written to a temporary profile)
+and a camera in lock-step with the policy (a new frame once the last one is answered). The
+timeouts at their real values are tested in test_real_adapter.py with a scripted policy.
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ import time
 
 import numpy as np
 import pytest
+import yaml
 
 from helpers import start_node, stop_process
-from real_standins import Spinner, StandIns, start_rclpy, stop_rclpy, wait_for, WATCHED
+from real_standins import clean_exit, Spinner, StandIns, start_rclpy, stop_rclpy, wait_for, WATCHED
+from tgrpo_ros.robot_profile import resolve_profile_path
 
 pytestmark = pytest.mark.ros
 
@@ -45,18 +52,31 @@ def _assert_halt(stand, before: float, window: float = 1.0):
     return t_zero
 
 
+def _slow_cpu_profile(folder) -> str:
+    """Write sim_test with timeouts long enough for the tiny model on a busy CPU."""
+    data = yaml.safe_load(open(resolve_profile_path('sim_test')))
+    data['name'] = 'sim_test_slow_cpu'
+    data['timeouts'].update(action_hold_s=3.0, observation_s=3.0, state_s=1.0)
+    data['sync']['stale_s'] = 1.0
+    path = folder / 'sim_test_slow_cpu.yaml'
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
 @pytest.fixture
 def chain(ros_domain, tmp_path):
     start_rclpy()
     stand = StandIns(camera_encoding='bgr8')
+    stand.camera_lockstep = True
     spinner = Spinner(stand)
+    profile = _slow_cpu_profile(tmp_path)
     procs = [
         start_node('tgrpo_ros.nodes.camera_state_bridge', '--ros-args',
-                   '-p', 'robot_profile:=sim_test', '-p', 'instruction:=lift the red cube',
+                   '-p', f'robot_profile:={profile}', '-p', 'instruction:=lift the red cube',
                    log_path=tmp_path / 'bridge.log'),
         start_node('tgrpo_ros.nodes.policy_node', '--ros-args', '-p', 'model:=tiny:test',
                    '-p', 'device:=cpu', log_path=tmp_path / 'policy.log'),
-        start_node('tgrpo_ros.nodes.arm_adapter', '--ros-args', '-p', 'robot_profile:=sim_test',
+        start_node('tgrpo_ros.nodes.arm_adapter', '--ros-args', '-p', f'robot_profile:={profile}',
                    log_path=tmp_path / 'adapter.log'),
     ]
     WATCHED[:] = procs
@@ -67,8 +87,9 @@ def chain(ros_domain, tmp_path):
         codes = [stop_process(p) for p in procs]
         spinner.stop()
         stop_rclpy()
-        logs = {p.name: p.read_text() for p in tmp_path.glob('*.log')}
-        assert all(c == 0 for c in codes), f'exit codes {codes}; logs: {logs}'
+        logs = [(tmp_path / f'{n}.log').read_text() for n in ('bridge', 'policy', 'adapter')]
+        assert all(clean_exit(c, t) for c, t in zip(codes, logs)), \
+            f'exit codes {codes}; logs: {[t[-3000:] for t in logs]}'
 
 
 def test_chain_disarmed_armed_and_every_halt(chain):
@@ -96,28 +117,43 @@ def test_chain_disarmed_armed_and_every_halt(chain):
 
     # 2. Armed: commands at the control rate, SI units, within the limits.
     assert stand.call('arm').success
-    wait_for(lambda: len(stand.snapshot('commands')) >= 3, 20.0, 'first commands')
+    wait_for(lambda: len(stand.snapshot('commands')) >= 3, 30.0, 'first commands')
     t1 = time.monotonic()
     time.sleep(3.0)  # measure the rate over a fixed window
     window = [m for r, m in stand.commands_since(t1) if r < t1 + 3.0]
-    rate = len(window) / 3.0
-    assert 15.0 <= rate <= 24.0, f'{rate:.1f} commands/s, control rate 20 Hz'
+    # Commands come from the adapter's 20 Hz timer: spaced by one control period while they
+    # flow, never faster. (On this shared 2-core machine the tiny model sometimes needs more than
+    # the hold timeout for one action, which halts the arm for a moment, so the count over the
+    # window is only bounded from above.)
+    assert len(window) >= 20, f'only {len(window)} commands in 3 s'
+    assert len(window) / 3.0 <= 21.0, f'{len(window) / 3.0:.1f} commands/s > 20 Hz'
+    spacing = np.diff([m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for m in window])
+    assert abs(np.median(spacing) - 0.05) < 0.01, f'median command spacing {np.median(spacing)}'
     vel = np.array([_vec(m) for m in window])
     assert np.all(np.abs(vel[:, :3]) <= LIN_MAX + EPS)
     assert np.all(np.abs(vel[:, 3:]) <= ANG_MAX + EPS)
     dv = np.abs(np.diff(vel, axis=0))
     assert np.all(dv[:, :3] <= ACCEL_STEP[0] + 1e-6) and np.all(dv[:, 3:] <= ACCEL_STEP[1] + 1e-6)
     assert {m.header.frame_id for m in window} == {'base_link'}
-    # Each command has an applied action with the same stamp: velocity = applied x scale / dt.
+    # Each command has an applied action with the same stamp: velocity = applied x scale / dt,
+    # and each velocity lies between the previous command's and the policy's request clipped to
+    # the speed limit (the acceleration limit only ever slows the change down).
     applied = {(a.header.stamp.sec, a.header.stamp.nanosec): a for _, a in
                stand.snapshot('applied')}
     actions = {a.ids.step: np.array(a.action) for _, a in stand.snapshot('actions')}
-    for m in window[:20]:
+    every = [m for _, m in stand.snapshot('commands')]
+    limit = np.array([LIN_MAX] * 3 + [ANG_MAX] * 3)
+    previous = np.zeros(6)
+    for m in every:
         a = applied[(m.header.stamp.sec, m.header.stamp.nanosec)]
-        np.testing.assert_allclose(_vec(m), np.array(a.action[:6]) * [1, 1, 1, 10, 10, 10],
+        v = _vec(m)
+        np.testing.assert_allclose(v, np.array(a.action[:6]) * [1, 1, 1, 10, 10, 10],
                                    atol=1e-9)  # 0.05 m / 0.05 s; 0.5 rad / 0.05 s
-        original = actions[a.ids.step]
-        assert np.all(np.abs(a.action[:6]) <= np.abs(original[:6]) + 1e-9)  # only ever reduced
+        if v.any():
+            wanted = np.clip(actions[a.ids.step][:6] * [1, 1, 1, 10, 10, 10], -limit, limit)
+            low, high = np.minimum(previous, wanted), np.maximum(previous, wanted)
+            assert np.all(v >= low - 1e-9) and np.all(v <= high + 1e-9), (v, previous, wanted)
+        previous = v
     # Gripper commands are the profile's positions and only sent on change.
     grip = [g[0] for _, g in stand.snapshot('gripper_commands')]
     assert grip and set(grip) <= {0.04, 0.0}
