@@ -66,3 +66,17 @@ def test_bad_arguments_are_named(tmp_path):
         eval_sim.main(['--first-init-state', '45', '--episodes', '10', '--out', str(tmp_path)])
     with pytest.raises(ValueError, match="unknown task 'pick_up_the_spam'"):
         eval_sim.main(['--tasks', 'pick_up_the_spam', '--out', str(tmp_path)])
+
+
+def test_sim_episode_saves_frames_and_rewards(tmp_path):
+    from tgrpo_ros.sim import episode_cli
+    out = tmp_path / 'ep'
+    episode_cli.main(['--policy', 'random', '--task', '2', '--max-steps', '6',
+                      '--cameras', 'agentview', 'wrist', '--image-size', '32', '--out', str(out)])
+    ep = json.loads((out / 'episode.json').read_text())
+    assert ep['steps'] == 6 and ep['done_reason'] == 'max_steps' and ep['num_stages'] == 5
+    assert len(ep['per_step']) == 6 and all(len(s['action']) == 7 for s in ep['per_step'])
+    frames = sorted(out.glob('frame_*.png'))
+    assert len(frames) == 7  # the reset observation and one per step
+    assert imageio.imread(frames[0]).shape == (32, 64, 3)  # two cameras side by side
+    assert (out / 'episode.gif').exists()
