@@ -24,6 +24,16 @@ ROBOT_MAP = {
     'eef_pose': '/franka/eef_pose', 'instruction': INSTRUCTION, 'action': '/tgrpo/action'}
 
 
+@pytest.fixture(autouse=True, scope='module')
+def one_torch_thread():
+    """Tiny models on a shared 2-core machine: one thread avoids spinning (restored after)."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def test_eval_bag_cli_with_a_saved_policy_and_tiny_side_by_side(tmp_path, capsys):
     folder = save_policy(build_tiny_policy('test', seed=3), tmp_path / 'policy')
     loaded = load_policy(folder)

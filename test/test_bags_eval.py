@@ -25,6 +25,16 @@ ROBOT_MAP = {
     'action': '/tgrpo/action', 'pairing': {'mode': 'time'}}
 
 
+@pytest.fixture(autouse=True, scope='module')
+def one_torch_thread():
+    """Tiny models on a shared 2-core machine: one thread avoids spinning (restored after)."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope='module')
 def policy():
     return build_tiny_policy('test', seed=0)
