@@ -25,7 +25,8 @@ A topic map is a YAML file (examples with every key documented: ``config/topic_m
 
     pairing:
       mode: auto                   # ids | time | auto (ids when observation and action carry ids)
-      clock: receive               # receive (bag time) | header (header.stamp when present)
+      clock: receive               # receive (bag time) | header (header.stamp; messages
+                                   # without a header, e.g. Float64MultiArray, use bag time)
       max_age: 0.2                 # s: inputs older than this before the action are stale
     episode_gap: 2.0               # s without actions (or poses) starts a new episode
     step_result: /env0/step_result # optional: tgrpo_ros/msg/StepResult, done ends an episode
