@@ -24,11 +24,11 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock as ClockMsg
-from sensor_msgs.msg import Image, JointState
+from sensor_msgs.msg import CompressedImage, Image, JointState
 from std_msgs.msg import Bool, Float64MultiArray, Header
 from std_srvs.srv import Trigger
 
-from tgrpo_ros.image_conversion import numpy_to_image
+from tgrpo_ros.image_conversion import numpy_to_compressed, numpy_to_image
 from tgrpo_ros.msg import Action, Ids, Observation
 
 RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
@@ -79,6 +79,9 @@ class StandIns(Node):
 
         self.image_pub = self.create_publisher(Image, 'camera/agentview/image_raw',
                                                qos_profile_sensor_data)
+        self.compressed_pub = self.create_publisher(
+            CompressedImage, 'camera/agentview/image_raw/compressed', qos_profile_sensor_data)
+        self.camera_compressed = False
         self.joint_pub = self.create_publisher(JointState, 'joint_states', RELIABLE)
         self.gripper_pub = self.create_publisher(JointState, 'gripper/joint_states', RELIABLE)
         self.pose_pub = self.create_publisher(PoseStamped, 'eef_pose', RELIABLE)
@@ -148,8 +151,12 @@ class StandIns(Node):
         rgb[8:24, 8:24, 1] = 200
         array = rgb[..., ::-1] if self.camera_encoding == 'bgr8' else rgb
         header = Header(stamp=self.stamp(), frame_id='agentview_optical_frame')
-        self.image_pub.publish(numpy_to_image(np.ascontiguousarray(array),
-                                              self.camera_encoding, header))
+        if self.camera_compressed:
+            self.compressed_pub.publish(numpy_to_compressed(
+                np.ascontiguousarray(array), self.camera_encoding, 'jpeg', header))
+        else:
+            self.image_pub.publish(numpy_to_image(np.ascontiguousarray(array),
+                                                  self.camera_encoding, header))
         self.frames_sent.append(time.monotonic())
 
     def _publish_state(self):

@@ -14,9 +14,11 @@ import time
 
 import numpy as np
 import pytest
+import yaml
 
 from helpers import start_node, stop_process
 from real_standins import clean_exit, Spinner, StandIns, start_rclpy, stop_rclpy, wait_for, WATCHED
+from tgrpo_ros.robot_profile import resolve_profile_path
 
 pytestmark = pytest.mark.ros
 
@@ -169,3 +171,33 @@ def test_sim_time_commands_and_staleness_use_the_sim_clock(sim):
     stand.scripted_wall_stamps = True
     stand.wait_status('arm_adapter: safety', 'STAMP_IN_FUTURE', t)
     _halted_once_then_silent(stand, t)
+
+
+def test_bridge_decodes_a_compressed_camera(ros_domain, tmp_path):
+    """A profile camera with compressed: true reads sensor_msgs/CompressedImage (JPEG)."""
+    data = yaml.safe_load(open(resolve_profile_path('sim_test')))
+    data['cameras'] = {'agentview': {'topic': 'camera/agentview/image_raw/compressed',
+                                     'compressed': True}}
+    profile = tmp_path / 'sim_test_jpeg.yaml'
+    profile.write_text(yaml.safe_dump(data))
+    start_rclpy()
+    stand = StandIns(camera_encoding='bgr8')
+    stand.camera_compressed = True
+    spinner = Spinner(stand)
+    bridge = start_node('tgrpo_ros.nodes.camera_state_bridge', '--ros-args',
+                        '-p', f'robot_profile:={profile}', '-p', 'instruction:=lift it',
+                        log_path=tmp_path / 'bridge.log')
+    WATCHED[:] = [bridge]
+    try:
+        obs = wait_for(lambda: stand.snapshot('observations'), 30.0, 'observations')[-1][1]
+        img = obs.images[0]
+        assert (img.encoding, img.height, img.width) == ('rgb8', 32, 32)
+        pixels = np.frombuffer(img.data, np.uint8).reshape(32, 32, 3).astype(int)
+        assert abs(pixels[16, 16, 1] - 200) < 12 and pixels[2, 2, 1] < 12  # JPEG is lossy
+        assert img.header.frame_id == 'agentview_optical_frame'
+    finally:
+        WATCHED.clear()
+        code = stop_process(bridge)
+        spinner.stop()
+        stop_rclpy()
+    assert clean_exit(code, (tmp_path / 'bridge.log').read_text())

@@ -53,6 +53,7 @@ from tgrpo_ros.safety import CLAMP_REASONS, HALT_REASONS, Mode, Reason, SafetyFi
 
 RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+DEADMAN_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
 OBSERVATION_MEMORY = 256  # observation stamps kept to date the actions that answer them
 WARN_REASONS = CLAMP_REASONS | {Reason.HOLDING_LAST_ACTION, Reason.DISARMED, Reason.NO_ACTION,
                                 Reason.HOMING, Reason.HOME_REACHED}
@@ -115,7 +116,8 @@ class ArmAdapter(Node):
 
         self.create_subscription(Action, 'action', self._on_action, RELIABLE)
         self.create_subscription(Observation, 'observation', self._on_observation, RELIABLE)
-        self.create_subscription(Bool, '~/deadman', self._on_deadman, RELIABLE)
+        # Best effort accepts any dead-man publisher; a lost message only makes it time out.
+        self.create_subscription(Bool, '~/deadman', self._on_deadman, DEADMAN_QOS)
         self.create_subscription(Bool, '~/emergency_stop', self._on_estop, RELIABLE)
         self.eef_source = EefPoseSource(self, p, self._on_pose)
         for name, handler in (('~/arm', self._srv_arm), ('~/disarm', self._srv_disarm),
