@@ -129,3 +129,42 @@ def test_record_cli_help_and_bad_arguments(capsys):
     with pytest.raises(SystemExit) as exc:
         record_cli.main(['--policy-versions', 'ten'])
     assert exc.value.code == 2 and 'bad policy version list' in capsys.readouterr().err
+
+
+@pytest.mark.ros
+def test_record_cli_records_one_episode_in_the_root_namespace(tmp_path, ros_domain):
+    """`tgrpo-ros record` as sim_train uses it: shared /observation, /action, /step_result."""
+    import rclpy
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from rclpy.serialization import deserialize_message
+    from tgrpo_ros.msg import Action, Observation as ObsMsg, StepResult
+
+    bag = tmp_path / 'cli_bag'
+    proc = start_node('tgrpo_ros.bags.record_cli', '-o', str(bag), '--namespaces', '',
+                      '--max-episodes', '1', '--compress', log_path=tmp_path / 'cli.log')
+    rclpy.init()
+    node = rclpy.create_node('cli_publisher')
+    try:
+        qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+        classes = {'tgrpo_ros/msg/Observation': ObsMsg, 'tgrpo_ros/msg/Action': Action,
+                   'tgrpo_ros/msg/StepResult': StepResult}
+        pubs = {name: node.create_publisher(cls, f'/{name}', qos) for name, cls in
+                (('observation', ObsMsg), ('action', Action), ('step_result', StepResult))}
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not all(
+                p.get_subscription_count() for p in pubs.values()):
+            rclpy.spin_once(node, timeout_sec=0.1)
+        for topic, _, msgtype, data in _episode('env2', 7, 0, 0, steps=4):
+            pubs[topic.rsplit('/', 1)[1]].publish(deserialize_message(bytes(data),
+                                                                      classes[msgtype]))
+            time.sleep(0.01)
+        assert proc.wait(30) == 0, (tmp_path / 'cli.log').read_text()
+    finally:
+        stop_process(proc)
+        node.destroy_node()
+        rclpy.try_shutdown()
+    meta = yaml.safe_load((bag / 'metadata.yaml').read_text())['rosbag2_bagfile_information']
+    assert meta['storage_identifier'] == 'mcap' and meta['message_count'] == 12
+    with BagReader(bag) as r:
+        steps = [m.ids.step for _, _, m in r.messages(['/observation'])]
+    assert steps == [0, 1, 2, 3]
