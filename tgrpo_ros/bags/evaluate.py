@@ -180,6 +180,12 @@ def evaluate_bags(bags: Sequence[str | Path], policies: dict, tmap: TopicMap,
         for bag in bags:
             _evaluate_one(ev, Path(bag), batch_size, bar)
             write_outputs(out_dir, ev.report(info, out_dir), ev.traces, plots=False)
+    except KeyboardInterrupt:
+        ev.errors.append({'bag': str(ev.bags[-1]['path']) if ev.bags else '',
+                          'type': 'KeyboardInterrupt',
+                          'error': f'interrupted after {ev.samples} samples; the report covers '
+                                   'those', 'samples_before_error': ev.samples})
+        raise
     finally:
         bar.close()
         report = ev.report(info, out_dir)
