@@ -142,9 +142,14 @@ def main(argv: list[str] | None = None) -> int:
         info[name] = {'spec': spec, 'version': pol.version.version, 'sha256': pol.version.sha256,
                       'cameras': list(pol.spec.cameras)}
     from tgrpo_ros.bags.evaluate import evaluate_bags
-    report = evaluate_bags(args.bags, policies, tmap, args.out, batch_size=args.batch_size,
-                           progress=not args.no_progress, policy_info=info,
-                           max_plots=args.max_plots)
+    try:
+        report = evaluate_bags(args.bags, policies, tmap, args.out, batch_size=args.batch_size,
+                               progress=not args.no_progress, policy_info=info,
+                               max_plots=args.max_plots)
+    except KeyboardInterrupt:
+        print(f'tgrpo-ros eval-bag: interrupted; the partial report is in {args.out}',
+              file=sys.stderr)
+        return 130
     for name, r in report['overall'].items():
         if r.get('samples'):
             print(f'{name}: {r["samples"]} samples, MAE {r["mae_mean"]:.4f}, token accuracy '
