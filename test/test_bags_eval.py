@@ -209,3 +209,15 @@ def test_truncated_recording_is_evaluated_up_to_the_cut(tmp_path, policy):
     assert 3 <= r['samples'] < 12 and error['samples_before_error'] == r['samples']
     assert r['token_accuracy'] == 1.0 and r['mae_mean'] == 0.0
     assert json.loads((tmp_path / 'out' / 'report.json').read_text())['complete'] is False
+
+
+def test_every_example_topic_map_is_valid():
+    from pathlib import Path
+    from tgrpo_ros.bags.topic_map import load_topic_map
+    folder = Path(__file__).resolve().parents[1] / 'config' / 'topic_maps'
+    maps = {p.stem: load_topic_map(p) for p in sorted(folder.glob('*.yaml'))}
+    assert {'sim_env0', 'sim_train_shared', 'real_franka_action',
+            'real_franka_motion'} <= set(maps)
+    assert maps['real_franka_motion'].action_from_motion.gripper_closed_below == 0.04
+    assert maps['real_franka_action'].cameras == {
+        'agentview': '/camera/color/image_raw/compressed'}
