@@ -11,8 +11,8 @@ import sys
 import pytest
 import yaml
 
-from helpers import child_env, REPO_ROOT, stop_process
-from real_standins import Spinner, StandIns, start_rclpy, stop_rclpy, wait_for, WATCHED
+from helpers import child_env, REPO_ROOT, start_node, stop_process
+from real_standins import clean_exit, Spinner, StandIns, start_rclpy, stop_rclpy, wait_for, WATCHED
 from tgrpo_ros.graph import get_graph
 
 PARAMS = str(REPO_ROOT / 'config' / 'real_deploy.yaml')
@@ -99,3 +99,49 @@ def test_launcher_starts_the_graph_disarmed(ros_domain, tmp_path):
     logs = sorted((tmp_path / 'runs' / 'real_deploy' / 'logs').glob('*.log'))
     assert [p.stem for p in logs] == ['arm_adapter', 'camera_state_bridge', 'policy']
     assert code in (0, 130), (tmp_path / 'launch.log').read_text()
+
+
+@pytest.mark.ros
+@pytest.mark.parametrize('profile', ['franka', 'ur'])
+def test_real_profiles_refuse_to_start_without_control_msgs(ros_domain, tmp_path, profile):
+    """Without control_msgs the adapter stops, naming the package and the profile field.
+
+    The real profiles use the driver's GripperCommand action; running on without the gripper
+    would be a silent failure.
+    """
+    log = tmp_path / 'adapter.log'
+    proc = start_node('tgrpo_ros.nodes.arm_adapter', '--ros-args', '-p',
+                      f'robot_profile:={profile}', log_path=log)
+    try:
+        code = proc.wait(timeout=60)
+    finally:
+        stop_process(proc)
+    text = log.read_text()
+    assert code != 0
+    assert 'control_msgs is not installed' in text and 'gripper.interface: topic' in text
+
+
+@pytest.mark.ros
+def test_tf_pose_source_falls_back_to_the_topic_and_says_so(ros_domain, tmp_path):
+    """ur.yaml reads the pose from TF; without tf2_ros the adapter logs it and uses the topic."""
+    data = yaml.safe_load(open(REPO_ROOT / 'config' / 'robots' / 'ur.yaml'))
+    data['gripper'] = {'interface': 'none'}
+    profile = tmp_path / 'ur_no_gripper.yaml'
+    profile.write_text(yaml.safe_dump(data))
+    start_rclpy()
+    stand = StandIns()
+    spinner = Spinner(stand)
+    log = tmp_path / 'adapter.log'
+    proc = start_node('tgrpo_ros.nodes.arm_adapter', '--ros-args', '-p',
+                      f'robot_profile:={profile}', log_path=log)
+    WATCHED[:] = [proc]
+    try:
+        stand.wait_status('arm_adapter: safety', 'DISARMED', 0.0, timeout=30.0)
+    finally:
+        WATCHED.clear()
+        code = stop_process(proc)
+        spinner.stop()
+        stop_rclpy()
+    text = log.read_text()
+    assert "tf2_ros is not installed; falling back to the PoseStamped topic '/tcp_pose'" in text
+    assert clean_exit(code, text)
