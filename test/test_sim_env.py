@@ -8,6 +8,7 @@ import pytest
 from tgrpo_ros.observation import Observation, StepOutcome
 from tgrpo_ros.sim.libero_env import (LiberoEnv, MAX_STEPS, NUM_WAIT_STEPS, resolve_task,
                                       STATE_NAMES)
+from tgrpo_ros.sim.reward_spec import RewardSpecError
 
 pytestmark = pytest.mark.libero
 
@@ -58,10 +59,10 @@ def test_reset_is_reproducible_and_waits(env):
         env.step([0.5, 0, 0, 0, 0, 0, 1])
     b = env.reset(init_state_index=1)
     c = env.sim_state()
-    for name in a.objects:
-        np.testing.assert_allclose(a.objects[name].pos, c.objects[name].pos, atol=1e-5)
-    np.testing.assert_allclose(a.eef_pos, c.eef_pos, atol=1e-5)
-    np.testing.assert_allclose(a.gripper_qpos, c.gripper_qpos, atol=1e-6)
+    for name in a.objects:  # exactly: the fixture's first episode, and a reused env
+        np.testing.assert_array_equal(a.objects[name].pos, c.objects[name].pos)
+    np.testing.assert_array_equal(a.eef_pos, c.eef_pos)
+    np.testing.assert_array_equal(a.gripper_qpos, c.gripper_qpos)
     assert env.steps == 0 and b.images['agentview'].shape == (64, 64, 3)
     # The wait steps let the dropped objects settle: nothing is still falling.
     env.step([0, 0, 0, 0, 0, 0, -1])
@@ -169,3 +170,7 @@ def test_bad_input_is_named(env):
         LiberoEnv('libero_object', 0, cameras=('topview',))
     with pytest.raises(ValueError, match="unknown object 'spam_1'"):
         env.set_object_pose('spam_1', [0, 0, 0])
+    spec = {'task': f'libero_object/{TASK}', 'stages': [
+        {'name': 'grasp', 'predicate': {'grasped': {'object': 'ketchup_1'}}}]}
+    with pytest.raises(RewardSpecError, match="unknown object 'ketchup_1'"):
+        LiberoEnv('libero_object', TASK, cameras=(), reward_spec=spec)

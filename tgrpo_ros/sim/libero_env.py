@@ -190,16 +190,20 @@ class LiberoEnv:
         from libero.libero.envs.env_wrapper import ControlEnv
         render = bool(self.cameras)
         # hard_reset=False keeps the model and renderer between resets (30 ms instead of 2 s);
-        # every reset then loads a full benchmark state, so nothing leaks between episodes.
+        # every reset then loads a full benchmark state (and clears the gripper's command
+        # integrator, see reset), so nothing leaks between episodes.
         self._env = ControlEnv(
             bddl_file_name=self.bddl_file, has_offscreen_renderer=render, use_camera_obs=render,
             camera_names=list(self.cameras) if render else [], camera_heights=self.image_size,
             camera_widths=self.image_size, hard_reset=False, horizon=100000, ignore_done=True)
-        self._index_model()
-
-        from tgrpo_ros.sim.reward_spec import load_reward_for_task
-        self.reward = load_reward_for_task(reward_spec, suite, self.task_name,
-                                           self.object_names, self.region_names)
+        try:
+            self._index_model()
+            from tgrpo_ros.sim.reward_spec import load_reward_for_task
+            self.reward = load_reward_for_task(reward_spec, suite, self.task_name,
+                                               self.object_names, self.region_names)
+        except BaseException:
+            self.close()  # a bad reward spec must not leak the simulator and its EGL context
+            raise
         self.steps = 0
         self.done = True
         self._last_obs: dict | None = None
@@ -231,8 +235,8 @@ class LiberoEnv:
         """Load benchmark initial state ``init_state_index``, wait 10 steps, observe.
 
         ``seed`` seeds LIBERO's samplers and numpy's global generator (OpenVLA uses 7); the
-        scene itself is fully fixed by the initial state, so episodes from the same index
-        repeat (to ~1e-6 m between a fresh and a reused environment).
+        scene itself is fully fixed by the initial state, so episodes from the same index and
+        actions repeat exactly, in a fresh or a reused environment.
         """
         n = len(self._init_states)
         if isinstance(init_state_index, bool) or not 0 <= int(init_state_index) < n:
