@@ -83,7 +83,8 @@ def main(argv=None) -> int:
         wait_for(lambda: len(stand.snapshot('actions')) >= 10, 180.0, 'actions')
         stand.deadman_on = True
         assert stand.call('arm').success
-        wait_for(lambda: len(stand.snapshot('commands')) >= 20, 30.0, 'commands')
+        time.sleep(2.0)  # let the chain settle after arming (commands may not flow at all
+        # when the policy cannot answer within the hold timeout: that is a result too)
         t0 = time.monotonic()
         time.sleep(ns.seconds)
         t1 = time.monotonic()
