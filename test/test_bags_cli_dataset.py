@@ -104,3 +104,29 @@ def test_bags_to_dataset_cli(tmp_path, capsys):
     assert rc == 0 and '2 episodes, 6 transitions' in capsys.readouterr().out
     assert dataset_cli.main([str(tmp_path / 'sim'), '--topics', 'sim', '--out',
                              str(tmp_path / 'ds'), '--no-progress']) == 2   # not empty
+
+
+def test_eval_bag_cli_adapter_on_a_base_against_the_base(tmp_path, capsys):
+    """SFT against TGRPO: an adapter folder on the base model, side by side with the base."""
+    import torch
+    from tgrpo_ros.training.policy_setup import build_policy
+    tuned = build_policy('tiny:test', seed=7)           # as the policy node builds it
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in tuned.trainable_parameters():
+            p.add_(torch.randn(p.shape, generator=gen) * 0.5)
+    version = tuned.save_adapter(str(tmp_path / 'adapter_v5'), 5)
+    write_policy_bag(tmp_path / 'bag', tuned, episodes=1, steps=6, version=5)
+    rc = eval_cli.main([str(tmp_path / 'bag'), '--policy', f'tgrpo={tmp_path / "adapter_v5"}',
+                        '--base', 'tiny:test', '--policy', 'base=tiny:test', '--topics', 'sim',
+                        '--out', str(tmp_path / 'out'), '--no-progress'])
+    assert rc == 0
+    report = json.loads((tmp_path / 'out' / 'report.json').read_text())
+    assert report['policies']['tgrpo']['sha256'] == version.sha256
+    assert report['overall']['tgrpo']['token_accuracy'] == 1.0
+    assert report['overall']['tgrpo']['mae_mean'] == 0.0
+    assert report['overall']['base']['token_accuracy'] < 1.0
+    capsys.readouterr()
+    assert eval_cli.main([str(tmp_path / 'bag'), '--policy', str(tmp_path / 'adapter_v5'),
+                          '--topics', 'sim', '--out', str(tmp_path / 'o2')]) == 2
+    assert 'adapter folder: pass --base MODEL' in capsys.readouterr().err
