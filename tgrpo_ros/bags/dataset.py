@@ -24,6 +24,11 @@ scripted experts, simulation runs) into this folder layout::
 
 ``format`` is ``tgrpo_ros.dataset``, ``format_version`` 1. Read it with ``load_dataset`` and
 ``Episode.observations()`` (ROS-free Observations, ready for a policy).
+
+Memory: with time pairing an episode is written as soon as the next one starts; with ids pairing
+(environments interleaved on shared topics) episodes are written when their bag ends, so a very
+long interleaved recording is best split into several bags (``ros2 bag record --max-bag-duration``
+or one ``tgrpo-ros record`` per run).
 """
 
 from __future__ import annotations
