@@ -27,8 +27,8 @@ scripted experts, simulation runs) into this folder layout::
 
 Memory: with time pairing an episode is written as soon as the next one starts; with ids pairing
 (environments interleaved on shared topics) episodes are written when their bag ends, so a very
-long interleaved recording is best split into several bags (``ros2 bag record --max-bag-duration``
-or one ``tgrpo-ros record`` per run).
+long interleaved recording is best made as several bags (one ``tgrpo-ros record`` per run or
+per chosen policy version).
 """
 
 from __future__ import annotations
