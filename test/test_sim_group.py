@@ -86,3 +86,18 @@ def test_a_worker_that_exits_mid_step_is_reported(group):
         group.step(np.zeros((2, 7)))
     group.restart(0)
     group.reset_all(0)
+
+
+def test_a_stuck_worker_times_out_instead_of_hanging(group):
+    group.reset_all(0)
+    group._stall(1, 600)
+    group.timeout_s = 3.0
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(WorkerError, match=r'worker 1: did not answer within 3 s during step'):
+            group.step(np.zeros((2, 7)), active=[False, True])
+    finally:
+        group.timeout_s = 60.0
+    assert time.monotonic() - t0 < 20 and not group.alive[1]  # killed, not left running
+    group.restart(1)
+    group.reset_all(0)

@@ -65,6 +65,10 @@ def _worker_main(conn, env_kwargs: dict) -> None:
                 elif cmd == 'crash':  # test hook: die like a segfaulting simulator would
                     import os
                     os._exit(3)
+                elif cmd == 'stall':  # test hook: stop answering like a stuck renderer would
+                    import time
+                    time.sleep(float(args[0]))
+                    value = None
                 else:
                     raise ValueError(f'unknown command {cmd!r}')
                 conn.send(('ok', value))
@@ -317,3 +321,7 @@ class EnvGroup:
     def _crash(self, i: int) -> None:
         """Make worker ``i`` exit abruptly (for tests of failure handling)."""
         self._send(i, 'crash')
+
+    def _stall(self, i: int, seconds: float) -> None:
+        """Make worker ``i`` stop answering for ``seconds`` (for tests of timeouts)."""
+        self._send(i, 'stall', (seconds,))
