@@ -108,6 +108,8 @@ class PolicyNode(Node):
     def _on_announcement(self, msg: AdapterAnnouncement) -> None:
         expected = msg_version(msg.version)
         if expected == self.policy.version:
+            # Already serving it (one-process placement: the learner saved it into this model).
+            self._publish_version()
             return
         try:
             with self._lock:  # no batch starts while weights change
