@@ -74,14 +74,14 @@ def test_core_keeps_only_episodes_of_chosen_versions(tmp_path):
 @pytest.mark.ros
 def test_recorder_node_records_across_processes_and_stops_by_itself(tmp_path, ros_domain):
     import rclpy
-    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
     from rclpy.serialization import deserialize_message
     from std_msgs.msg import String
     from tgrpo_ros.msg import Action, Observation as ObsMsg, StepResult
 
     bag = tmp_path / 'live'
     proc = start_node('tgrpo_ros.nodes.bag_recorder', '--ros-args', '-p', f'output:={bag}',
-                      '-p', 'storage:=sqlite3', '-p', 'topics:=["/chatter"]', '-p',
+                      '-p', 'storage:=sqlite3', '-p', 'topics:=["/chatter", "/camera_like"]', '-p',
                       'policy_versions:=1', '-p', 'max_episodes:=2',
                       log_path=tmp_path / 'recorder.log')
     rclpy.init()
@@ -91,14 +91,17 @@ def test_recorder_node_records_across_processes_and_stops_by_itself(tmp_path, ro
         pubs = {name: node.create_publisher(cls, f'/env0/{name}', qos) for name, cls in
                 (('observation', ObsMsg), ('action', Action), ('step_result', StepResult))}
         chatter = node.create_publisher(String, '/chatter', 10)
+        # A best-effort publisher (as camera drivers are) must be recorded too.
+        camera = node.create_publisher(String, '/camera_like', qos_profile_sensor_data)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not (
                 all(p.get_subscription_count() for p in pubs.values())
-                and chatter.get_subscription_count()):
+                and chatter.get_subscription_count() and camera.get_subscription_count()):
             rclpy.spin_once(node, timeout_sec=0.1)
         assert chatter.get_subscription_count(), (tmp_path / 'recorder.log').read_text()
         for i in range(5):
             chatter.publish(String(data=f'{i}'))
+            camera.publish(String(data=f'frame {i}'))
         time.sleep(0.3)
         for ep, version in ((1, 0), (2, 1)):
             for topic, _, msgtype, data in _episode('env0', ep, version, 0):
@@ -117,7 +120,11 @@ def test_recorder_node_records_across_processes_and_stops_by_itself(tmp_path, ro
         counts = {t: i.count for t, i in r.topics.items()}
         actions = [m for _, _, m in r.messages(['/env0/action'])]
     assert counts['/env0/observation'] == 3 and counts['/env0/step_result'] == 3
-    assert counts['/chatter'] == 5
+    assert counts['/chatter'] == 5 and counts['/camera_like'] >= 4   # best effort: may drop
+    qos = {t['topic_metadata']['name']: t['topic_metadata']['offered_qos_profiles'][0]
+           for t in meta['topics_with_message_count']}
+    assert qos['/camera_like']['reliability'] == 'best_effort'
+    assert qos['/chatter']['reliability'] == 'reliable'
     assert {a.ids.episode_id for a in actions} == {2}
     assert {a.policy_version.version for a in actions} == {1}
 

@@ -10,7 +10,10 @@ receive times on this node's clock (sim time when ``use_sim_time`` is set), as r
 Topics: for every namespace in ``namespaces``, ``<ns>/observation``, ``<ns>/action`` and
 ``<ns>/step_result`` (this package's types); plus every topic in ``topics``, whose type is
 looked up in the ROS graph (the recorder waits for it to appear, checking every
-``discovery_period`` seconds). With ``policy_versions`` set, only episodes acted on by those
+``discovery_period`` seconds) and subscribed with a QoS its publishers can serve, as rosbag2
+does: best effort if any publisher is best effort (a reliable subscription would get nothing
+from a best-effort camera driver), transient local if all publishers are. With
+``policy_versions`` set, only episodes acted on by those
 policy versions are written (``tgrpo_ros.bags.recorder``). With ``max_episodes`` > 0 the node
 ends after that many episodes ended (StepResult with done). The bag is always closed properly on
 Ctrl-C / SIGTERM.
@@ -23,7 +26,7 @@ import time
 
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from tgrpo_ros.bags.recorder import parse_versions, RecorderCore
 from tgrpo_ros.bags.typestore import normalize_type
@@ -99,12 +102,29 @@ class BagRecorderNode(Node):
         self.get_logger().info(f'recording {sorted(self._subs)} to {output} ({storage})'
                                + (f'; waiting for {self._wanted}' if self._wanted else ''))
 
-    def _subscribe(self, topic: str, msgtype: str) -> None:
+    def _subscribe(self, topic: str, msgtype: str, adapt: bool = False) -> None:
         msgtype = normalize_type(msgtype)
-        self.core.add_topic(topic, msgtype, make_qos(depth=self.qos.depth))
+        qos = self._offered_qos(topic) if adapt else self.qos
+        reliable = qos.reliability == ReliabilityPolicy.RELIABLE
+        latched = qos.durability == DurabilityPolicy.TRANSIENT_LOCAL
+        self.core.add_topic(topic, msgtype, make_qos(reliable, latched, self.qos.depth))
         self._subs[topic] = self.create_subscription(
             message_class(msgtype), topic, lambda data, t=topic: self._on_message(t, data),
-            self.qos, raw=True)
+            qos, raw=True)
+
+    def _offered_qos(self, topic: str) -> QoSProfile:
+        """Return a subscription QoS that every current publisher of ``topic`` can serve."""
+        infos = self.get_publishers_info_by_topic(topic)
+        best_effort = any(i.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT
+                          for i in infos)
+        latched = bool(infos) and all(
+            i.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL for i in infos)
+        return QoSProfile(
+            depth=self.qos.depth,
+            reliability=ReliabilityPolicy.BEST_EFFORT if best_effort
+            else ReliabilityPolicy.RELIABLE,
+            durability=DurabilityPolicy.TRANSIENT_LOCAL if latched
+            else DurabilityPolicy.VOLATILE)
 
     def _discover(self) -> None:
         if not self._wanted:
@@ -118,11 +138,14 @@ class BagRecorderNode(Node):
                 self.get_logger().warning(f'{topic} has several types {types}; recording '
                                           f'{types[0]}')
             try:
-                self._subscribe(topic, types[0])
+                self._subscribe(topic, types[0], adapt=True)
             except Exception as exc:  # noqa: BLE001 - unknown type: say so, keep recording
                 self.get_logger().error(f'cannot record {topic} ({types[0]}): {exc}')
             self._wanted.remove(topic)
-            self.get_logger().info(f'recording {topic} ({types[0]})')
+            if topic in self._subs:
+                qos = self._subs[topic].qos_profile
+                self.get_logger().info(f'recording {topic} ({types[0]}, {qos.reliability.name}, '
+                                       f'{qos.durability.name})')
 
     def _on_message(self, topic: str, data: bytes) -> None:
         done = self.core.write(topic, self.get_clock().now().nanoseconds, data)
