@@ -216,8 +216,34 @@ def test_every_example_topic_map_is_valid():
     from tgrpo_ros.bags.topic_map import load_topic_map
     folder = Path(__file__).resolve().parents[1] / 'config' / 'topic_maps'
     maps = {p.stem: load_topic_map(p) for p in sorted(folder.glob('*.yaml'))}
-    assert {'sim_env0', 'sim_train_shared', 'real_franka_action',
-            'real_franka_motion'} <= set(maps)
+    assert {'sim_env0', 'sim_train_shared', 'real_franka_action', 'real_franka_motion',
+            'real_ur_tf'} <= set(maps)
+    assert maps['real_ur_tf'].eef_tf == ('base', 'tool0')
     assert maps['real_franka_motion'].action_from_motion.gripper_closed_below == 0.04
     assert maps['real_franka_action'].cameras == {
         'agentview': '/camera/color/image_raw/compressed'}
+
+
+def test_end_effector_pose_from_a_tf_chain(tmp_path, policy):
+    """base_link -> flange on /tf and flange -> tool0 on /tf_static give the tool pose."""
+    rec = write_robot_bag(tmp_path / 'b', action_topic=None, steps=6, eef_via_tf=True)
+    raw = {k: v for k, v in ROBOT_MAP.items() if k != 'action'}
+    raw['eef_pose'] = {'parent': 'base_link', 'child': 'tool0'}
+    raw['action_from_motion'] = {'gripper_closed_below': 0.04}
+    skips = SkipLog()
+    with BagReader(tmp_path / 'b') as r:
+        samples = list(iter_samples(r, parse_topic_map(raw), skips))
+    np.testing.assert_allclose(np.stack([s.action for s in samples]), rec['actions'], atol=1e-9)
+    state = dict(zip(samples[0].observation.state_names, samples[0].observation.state))
+    assert state['eef_pos_x'] == pytest.approx(0.4) and state['eef_pos_z'] == pytest.approx(0.3)
+    # The same chain with an action topic; a missing frame is named as the skip reason.
+    write_robot_bag(tmp_path / 'a', steps=4, eef_via_tf=True)
+    report = evaluate_bags([tmp_path / 'a'], {'p': policy}, parse_topic_map(dict(
+        ROBOT_MAP, eef_pose={'parent': 'base_link', 'child': 'tool0'})), tmp_path / 'o1',
+        progress=False)
+    assert report['overall']['p']['samples'] == 4
+    report = evaluate_bags([tmp_path / 'a'], {'p': policy}, parse_topic_map(dict(
+        ROBOT_MAP, eef_pose={'parent': 'world', 'child': 'tool0'})), tmp_path / 'o2',
+        progress=False)
+    assert report['skipped']['by_reason'] == {
+        "no transform world -> tool0 on TF (frame 'base_link' has no parent)": 4}

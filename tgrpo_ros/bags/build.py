@@ -116,6 +116,20 @@ def pose_msg(position, quat_xyzw, stamp_ns: int = 0, frame_id: str = 'base_link'
                                                                                  orientation=q))
 
 
+def tf_msg(edges, stamp_ns: int = 0):
+    """tf2_msgs/TFMessage from (parent, child, position (3,), quaternion x, y, z, w) tuples."""
+    out = []
+    for parent, child, pos, q in edges:
+        tr = _t('geometry_msgs/msg/Transform')(
+            translation=_t('geometry_msgs/msg/Vector3')(x=float(pos[0]), y=float(pos[1]),
+                                                        z=float(pos[2])),
+            rotation=_t('geometry_msgs/msg/Quaternion')(x=float(q[0]), y=float(q[1]),
+                                                        z=float(q[2]), w=float(q[3])))
+        out.append(_t('geometry_msgs/msg/TransformStamped')(
+            header=header(stamp_ns, parent), child_frame_id=child, transform=tr))
+    return _t('tf2_msgs/msg/TFMessage')(transforms=out)
+
+
 def string_msg(text: str):
     return _t('std_msgs/msg/String')(data=text)
 

@@ -5,7 +5,9 @@
 Images go through ``tgrpo_ros.image_conversion`` (cv_bridge semantics; Image or CompressedImage
 to upright rgb8). Poses become ``eef_pos_x/y/z`` [m] and ``eef_quat_x/y/z/w``; joint states
 ``joint_pos_<i>`` [rad] for arm joints and ``gripper_qpos_<i>`` [m] for the gripper joints named
-in the topic map (the LIBERO adapter's state names). The end-effector motion between two
+in the topic map (the LIBERO adapter's state names); the end-effector pose may also come from
+TF (``TfTree``: the chain of transforms from a parent to a child frame, /tf and /tf_static).
+The end-effector motion between two
 control steps becomes a 7-D OSC_POSE delta: translation / translation_scale, the axis-angle of
 ``R_next R_now^T`` / rotation_scale (both in the base frame, as robosuite's OSC applies them),
 clipped to [-1, 1], then the gripper: +1 (close) when the summed finger opening of the next
@@ -181,3 +183,54 @@ def motion_action(pos0: np.ndarray, quat0: np.ndarray, pos1: np.ndarray, quat1: 
     if gripper_opening_next is not None and closed_below is not None:
         grip = 1.0 if gripper_opening_next < closed_below else -1.0
     return np.concatenate([np.clip(dpos, -1, 1), np.clip(drot, -1, 1), [grip]])
+
+
+def matrix_to_quat(r: np.ndarray) -> np.ndarray:
+    """Rotation matrix -> unit quaternion x, y, z, w (w >= 0)."""
+    w = np.sqrt(max(0.0, 1 + r[0, 0] + r[1, 1] + r[2, 2])) / 2
+    x = np.copysign(np.sqrt(max(0.0, 1 + r[0, 0] - r[1, 1] - r[2, 2])) / 2, r[2, 1] - r[1, 2])
+    y = np.copysign(np.sqrt(max(0.0, 1 - r[0, 0] + r[1, 1] - r[2, 2])) / 2, r[0, 2] - r[2, 0])
+    z = np.copysign(np.sqrt(max(0.0, 1 - r[0, 0] - r[1, 1] + r[2, 2])) / 2, r[1, 0] - r[0, 1])
+    q = np.array([x, y, z, w])
+    return q / np.linalg.norm(q)
+
+
+class TfTree:
+    """The newest transform of every TF edge, and chained lookups parent -> child.
+
+    Edges come from tf2_msgs/TFMessage (``/tf``: dynamic, ``/tf_static``: static, never stale).
+    A lookup walks from the child up to the parent and composes the transforms; it fails (None
+    and a reason) when an edge is missing or a dynamic edge is older than ``max_age``.
+    """
+
+    def __init__(self) -> None:
+        self.edges: dict[str, tuple[str, int, bool, np.ndarray, np.ndarray]] = {}
+
+    def add(self, msg, t: int, static: bool, topic: str) -> None:
+        if msg_kind(msg) != 'tf2_msgs/msg/TFMessage':
+            raise MessageError(f'topic {topic}: TF topics must carry tf2_msgs/TFMessage, got '
+                               f'{msg_kind(msg)}')
+        for tr in msg.transforms:
+            child = tr.child_frame_id.lstrip('/')
+            pos, quat = pose(tr, topic)
+            self.edges[child] = (tr.header.frame_id.lstrip('/'), t, static, pos,
+                                 quat_to_matrix(quat))
+
+    def lookup(self, parent: str, child: str, t: int, max_age_ns: int | None,
+               ) -> tuple[tuple[np.ndarray, np.ndarray] | None, str]:
+        p, r = np.zeros(3), np.eye(3)
+        frame = child
+        for _ in range(64):
+            if frame == parent:
+                return (p, matrix_to_quat(r)), ''
+            edge = self.edges.get(frame)
+            if edge is None:
+                return None, (f'no transform {parent} -> {child} on TF (frame {frame!r} has no '
+                              'parent)')
+            up, te, static, pe, re = edge
+            if not static and max_age_ns is not None and t - te > max_age_ns:
+                return None, (f'TF {up} -> {frame} older than {max_age_ns / 1e9:g} s before the '
+                              'action')
+            p, r = re @ p + pe, re @ r
+            frame = up
+        return None, f'TF chain {parent} -> {child} has a loop'

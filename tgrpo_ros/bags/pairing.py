@@ -99,8 +99,9 @@ def resolve_mode(reader: BagReader, tmap: TopicMap) -> str:
 def check_topics(reader: BagReader, tmap: TopicMap) -> None:
     """Raise MissingTopicsError naming every mapped topic the bag lacks (or has no messages on)."""
     info = reader.topics
+    optional = tmap.optional_topics()
     missing = [t for t in tmap.all_topics()
-               if t != tmap.step_result and (t not in info or info[t].count == 0)]
+               if t not in optional and (t not in info or info[t].count == 0)]
     if missing:
         have = ', '.join(f'{t} ({i.msgtype}, {i.count})' for t, i in sorted(info.items()))
         raise MissingTopicsError(
@@ -192,12 +193,22 @@ class _Inputs:
 
     def __init__(self, tmap: TopicMap) -> None:
         self.tmap = tmap
-        self.latest = {t: _Latest() for t in tmap.input_topics()}
+        self.latest = {t: _Latest() for t in tmap.input_topics() if t not in tmap.tf_topics}
+        self.tf = M.TfTree() if tmap.eef_tf else None
         self.max_age = int(tmap.max_age * _NS)
 
     def push(self, topic: str, t: int, msg) -> None:
-        if topic in self.latest:
+        if self.tf is not None and topic in self.tmap.tf_topics:
+            self.tf.add(msg, t, static=topic != self.tmap.tf_topics[0], topic=topic)
+        elif topic in self.latest:
             self.latest[topic].push(t, msg)
+
+    def eef(self, picked: dict, t: int) -> tuple[tuple | None, str]:
+        """End-effector (position, quaternion) at time t from the pose topic or TF."""
+        tm = self.tmap
+        if tm.eef_pose:
+            return M.pose(picked[tm.eef_pose], tm.eef_pose), ''
+        return self.tf.lookup(tm.eef_tf[0], tm.eef_tf[1], t, self.max_age)
 
     def gather(self, t: int) -> tuple[dict | None, str]:
         """Pick the messages for time t: (topic -> msg, '') or (None, skip reason)."""
@@ -213,6 +224,11 @@ class _Inputs:
                 return None, (f'no {what} on {topic} within {tm.max_age:g} s before the action'
                               if age is not None else f'no {what} on {topic} before the action')
             picked[topic] = hit[1]
+        if tm.has_eef:
+            eef, reason = self.eef(picked, t)
+            if eef is None:
+                return None, reason
+            picked['__eef__'] = eef
         return picked, ''
 
     def observation(self, picked: dict) -> Observation:
@@ -224,8 +240,8 @@ class _Inputs:
         for cam, topic in tm.cameras.items():
             obs.images[cam] = M.image_rgb(picked[topic], topic)
         names, values = list(obs.state_names), [np.asarray(obs.state, dtype=np.float64)]
-        if tm.eef_pose:
-            n, v = M.pose_state(*M.pose(picked[tm.eef_pose], tm.eef_pose))
+        if tm.has_eef:
+            n, v = M.pose_state(*picked['__eef__'])
             names += n
             values.append(v)
         if tm.joint_states:
@@ -292,9 +308,17 @@ def _by_motion(reader: BagReader, tmap: TopicMap, skips: SkipLog, name: str) -> 
             ended = ended or bool(getattr(msg, 'done', False))
             continue
         inputs.push(topic, t, msg)
-        if topic != tmap.eef_pose or (next_tick is not None and t < next_tick and not ended):
+        trigger = topic == tmap.eef_pose or (tmap.eef_tf is not None
+                                             and topic == tmap.tf_topics[0])
+        if not trigger or (next_tick is not None and t < next_tick and not ended):
             continue
-        pos, quat = M.pose(msg, topic)
+        if tmap.eef_pose:
+            pos, quat = M.pose(msg, topic)
+        else:
+            eef, _ = inputs.tf.lookup(tmap.eef_tf[0], tmap.eef_tf[1], t, inputs.max_age)
+            if eef is None:
+                continue      # this TF message does not complete the chain yet
+            pos, quat = eef
         new_episode = prev is None or ended or t - prev[0] > gap
         if new_episode:
             if prev is not None:

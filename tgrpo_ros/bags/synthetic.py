@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from tgrpo_ros.bags import build as B
-from tgrpo_ros.bags.messages import quat_to_matrix
+from tgrpo_ros.bags.messages import matrix_to_quat, quat_to_matrix
 from tgrpo_ros.bags.writer import BagWriter
 from tgrpo_ros.observation import Observation
 
@@ -73,25 +73,12 @@ def rotvec_to_matrix(v: np.ndarray) -> np.ndarray:
     return np.eye(3) + np.sin(angle) * kx + (1 - np.cos(angle)) * kx @ kx
 
 
-def matrix_to_quat(r: np.ndarray) -> np.ndarray:
-    """Rotation matrix -> quaternion x, y, z, w (w >= 0)."""
-    w = np.sqrt(max(0.0, 1 + r[0, 0] + r[1, 1] + r[2, 2])) / 2
-    x = np.sqrt(max(0.0, 1 + r[0, 0] - r[1, 1] - r[2, 2])) / 2
-    y = np.sqrt(max(0.0, 1 - r[0, 0] + r[1, 1] - r[2, 2])) / 2
-    z = np.sqrt(max(0.0, 1 - r[0, 0] - r[1, 1] + r[2, 2])) / 2
-    x = np.copysign(x, r[2, 1] - r[1, 2])
-    y = np.copysign(y, r[0, 2] - r[2, 0])
-    z = np.copysign(z, r[1, 0] - r[0, 1])
-    q = np.array([x, y, z, w])
-    return q / np.linalg.norm(q)
-
-
 def write_robot_bag(path: str | Path, *, storage: str = 'mcap', steps: int = 12,
                     episodes: int = 1, image_size: int = 32, camera: str = '/camera/image_raw',
                     encoding: str = 'rgb8', compressed: str | None = None,
                     action_topic: str | None = '/tgrpo/action', rate_hz: float = 20.0,
                     pose_rate_factor: int = 2, seed: int = 0, actions: np.ndarray | None = None,
-                    bad_encoding_from: int | None = None) -> dict:
+                    bad_encoding_from: int | None = None, eef_via_tf: bool = False) -> dict:
     """Write a real-robot-like bag; return {'actions': (N, 7), 'images': [...]} as recorded.
 
     encoding: raw Image encoding (rgb8, bgr8, rgba8, mono8 or anything to test refusals);
@@ -99,7 +86,9 @@ def write_robot_bag(path: str | Path, *, storage: str = 'mcap', steps: int = 12,
     ``pose_rate_factor`` times per control step; the pose moves by exactly the action
     (translation 0.05 m, rotation 0.5 rad per unit); the fingers close (opening 0.01 m) on
     steps whose gripper action is +1, else open (0.08 m). bad_encoding_from: from this step on,
-    images are written with the unsupported encoding 'bayer_rggb8'.
+    images are written with the unsupported encoding 'bayer_rggb8'. eef_via_tf: instead of
+    /franka/eef_pose, publish TF: base_link -> flange on /tf (moving) and a fixed flange ->
+    tool0 offset on /tf_static, so that base_link -> tool0 is the end-effector pose.
     """
     rng = np.random.default_rng(seed)
     n = steps * episodes
@@ -113,15 +102,25 @@ def write_robot_bag(path: str | Path, *, storage: str = 'mcap', steps: int = 12,
     joints = [f'panda_joint{i}' for i in range(1, 8)] + ['panda_finger_joint1',
                                                          'panda_finger_joint2']
     k = 0
+    offset_p, offset_r = np.array([0.0, 0.0, 0.1034]), rotvec_to_matrix(np.array([0, 0, -0.785]))
     with BagWriter(path, storage) as w:
         w.write_message('/task_instruction', t - _NS, B.string_msg(INSTRUCTION))
+        if eef_via_tf:
+            w.write_message('/tf_static', t - _NS, B.tf_msg([
+                ('flange', 'tool0', offset_p, matrix_to_quat(offset_r))], t - _NS))
         for ep in range(episodes):
             grip_open = 0.08
             for step in range(steps + 1):
                 for j in range(pose_rate_factor):
                     tp = t + j * period // pose_rate_factor
-                    w.write_message('/franka/eef_pose', tp, B.pose_msg(pos, matrix_to_quat(rot),
-                                                                        tp))
+                    if eef_via_tf:     # flange = tool pose composed with the inverse offset
+                        fr = rot @ offset_r.T
+                        w.write_message('/tf', tp, B.tf_msg([
+                            ('base_link', 'flange', pos - fr @ offset_p, matrix_to_quat(fr))],
+                            tp))
+                    else:
+                        w.write_message('/franka/eef_pose', tp, B.pose_msg(
+                            pos, matrix_to_quat(rot), tp))
                     fingers = [grip_open / 2, grip_open / 2]
                     w.write_message('/joint_states', tp - 1000, B.joint_state_msg(
                         joints, list(rng.normal(size=7)) + fingers, tp))

@@ -12,6 +12,7 @@ A topic map is a YAML file (examples with every key documented: ``config/topic_m
     joint_states: /joint_states    # JointState -> state joint_pos_<i>, gripper_qpos_<i>
     gripper_joints: [panda_finger_joint1, panda_finger_joint2]
     eef_pose: /eef_pose            # PoseStamped / Pose / TransformStamped -> eef_pos_*, eef_quat_*
+    # ... or from TF: {parent: base_link, child: tool0, tf_topics: [/tf, /tf_static]}
     instruction: pick up the ketchup and place it in the basket   # text, or {topic: /instruction}
 
     # The recorded action: an action topic in the environment's action space ...
@@ -76,6 +77,8 @@ class TopicMap:
     joint_states: str | None = None
     gripper_joints: list[str] = field(default_factory=list)
     eef_pose: str | None = None
+    eef_tf: tuple[str, str] | None = None
+    tf_topics: list[str] = field(default_factory=list)
     instruction_text: str | None = None
     instruction_topic: str | None = None
     action: str | None = None
@@ -92,13 +95,21 @@ class TopicMap:
     def input_topics(self) -> list[str]:
         """Topics the policy's inputs come from (in a stable order)."""
         out = [self.observation] + list(self.cameras.values()) + [
-            self.joint_states, self.eef_pose, self.instruction_topic]
+            self.joint_states, self.eef_pose, self.instruction_topic] + self.tf_topics
         return _unique(t for t in out if t)
+
+    def optional_topics(self) -> list[str]:
+        """Return the mapped topics a bag may lack (step results; /tf_static beside /tf)."""
+        return ([self.step_result] if self.step_result else []) + self.tf_topics[1:]
+
+    @property
+    def has_eef(self) -> bool:
+        return bool(self.eef_pose or self.eef_tf)
 
     def action_topics(self) -> list[str]:
         if self.action:
             return [self.action]
-        return _unique(t for t in (self.eef_pose, self.joint_states) if t)
+        return _unique(t for t in [self.eef_pose, self.joint_states] + self.tf_topics if t)
 
     def all_topics(self) -> list[str]:
         return _unique(self.input_topics() + self.action_topics()
@@ -159,8 +170,17 @@ def parse_topic_map(raw: dict, source: str = '<dict>') -> TopicMap:
     if raw.get('joint_states') is not None:
         m.joint_states = _topic(raw['joint_states'], f'{source}: joint_states')
     m.gripper_joints = [str(j) for j in raw.get('gripper_joints') or []]
-    if raw.get('eef_pose') is not None:
-        m.eef_pose = _topic(raw['eef_pose'], f'{source}: eef_pose')
+    eef = raw.get('eef_pose')
+    if isinstance(eef, dict):
+        bad = sorted(set(eef) - {'parent', 'child', 'tf_topics'})
+        if bad or not eef.get('parent') or not eef.get('child'):
+            raise TopicMapError(f'{source}: eef_pose from TF needs `parent` and `child` frames '
+                                f'(and optionally `tf_topics`); unknown keys: {bad}')
+        m.eef_tf = (str(eef['parent']).lstrip('/'), str(eef['child']).lstrip('/'))
+        m.tf_topics = [_topic(t, f'{source}: eef_pose.tf_topics')
+                       for t in eef.get('tf_topics', ['/tf', '/tf_static'])]
+    elif eef is not None:
+        m.eef_pose = _topic(eef, f'{source}: eef_pose')
     instr = raw.get('instruction')
     if isinstance(instr, dict):
         if 'topic' in instr:
@@ -192,7 +212,7 @@ def parse_topic_map(raw: dict, source: str = '<dict>') -> TopicMap:
             **mo})
         if m.action_from_motion.rate_hz <= 0:
             raise TopicMapError(f'{source}: action_from_motion.rate_hz must be > 0')
-        if not m.eef_pose:
+        if not m.has_eef:
             raise TopicMapError(f'{source}: action_from_motion needs `eef_pose`')
         if m.action_from_motion.gripper_closed_below is not None and not m.joint_states:
             raise TopicMapError(f'{source}: action_from_motion.gripper_closed_below needs '
