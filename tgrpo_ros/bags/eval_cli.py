@@ -32,8 +32,9 @@ EXAMPLES = """examples:
 POLICY is a policy/model folder, an adapter folder (with --base), or tiny:<size> (seeded
 with --seed and given a fresh LoRA adapter exactly as the policy node does). Prefix NAME= to
 name it in the report. --topics takes a topic map YAML (config/topic_maps/) or sim[:ENV] for
-this package's own /ENV/observation, /ENV/action, /ENV/step_result (sim: alone means the root
-namespace, where the sim_train graph's environments share /observation, /action, ...).
+this package's own /ENV/observation, /ENV/action, /ENV/step_result: `sim` is sim:env0, and
+`sim:` (nothing after the colon) the root namespace, where the sim_train graph's environments
+share /observation, /action and /step_result.
 Exit status: 0 all bags evaluated, 1 some bag failed (its error is in report.json; results
 computed before it are kept), 2 bad arguments.
 """
