@@ -44,6 +44,9 @@ fi
 "$VENV/bin/python" -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' \
   || fail ".venv is not Python 3.11; remove it and run again"
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
+# Some machines configure extra local indexes in pip.conf that do not exist for every package;
+# pip then warns once per package. Those lines say nothing about our install: drop them.
+pip_install() { "${PIP[@]}" install "$@" 2> >(grep -v 'is ignored: it is neither a file' >&2); }
 
 # --- 3. Python packages (skipped when requirements.txt is unchanged) ----------------------------
 req_sum="$(sha256sum requirements.txt | cut -d' ' -f1)"
@@ -53,9 +56,9 @@ if [ "$(cat "$VENV/.tgrpo-requirements.sha256" 2>/dev/null)" != "$req_sum" ]; th
   grep -v 'no-deps' requirements.txt > "$tmp_req"
   grep 'no-deps' requirements.txt | sed 's/#.*//' > "$tmp_nodeps"
   # torch first and alone, so nothing later resolves it to a different (CUDA) build.
-  "${PIP[@]}" install "$(grep -E '^torch==' requirements.txt)"
-  "${PIP[@]}" install -r "$tmp_req"
-  "${PIP[@]}" install --no-deps -r "$tmp_nodeps"
+  pip_install "$(grep -E '^torch==' requirements.txt)"
+  pip_install -r "$tmp_req"
+  pip_install --no-deps -r "$tmp_nodeps"
   rm -f "$tmp_req" "$tmp_nodeps"
   echo "$req_sum" > "$VENV/.tgrpo-requirements.sha256"
   rm -f "$VENV/.tgrpo-assets-ok"
@@ -112,6 +115,9 @@ mv "$LIBERO_CFG_DIR/config.yaml.new" "$LIBERO_CFG_DIR/config.yaml"
 export VIRTUAL_ENV="$VENV"
 export PATH="$VENV/bin:$PATH"
 export AMENT_PREFIX_PATH="$VENV${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
+# colcon warns about an AMENT_PREFIX_PATH entry without a local_setup file; the wheels' prefix
+# needs no environment of its own, so give it an empty one.
+[ -f "$VENV/local_setup.sh" ] || echo '# The ROS 2 wheels in this venv need no setup.' > "$VENV/local_setup.sh"
 export CMAKE_PREFIX_PATH="$VENV${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
 log "colcon build"
 colcon --log-base "$ROOT/log" build --base-paths "$ROOT" --build-base "$ROOT/build" \

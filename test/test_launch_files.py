@@ -90,6 +90,11 @@ def test_sim_train_graph_has_one_env_per_group_member_and_both_placements(tmp_pa
     import yaml
     sections = yaml.safe_load(path.read_text())
     assert set(sections) == {'/learner', '/policy'}
+    recording = graph.build(graph.resolve_args({'record': str(tmp_path / 'bag'),
+                                                'output_dir': str(tmp_path)}))
+    recorder = [s for s in recording if s.executable == 'bag_recorder']
+    assert len(recorder) == 1 and not recorder[0].required
+    assert (REPO_ROOT / 'scripts' / 'nodes' / 'bag_recorder').is_file()
     with pytest.raises(ValueError, match='group_size must be >= 2'):
         graph.build(graph.resolve_args({'group_size': '1', 'output_dir': str(tmp_path)}))
 

@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     'eval-sim': ('tgrpo_ros.sim.eval_sim', 'success rates of a policy/expert/random in LIBERO'),
     'eval-bag': ('tgrpo_ros.bags.eval_cli', 'offline evaluation of policies on recorded bags'),
     'record': ('tgrpo_ros.bags.record_cli', 'record observation/action/result topics to a bag'),
+    'bags-to-dataset': ('tgrpo_ros.bags.dataset_cli', 'turn recorded bags into an SFT dataset'),
     'sft': ('tgrpo_ros.training.sft', 'supervised fine-tuning from demonstrations'),
     'sim-episode': ('tgrpo_ros.sim.episode_cli', 'run one LIBERO episode and save its frames'),
 }

@@ -43,6 +43,10 @@ ARGS = [
     LaunchArg('output_dir', '', "Run folder ('' = runs/sim_train_<UTC time>)."),
     LaunchArg('resume', 'false', 'Continue the run in output_dir (tgrpo-ros launch --resume).'),
     LaunchArg('params_file', 'sim_train.yaml', 'Parameter file under config/ (or absolute).'),
+    LaunchArg('record', '', "Bag folder to record the episodes into ('' = no recording); "
+              'see tgrpo-ros record.'),
+    LaunchArg('record_versions', '', "Record only episodes acted by these policy versions "
+              "(e.g. '0,10-12' = iterations' adapters; '' = all)."),
 ]
 
 
@@ -96,6 +100,9 @@ def build(v: dict[str, str]) -> list[NodeSpec]:
         nodes.append(NodeSpec('trainer_node', 'learner', params_files=params,
                               parameters=learner, rename=False, extra_parameters={
                                   'policy': policy}))
+    if v['record']:
+        from tgrpo_ros.bags.recorder import recorder_node_spec
+        nodes.append(recorder_node_spec(v['record'], policy_versions=v['record_versions']))
     return nodes
 
 
