@@ -49,7 +49,9 @@ def _stats(values_ms):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--model', default='tiny:test')
+    parser.add_argument('--model', default='tiny:test',
+                        help="policy_node model, or 'instant': no policy node, this process "
+                             'answers each observation at once (the ROS chain alone)')
     parser.add_argument('--seconds', type=float, default=30.0)
     parser.add_argument('--camera-hz', type=float, default=30.0)
     parser.add_argument('--lockstep', action='store_true',
@@ -73,11 +75,15 @@ def main(argv=None) -> int:
         start_node('tgrpo_ros.nodes.camera_state_bridge', '--ros-args', '-p',
                    'robot_profile:=sim_test', '-p', 'instruction:=lift the red cube',
                    log_path=logs / 'bridge.log'),
-        start_node('tgrpo_ros.nodes.policy_node', '--ros-args', '-p', f'model:={ns.model}',
-                   '-p', 'temperature:=0.0', log_path=logs / 'policy.log'),
         start_node('tgrpo_ros.nodes.arm_adapter', '--ros-args', '-p', 'robot_profile:=sim_test',
                    log_path=logs / 'adapter.log'),
     ]
+    if ns.model == 'instant':
+        stand.answer_on_arrival = [0.05, 0.0, 0.0, 0.0, 0.0, 0.0, -1.0]
+    else:
+        procs.append(start_node('tgrpo_ros.nodes.policy_node', '--ros-args', '-p',
+                                f'model:={ns.model}', '-p', 'temperature:=0.0',
+                                log_path=logs / 'policy.log'))
     WATCHED[:] = procs
     try:
         wait_for(lambda: len(stand.snapshot('actions')) >= 10, 180.0, 'actions')
@@ -142,6 +148,8 @@ def main(argv=None) -> int:
     stem = 'real_latency_' + ns.model.replace(':', '_').replace('/', '_') + \
         ('_lockstep' if ns.lockstep else '_freerun')
     (out / f'{stem}.json').write_text(json.dumps(result, indent=2) + '\n')
+    policy_text = ('an instant stand-in policy in the driver process (no model: the ROS chain '
+                   'alone)' if ns.model == 'instant' else 'policy_node (temperature 0)')
     empty = {'n': 0, 'p50_ms': '-', 'p90_ms': '-', 'p99_ms': '-', 'max_ms': '-'}
     f, e = result['fresh'] or empty, result['all'] or empty
     c = result['camera_to_action_all_actions'] or empty
@@ -150,7 +158,7 @@ def main(argv=None) -> int:
         f"{result['date_utc']} UTC, {result['machine']}, CPU only, 1-min load average "
         f"{result['load_average_1min'][0]} -> {result['load_average_1min'][1]} (shared "
         f"machine). Chain: stand-in camera ({ns.camera_hz:g} Hz max, 32x32 rgb8, "
-        f"{result['camera_mode']}) -> camera_state_bridge -> policy_node (temperature 0) -> "
+        f"{result['camera_mode']}) -> camera_state_bridge -> {policy_text} -> "
         f"arm_adapter (20 Hz, sim_test profile: action hold 0.3 s) -> stand-in driver; "
         f"{result['seconds']} s measured; each node its own process.\n\n"
         "| latency from the camera stamp | n | p50 [ms] | p90 [ms] | p99 [ms] | max [ms] |\n"
@@ -163,8 +171,9 @@ def main(argv=None) -> int:
         f"{e['p99_ms']} | {e['max_ms']} |\n\n"
         f"Commands/s: {result['commands_per_s']}; actions received: "
         f"{result['actions_received']}, of which {result['actions_commanded']} became commands "
-        "(the adapter refuses actions whose camera data is older than the 0.3 s hold "
-        f"timeout). Median breakdown of commanded actions [ms]: {result['breakdown_p50_ms']}."
+        "(the others were superseded by a newer action before the adapter's next tick, or "
+        "refused because their camera data was older than the 0.3 s hold timeout). "
+        f"Median breakdown of commanded actions [ms]: {result['breakdown_p50_ms']}."
         "\n\nThe bridge and the adapter each run on a 20 Hz timer, so up to 50 ms + 50 ms of "
         "the latency is waiting for the next tick.\n")
     print(json.dumps(result, indent=2))

@@ -100,8 +100,7 @@ class StandIns(Node):
         self.create_subscription(Action, 'arm_adapter/applied_action', self._rec(self.applied),
                                  RELIABLE)
         self.create_subscription(Action, 'action', self._rec(self.actions), RELIABLE)
-        self.create_subscription(Observation, 'observation', self._rec(self.observations),
-                                 RELIABLE)
+        self.create_subscription(Observation, 'observation', self._on_observation, RELIABLE)
         self.create_subscription(DiagnosticArray, '/diagnostics', self._on_diag, RELIABLE)
         self.trigger_clients = {name: self.create_client(Trigger, f'arm_adapter/{name}')
                         for name in ('arm', 'disarm', 'reset', 'home')}
@@ -111,6 +110,7 @@ class StandIns(Node):
         self.scripted_action = None
         self.scripted_wall_stamps = False
         self.scripted_lag_s = 0.0
+        self.answer_on_arrival = None  # action answering each observation as it arrives
         self._scripted_step = 0
         self.create_timer(0.05, self._publish_scripted, clock=steady)
         self.create_timer(1.0 / camera_hz, self._publish_camera, clock=steady)
@@ -206,6 +206,11 @@ class StandIns(Node):
 
     def _rec(self, target):
         return lambda msg: self._append(target, msg)
+
+    def _on_observation(self, msg: Observation):
+        self._append(self.observations, msg)
+        if self.answer_on_arrival is not None:  # an instant stand-in policy
+            self.publish_action(self.answer_on_arrival, msg.ids)
 
     def _on_diag(self, msg: DiagnosticArray):
         for status in msg.status:
