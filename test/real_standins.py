@@ -69,6 +69,7 @@ class StandIns(Node):
         self.camera_encoding = camera_encoding
         self.camera_lockstep = False
         self.eef_position = [0.0, 0.0, 0.4]
+        self.eef_frame = 'base_link'
         self.commands: list[tuple[float, TwistStamped]] = []
         self.gripper_commands: list[tuple[float, list]] = []
         self.applied: list[tuple[float, Action]] = []
@@ -168,7 +169,7 @@ class StandIns(Node):
         self.gripper_pub.publish(JointState(header=Header(stamp=stamp),
                                             name=['finger_joint_1', 'finger_joint_2'],
                                             position=[0.04, 0.04]))
-        pose = PoseStamped(header=Header(stamp=stamp, frame_id='base_link'))
+        pose = PoseStamped(header=Header(stamp=stamp, frame_id=self.eef_frame))
         pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = self.eef_position
         pose.pose.orientation.x, pose.pose.orientation.w = 1.0, 0.0
         self.pose_pub.publish(pose)

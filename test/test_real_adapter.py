@@ -174,7 +174,7 @@ def test_sim_time_commands_and_staleness_use_the_sim_clock(sim):
 
 
 def test_bridge_decodes_a_compressed_camera(ros_domain, tmp_path):
-    """A profile camera with compressed: true reads sensor_msgs/CompressedImage (JPEG)."""
+    """A compressed camera (JPEG) is decoded; a pose in a foreign frame stops observations."""
     data = yaml.safe_load(open(resolve_profile_path('sim_test')))
     data['cameras'] = {'agentview': {'topic': 'camera/agentview/image_raw/compressed',
                                      'compressed': True}}
@@ -195,6 +195,15 @@ def test_bridge_decodes_a_compressed_camera(ros_domain, tmp_path):
         pixels = np.frombuffer(img.data, np.uint8).reshape(32, 32, 3).astype(int)
         assert abs(pixels[16, 16, 1] - 200) < 12 and pixels[2, 2, 1] < 12  # JPEG is lossy
         assert img.header.frame_id == 'agentview_optical_frame'
+        # A pose in another frame than the profile's base frame: reported, no observation.
+        t = time.monotonic()
+        stand.eef_frame = 'world'
+        status = stand.wait_status('camera_state_bridge: inputs', 'FRAME_MISMATCH', t)
+        assert "pose is in frame 'world', profile base frame is 'base_link'" in status[0].message
+        time.sleep(0.3)  # observations already in flight may still arrive
+        t = time.monotonic()
+        time.sleep(0.5)
+        assert [o for r, o in stand.snapshot('observations') if r > t] == []
     finally:
         WATCHED.clear()
         code = stop_process(bridge)
