@@ -15,7 +15,8 @@ Interfaces:
   end-effector pose
   (profile ``state.eef_pose_topic`` or TF), ``~/deadman`` (std_msgs/Bool: true must be
   renewed within ``timeouts.deadman_s``; false releases at once) and ``~/emergency_stop``
-  (std_msgs/Bool: true latches an emergency stop);
+  (std_msgs/Bool: true latches an emergency stop; both subscribed best effort so that any
+  publisher's QoS matches; a software stop, not a replacement for the hardware e-stop);
 - services ``~/arm``, ``~/disarm``, ``~/reset`` (clears a latched e-stop, leaves disarmed),
   ``~/home`` (moves to the profile's home pose within the limits), all std_srvs/Trigger;
 - publishes, at the control rate and only while armed and safe, the command on the profile's
@@ -54,6 +55,7 @@ from tgrpo_ros.safety import CLAMP_REASONS, HALT_REASONS, Mode, Reason, SafetyFi
 RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 DEADMAN_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
+ESTOP_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT)
 OBSERVATION_MEMORY = 256  # observation stamps kept to date the actions that answer them
 WARN_REASONS = CLAMP_REASONS | {Reason.HOLDING_LAST_ACTION, Reason.DISARMED, Reason.NO_ACTION,
                                 Reason.HOMING, Reason.HOME_REACHED}
@@ -118,7 +120,10 @@ class ArmAdapter(Node):
         self.create_subscription(Observation, 'observation', self._on_observation, RELIABLE)
         # Best effort accepts any dead-man publisher; a lost message only makes it time out.
         self.create_subscription(Bool, '~/deadman', self._on_deadman, DEADMAN_QOS)
-        self.create_subscription(Bool, '~/emergency_stop', self._on_estop, RELIABLE)
+        # Best effort too, so no publisher is refused for its QoS (a reliable subscription would
+        # silently ignore a best-effort e-stop button). A software stop: it does not replace the
+        # robot's hardware emergency stop.
+        self.create_subscription(Bool, '~/emergency_stop', self._on_estop, ESTOP_QOS)
         self.eef_source = EefPoseSource(self, p, self._on_pose)
         for name, handler in (('~/arm', self._srv_arm), ('~/disarm', self._srv_disarm),
                               ('~/reset', self._srv_reset), ('~/home', self._srv_home)):
