@@ -153,6 +153,8 @@ class RunFolder:
         a2.set_xlabel('iteration')
         a2.set_ylim(-5, 105)
         a2.grid(alpha=0.3)
+        from matplotlib.ticker import MaxNLocator
+        a2.xaxis.set_major_locator(MaxNLocator(integer=True))
         fig.suptitle(f'TGRPO training: {self.path.name}')
         fig.tight_layout()
         out = self.path / 'progress.png'
