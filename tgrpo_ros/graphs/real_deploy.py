@@ -46,7 +46,8 @@ def _bool(name: str, text: str) -> bool:
     return lowered in ('true', '1', 'yes')
 
 
-def build(v: dict[str, str]) -> list[NodeSpec]:
+def _validate(v: dict[str, str]) -> dict[str, str]:
+    """Check the arguments (run by resolve_args, so both launchers report errors up front)."""
     from tgrpo_ros.robot_profile import load_profile, profiles_dir
 
     if not v['robot_profile']:
@@ -54,7 +55,7 @@ def build(v: dict[str, str]) -> list[NodeSpec]:
         raise ValueError(f'launch argument robot_profile is required; built-in profiles: '
                          f'{known} (or a path to a YAML file)')
     profile = load_profile(v['robot_profile'])  # a bad profile fails here, before any node
-    cameras = [t.strip() for t in v['camera_topics'].split(',') if t.strip()]
+    cameras = _cameras(v)
     if cameras and len(cameras) != len(profile.cameras):
         raise ValueError(f'camera_topics has {len(cameras)} topic(s) {cameras} but profile '
                          f'{profile.name} has {len(profile.cameras)} camera(s) '
@@ -66,6 +67,22 @@ def build(v: dict[str, str]) -> list[NodeSpec]:
                          f'{v["temperature"]!r}') from None
     if not 0.0 <= temperature <= 5.0:
         raise ValueError(f'launch argument temperature = {temperature} is out of [0, 5]')
+    _bool('use_sim_time', v['use_sim_time'])
+    _bool('arm_on_start', v['arm_on_start'])
+    return v
+
+
+def _cameras(v: dict[str, str]) -> list[str]:
+    return [t.strip() for t in v['camera_topics'].split(',') if t.strip()]
+
+
+def build(v: dict[str, str]) -> list[NodeSpec]:
+    from tgrpo_ros.robot_profile import load_profile
+
+    _validate(v)
+    profile = load_profile(v['robot_profile'])
+    cameras = _cameras(v)
+    temperature = float(v['temperature'])
     sim_time = _bool('use_sim_time', v['use_sim_time'])
     params = [config_file(v['params_file'])]
     bridge = {'robot_profile': v['robot_profile'], 'instruction': v['instruction'],
@@ -87,4 +104,4 @@ def build(v: dict[str, str]) -> list[NodeSpec]:
 GRAPH = register(Graph(
     name='real_deploy',
     description='Deploy a policy on a real arm: camera/state bridge, policy, safe arm adapter.',
-    args=ARGS, build=build))
+    args=ARGS, build=build, prepare=_validate))
