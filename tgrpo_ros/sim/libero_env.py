@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from pathlib import Path
 from typing import Sequence
 
@@ -68,22 +69,25 @@ STATE_NAMES = (
 def ensure_libero_config() -> Path:
     """Make sure LIBERO finds a config file, and pick a headless renderer; return its folder.
 
-    If ``LIBERO_CONFIG_PATH`` is unset it is pointed at ``~/.cache/tgrpo_ros/libero``. A missing
-    ``config.yaml`` there is written from the installed package's location (found without
-    importing ``libero.libero``, whose import would prompt on stdin). ``MUJOCO_GL`` defaults to
-    ``egl`` (works on CPU-only machines with Mesa).
+    If ``LIBERO_CONFIG_PATH`` is unset it is pointed at ``<sys.prefix>/share/tgrpo_ros/libero``
+    (per virtual environment: scripts/setup.sh writes the same file). There, a missing config,
+    or one naming another installation, is (re)written from the installed package's location
+    (found without importing ``libero.libero``, whose import would prompt on stdin). A config
+    the user points to with ``LIBERO_CONFIG_PATH`` is never touched if it exists. ``MUJOCO_GL``
+    defaults to ``egl`` (works on CPU-only machines with Mesa).
     """
     os.environ.setdefault('MUJOCO_GL', 'egl')
+    ours = 'LIBERO_CONFIG_PATH' not in os.environ
     folder = Path(os.environ.setdefault(
-        'LIBERO_CONFIG_PATH', str(Path.home() / '.cache' / 'tgrpo_ros' / 'libero')))
+        'LIBERO_CONFIG_PATH', str(Path(sys.prefix) / 'share' / 'tgrpo_ros' / 'libero')))
     cfg = folder / 'config.yaml'
-    if cfg.exists():
-        return folder
     spec = importlib.util.find_spec('libero')
     if spec is None or not spec.submodule_search_locations:
         raise ImportError('LIBERO is not installed (pip install --no-deps hf-libero==0.1.4; '
                           'see scripts/setup.sh)')
     root = Path(list(spec.submodule_search_locations)[0]) / 'libero'
+    if cfg.exists() and (not ours or f'benchmark_root: {root}\n' in cfg.read_text()):
+        return folder
     if not (root / 'bddl_files').is_dir():
         raise ImportError(f'LIBERO package at {root} has no bddl_files folder')
     folder.mkdir(parents=True, exist_ok=True)
