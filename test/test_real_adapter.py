@@ -14,6 +14,8 @@ import time
 
 import numpy as np
 import pytest
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from std_msgs.msg import String
 import yaml
 
 from helpers import start_node, stop_process
@@ -21,6 +23,8 @@ from real_standins import clean_exit, Spinner, StandIns, start_rclpy, stop_rclpy
 from tgrpo_ros.robot_profile import resolve_profile_path
 
 pytestmark = pytest.mark.ros
+LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                     durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 def _vec(m):
@@ -195,6 +199,14 @@ def test_bridge_decodes_a_compressed_camera(ros_domain, tmp_path):
         pixels = np.frombuffer(img.data, np.uint8).reshape(32, 32, 3).astype(int)
         assert abs(pixels[16, 16, 1] - 200) < 12 and pixels[2, 2, 1] < 12  # JPEG is lossy
         assert img.header.frame_id == 'agentview_optical_frame'
+        assert (obs.instruction, obs.ids.episode_id) == ('lift it', 1)
+        # A new instruction on ~/instruction starts a new episode from step 0.
+        pub = stand.create_publisher(String, 'camera_state_bridge/instruction', LATCHED)
+        wait_for(lambda: pub.get_subscription_count() > 0, 10.0, 'instruction subscriber')
+        pub.publish(String(data='put it down'))
+        new = wait_for(lambda: [o for _, o in stand.snapshot('observations')
+                                if o.instruction == 'put it down'], 10.0, 'new instruction')
+        assert new[0].ids.episode_id == 2 and new[0].ids.step == 0
         # A pose in another frame than the profile's base frame: reported, no observation.
         t = time.monotonic()
         stand.eef_frame = 'world'
