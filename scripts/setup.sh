@@ -120,6 +120,7 @@ export AMENT_PREFIX_PATH="$VENV${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
 [ -f "$VENV/local_setup.sh" ] || echo '# The ROS 2 wheels in this venv need no setup.' > "$VENV/local_setup.sh"
 export CMAKE_PREFIX_PATH="$VENV${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
 log "colcon build"
+mkdir -p "$ROOT/log"
 colcon --log-base "$ROOT/log" build --base-paths "$ROOT" --build-base "$ROOT/build" \
   --install-base "$ROOT/install" --symlink-install \
   --cmake-args -DPython3_EXECUTABLE="$VENV/bin/python" -DBUILD_TESTING=OFF \
