@@ -117,7 +117,10 @@ export PATH="$VENV/bin:$PATH"
 export AMENT_PREFIX_PATH="$VENV${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
 # colcon warns about an AMENT_PREFIX_PATH entry without a local_setup file; the wheels' prefix
 # needs no environment of its own, so give it an empty one.
-[ -f "$VENV/local_setup.sh" ] || echo '# The ROS 2 wheels in this venv need no setup.' > "$VENV/local_setup.sh"
+for ext in sh bash zsh; do
+  [ -f "$VENV/local_setup.$ext" ] || echo '# The ROS 2 wheels in this venv need no setup.' \
+    > "$VENV/local_setup.$ext"
+done
 export CMAKE_PREFIX_PATH="$VENV${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
 log "colcon build"
 mkdir -p "$ROOT/log"

@@ -40,7 +40,8 @@ def _available() -> dict[str, tuple[str, str]]:
 def _usage(available: dict[str, tuple[str, str]]) -> str:
     lines = ['usage: tgrpo-ros SUBCOMMAND [args]   (tgrpo-ros SUBCOMMAND --help for examples)',
              '', 'subcommands:']
-    lines += [f'  {name:<12} {text}' for name, (_, text) in available.items()]
+    width = max(len(n) for n in available) + 2
+    lines += [f'  {name:<{width}} {text}' for name, (_, text) in available.items()]
     return '\n'.join(lines)
 
 
