@@ -25,7 +25,9 @@ def build_policy(model: str, *, device: str = 'cpu', cameras: tuple[str, ...] = 
     """Return the named policy with a fresh (or the given) LoRA adapter attached.
 
     model: 'tiny:<size>' builds a randomly initialised tiny model from ``seed``; anything
-        else is a folder for ``tgrpo_ros.policy.checkpoint.load_policy``. A saved policy that
+        else is a folder for ``tgrpo_ros.policy.checkpoint.load_policy``, found by
+        ``tgrpo_ros.policy.model_location.resolve_model`` ('sft:<name>' = the package's
+        models/<name>; a relative path also inside the package). A saved policy that
         already carries an adapter keeps it (and its version).
     adapter: an adapter folder to load after attaching (its SHA-256 is recorded as version).
     """
@@ -35,7 +37,9 @@ def build_policy(model: str, *, device: str = 'cpu', cameras: tuple[str, ...] = 
                                    device=device, dtype=_dtype(device))
     else:
         from tgrpo_ros.policy.checkpoint import load_policy
-        policy = load_policy(model, device=device, dtype=_dtype(device), cameras=list(cameras))
+        from tgrpo_ros.policy.model_location import resolve_model
+        policy = load_policy(resolve_model(model), device=device, dtype=_dtype(device),
+                             cameras=list(cameras))
     if policy.peft is None:
         policy.add_lora(LoraSettings(rank=int(lora_rank), alpha=float(lora_alpha)))
     if adapter:
