@@ -199,7 +199,7 @@ def speed_md(res: dict) -> str:
     for r in res['rows']:
         lines.append(f'| {r["workers"]} | {" + ".join(r["cameras"])} | '
                      f'{r["env_steps_per_s"]:.1f} | {r["ms_per_group_step"]:.0f} |')
-    lines += ['', 'Rendering (CPU rasterisation of a 383k-face scene) is nearly all of a step\'s '
+    lines += ['', "Rendering (CPU rasterisation of a 383k-face scene) is nearly all of a step's "
               'cost; physics alone is ~2 ms. Throughput scales with workers only while free '
               'cores remain: on a 2-core machine already loaded by other jobs, 1 worker '
               'saturates its share and more workers only add latency per group step.']
