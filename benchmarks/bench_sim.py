@@ -7,6 +7,7 @@ Two modes, each writing ``benchmarks/results/sim_<mode>.json`` and ``.md``:
 ``expert``: the scripted expert on LIBERO-Object tasks (benchmark initial states 0..E-1, no
     rendering): success per task, dense return, how often the reward stage goes backwards along
     successful trajectories, and the mean return of uniformly random actions for comparison.
+    With ``--noise S`` the results go to ``sim_expert_noiseS.*`` (demonstration quality).
 ``speed``: environment steps per second of an ``EnvGroup`` with 1, 2 and 4 worker processes and
     one or two 128 px cameras (random actions, whole group stepped in lockstep).
 
@@ -141,7 +142,9 @@ def bench_expert(args) -> dict:
 
 def expert_md(res: dict) -> str:
     s = res['summary']
-    lines = ['# Scripted expert on LIBERO-Object', '', res['what'] + '.', '',
+    title = '# Scripted expert on LIBERO-Object' + (
+        f' (action noise std {res["expert_noise"]:g})' if res['expert_noise'] else '')
+    lines = [title, '', res['what'] + '.', '',
              f'Machine: {res["machine"]["cpu"]}, {res["machine"]["cores"]} cores, no GPU.', '',
              '| task | success | mean steps | stage backward | expert return | random return |',
              '|---|---|---|---|---|---|']
@@ -151,15 +154,17 @@ def expert_md(res: dict) -> str:
             f'| {name} | {v["successes"]}/{v["episodes"]} ({100 * v["success_rate"]:.0f}%) | '
             f'{v["mean_steps_success"] or 0:.0f} | '
             f'{"-" if back is None else f"{100 * back:.2f}%"} | '
-            f'{v["expert_mean_return"]:.1f} | '
-            f'{v["random_mean_return"]:.1f} ({v["random_episodes"]} ep) |')
+            f'{v["expert_mean_return"]:.1f} | ' + (
+                f'{v["random_mean_return"]:.1f} ({v["random_episodes"]} ep) |'
+                if v['random_episodes'] else '- |'))
     lines += ['', f'All tasks: {100 * s["success_rate"]:.1f}% of {s["episodes"]} episodes; '
               f'lowest task {100 * s["min_task_success_rate"]:.0f}%.',
               f'Stage goes backwards in {100 * (s["stage_backward_fraction"] or 0):.2f}% of the '
               'steps of successful expert episodes.',
-              f'Random actions earn {100 * (s["random_over_expert"] or 0):.1f}% of the expert\'s '
-              f'mean dense return ({s["random_mean_return"]:.1f} vs '
-              f'{s["expert_mean_return"]:.1f}).', '']
+              (f'Random actions earn {100 * s["random_over_expert"]:.1f}% of the expert\'s '
+               f'mean dense return ({s["random_mean_return"]:.1f} vs '
+               f'{s["expert_mean_return"]:.1f}).' if s['random_over_expert'] is not None
+               else f'Expert mean dense return {s["expert_mean_return"]:.1f}.'), '']
     return '\n'.join(lines)
 
 
@@ -228,8 +233,11 @@ def main(argv=None) -> int:
     else:
         res = bench_speed(args)
         md = speed_md(res)
-    (args.out / f'sim_{args.mode}.json').write_text(json.dumps(res, indent=2) + '\n')
-    (args.out / f'sim_{args.mode}.md').write_text(md)
+    name = f'sim_{args.mode}'
+    if args.mode == 'expert' and args.noise > 0:
+        name += f'_noise{args.noise:g}'  # keep the clean expert's results
+    (args.out / f'{name}.json').write_text(json.dumps(res, indent=2) + '\n')
+    (args.out / f'{name}.md').write_text(md)
     print(md)
     return 0
 
