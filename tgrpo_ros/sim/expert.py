@@ -63,7 +63,7 @@ class ScriptedExpert:
         noise: standard deviation of Gaussian noise added to the 6 motion dims of each action
             (before clipping to [-1, 1]); 0 for the clean expert.
         seed: seed of the noise generator.
-        max_retries: regrasp attempts after a drop before giving up (then it just holds still).
+        max_retries: regrasp attempts after a drop before giving up (then it raises the hand).
     """
 
     def __init__(self, noise: float = 0.0, seed: int | None = None, max_retries: int = 3):
