@@ -9,10 +9,13 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 scripts/setup.sh
+# The activation scripts read unset variables: relax -u while sourcing them.
+set +u
 # shellcheck disable=SC1091
 source .venv/bin/activate
 # shellcheck disable=SC1091
 source install/setup.bash
+set -u
 export MUJOCO_GL="${MUJOCO_GL:-egl}"
 export ROS_AUTOMATIC_DISCOVERY_RANGE="${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}"
 exec tgrpo-ros launch sim_train "$@"
