@@ -74,7 +74,7 @@ def test_package_xml_declares_every_ros_package_the_code_imports():
                 + pkg.test_depends}
     ros_pkgs = {'rclpy', 'std_msgs', 'sensor_msgs', 'geometry_msgs', 'std_srvs',
                 'diagnostic_msgs', 'builtin_interfaces', 'lifecycle_msgs', 'launch', 'launch_ros',
-                'ament_index_python', 'rosgraph_msgs', 'tf2_ros', 'rosbags'}
+                'ament_index_python', 'rosgraph_msgs', 'tf2_ros', 'control_msgs', 'rosbags'}
     used = set()
     for path in _python_files():
         tree = ast.parse(path.read_text(encoding='utf-8'))
