@@ -140,10 +140,12 @@ class StandIns(Node):
         if not self.camera_on:
             return
         if self.camera_lockstep and self.frames_sent:
-            # Next frame only once every observation so far has its action (or after 1.5 s):
-            # the policy's speed on a busy CPU then sets the frame rate, with no backlog.
+            # Next frame only once the newest observation has its action (or after 1.5 s): the
+            # policy's speed on a busy CPU then sets the frame rate, with no backlog.
             with self._lock:
-                answered = len(self.actions) >= len(self.observations)
+                newest = self.observations[-1][1].ids.step if self.observations else None
+                answered = newest is None or any(a.ids.step == newest
+                                                 for _, a in self.actions[-5:])
             if not answered and time.monotonic() - self.frames_sent[-1] < 1.5:
                 return
         self._frame += 1
