@@ -95,6 +95,9 @@ class StandIns(Node):
 
         self.create_subscription(TwistStamped, 'servo_node/delta_twist_cmds',
                                  self._rec(self.commands), RELIABLE)
+        self.pose_commands: list[tuple[float, PoseStamped]] = []
+        self.create_subscription(PoseStamped, 'cartesian_pose_controller/target_pose',
+                                 self._rec(self.pose_commands), RELIABLE)
         self.create_subscription(Float64MultiArray, 'gripper_controller/commands',
                                  lambda m: self._append(self.gripper_commands, list(m.data)),
                                  RELIABLE)

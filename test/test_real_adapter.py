@@ -222,3 +222,54 @@ def test_bridge_decodes_a_compressed_camera(ros_domain, tmp_path):
         spinner.stop()
         stop_rclpy()
     assert clean_exit(code, (tmp_path / 'bridge.log').read_text())
+
+
+def test_pose_interface_sends_one_step_targets_and_holds_on_halt(ros_domain, tmp_path):
+    """command.interface pose: PoseStamped targets one control period ahead.
+
+    A halt sends the current pose once (hold here), then nothing.
+    """
+    data = yaml.safe_load(open(resolve_profile_path('sim_test')))
+    data['command'] = {'interface': 'pose', 'topic': 'cartesian_pose_controller/target_pose',
+                       'frame': 'base_link'}
+    profile = tmp_path / 'sim_test_pose.yaml'
+    profile.write_text(yaml.safe_dump(data))
+    start_rclpy()
+    stand = StandIns(camera_encoding='rgb8')
+    spinner = Spinner(stand)
+    procs = [start_node('tgrpo_ros.nodes.camera_state_bridge', '--ros-args', '-p',
+                        f'robot_profile:={profile}', '-p', 'instruction:=lift it',
+                        log_path=tmp_path / 'bridge.log'),
+             start_node('tgrpo_ros.nodes.arm_adapter', '--ros-args', '-p',
+                        f'robot_profile:={profile}', log_path=tmp_path / 'adapter.log')]
+    WATCHED[:] = procs
+    try:
+        wait_for(lambda: len(stand.snapshot('observations')) >= 3, 30.0, 'observations')
+        stand.deadman_on = True
+        stand.scripted_action = [0.1, 0.0, 0.0, 0.0, 0.0, 0.05, 1.0]
+        assert stand.call('arm').success
+        targets = wait_for(lambda: stand.snapshot('pose_commands')[2:], 10.0, 'pose targets')
+        m = targets[-1][1]
+        assert m.header.frame_id == 'base_link'
+        p, q = m.pose.position, m.pose.orientation
+        # From (0, 0, 0.4), 0.1 m/s x 0.05 s ahead; tool-down quaternion turned 0.025 rad about z.
+        np.testing.assert_allclose([p.x, p.y, p.z], [0.005, 0.0, 0.4], atol=1e-9)
+        expected = [math.cos(0.0125), math.sin(0.0125), 0.0, 0.0]  # (0,0,sin,cos) * (1,0,0,0)
+        np.testing.assert_allclose([q.x, q.y, q.z, q.w], expected, atol=1e-9)
+        t = time.monotonic()
+        stand.deadman_on = False
+        stand.wait_status('arm_adapter: safety', 'DEADMAN_TIMEOUT', t)
+        time.sleep(1.0)  # observe: one hold target, then nothing
+        after = [m for r, m in stand.snapshot('pose_commands') if r > t]
+        assert len(after) >= 1
+        hold = after[-1]
+        assert [hold.pose.position.x, hold.pose.position.z] == [0.0, 0.4]  # the current pose
+        holds = [m for m in after if m.pose.position.x == 0.0]
+        assert len(holds) == 1 and after[-1] is holds[0]
+    finally:
+        WATCHED.clear()
+        codes = [stop_process(p) for p in procs]
+        spinner.stop()
+        stop_rclpy()
+    logs = [(tmp_path / f'{n}.log').read_text() for n in ('bridge', 'adapter')]
+    assert all(clean_exit(c, t) for c, t in zip(codes, logs)), codes
