@@ -75,8 +75,9 @@ def train_in_process(settings: SimTrainSettings, env_factory: Callable | None = 
                                             settings.algo.group_completion)
             stats = collect_group(envs, policy, buffer, init_state_index=init_state,
                                   seed=settings.seed + it, temperature=settings.algo.temperature,
-                                  generator=sampler, group_id=it)
-            update = trainer.update(buffer)
+                                  generator=sampler, group_id=it,
+                                  critic=trainer.uses_critic)
+            update = trainer.update(buffer, stats.last_values)
             version = policy.save_adapter(str(run.adapter_dir(it)), it)
             env_steps_total += stats.env_steps
             row = metrics_row(it, task, init_state, stats, update, version, env_steps_total,

@@ -5,6 +5,11 @@
 The environments are anything with LiberoEnv's ``reset(init_state_index, seed)`` and
 ``step(action) -> (Observation, StepOutcome)``. All active environments act in one batched
 policy call per step, as the policy node batches observations arriving together.
+
+With ``critic=True`` (the PPO baseline) each step also records the value head's V(s) of the
+observation acted on, and ``GroupStats.last_values`` holds V of the state after each
+trajectory's last step (0 after a success, which ends the task; a time limit or the group's
+end only cuts the episode, so GAE bootstraps from it).
 """
 
 from __future__ import annotations
@@ -30,12 +35,14 @@ class GroupStats:
     num_stages: int
     env_steps: int
     rollout_time_s: float
+    last_values: list[float] | None = None
 
 
 def collect_group(envs: Sequence, policy: VLAPolicy, buffer: GroupRolloutBuffer, *,
                   init_state_index: int, seed: int, temperature: float,
                   generator: torch.Generator | None = None, group_id: int = 0,
-                  on_step: Callable[[int], None] | None = None) -> GroupStats:
+                  on_step: Callable[[int], None] | None = None,
+                  critic: bool = False) -> GroupStats:
     """Run the N environments of ``envs`` until the buffer's completion rule ends the group."""
     t0 = time.monotonic()
     n = len(envs)
@@ -47,13 +54,19 @@ def collect_group(envs: Sequence, policy: VLAPolicy, buffer: GroupRolloutBuffer,
     max_stage = [0] * n
     num_stages = 0
     env_steps = 0
+    last_tokens: list = [None] * n
     while not buffer.is_complete:
         active = [i for i in range(n) if buffer.is_active(i)]
-        sample = policy.sample([obs[i] for i in active], temperature, generator)
+        batch = [obs[i] for i in active]
+        sample = policy.sample(batch, temperature, generator)
+        values = (policy.evaluate(batch, sample.token_ids, temperature, grad=False,
+                                  values=True)[1].float().cpu().tolist()
+                  if critic else [None] * len(active))
         for j, i in enumerate(active):
             next_obs, out = envs[i].step(sample.actions[j])
             buffer.add(i, steps[i], obs[i], sample.token_ids[j], sample.logprobs[j], out.reward,
-                       success=out.success, done=out.done)
+                       success=out.success, done=out.done, value=values[j])
+            last_tokens[i] = sample.token_ids[j]
             obs[i] = next_obs
             steps[i] += 1
             env_steps += 1
@@ -62,7 +75,14 @@ def collect_group(envs: Sequence, policy: VLAPolicy, buffer: GroupRolloutBuffer,
         if on_step is not None:
             on_step(env_steps)
     rewards, mask = buffer.rewards, buffer.mask
+    last_values = None
+    if critic:
+        # The value head reads only the prefix (observation + prompt); any valid action tokens
+        # complete the call, so the trajectory's last ones are reused.
+        v = policy.evaluate(obs, torch.stack(last_tokens), temperature, grad=False,
+                            values=True)[1].float().cpu()
+        last_values = torch.where(buffer.success, 0.0, v).tolist()
     return GroupStats(returns=(rewards * mask).sum(1).tolist(), lengths=buffer.lengths.tolist(),
                       success=buffer.success.tolist(), max_stage=max_stage,
                       num_stages=num_stages, env_steps=env_steps,
-                      rollout_time_s=time.monotonic() - t0)
+                      rollout_time_s=time.monotonic() - t0, last_values=last_values)

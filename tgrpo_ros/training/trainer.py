@@ -5,6 +5,13 @@
 The in-process loop and the ROS 2 learner node collect a group differently (direct calls vs
 topics) but hand the same ``GroupRolloutBuffer`` to ``TGRPOTrainer.update``; nothing about the
 update exists twice.
+
+The PPO baseline is the same trainer with ``estimator='gae'``: the policy gets a value head
+(``add_value_head``, on the shared trunk), the rollout records V(s) per step
+(``collect_group(..., critic=True)``), advantages come from GAE, are standardised over the
+group's steps (PPO's usual per-batch normalisation; the group-relative estimators are already
+standardised), and the clipped value loss times ``value_loss_coef`` joins the clipped policy
+loss in one backward pass.
 """
 
 from __future__ import annotations
@@ -15,7 +22,8 @@ import time
 
 import torch
 
-from tgrpo_ros.algo import compute_advantages, GroupRolloutBuffer, policy_loss, TGRPOConfig
+from tgrpo_ros.algo import (compute_advantages, GroupRolloutBuffer, policy_loss, TGRPOConfig,
+                            value_loss)
 from tgrpo_ros.policy.base import VLAPolicy
 
 
@@ -35,6 +43,8 @@ class UpdateResult:
     samples: int
     minibatches: int
     update_time_s: float
+    value_loss: float = math.nan
+    explained_variance: float = math.nan
 
 
 class TGRPOTrainer:
@@ -43,36 +53,66 @@ class TGRPOTrainer:
     def __init__(self, policy: VLAPolicy, config: TGRPOConfig, seed: int = 0):
         self.policy = policy
         self.config = config
+        if self.uses_critic and getattr(policy, 'value_head', None) is None:
+            policy.add_value_head()
         params = policy.trainable_parameters()
         if not params:
             raise ValueError('the policy has no trainable parameters (attach a LoRA adapter)')
         self.optimizer = torch.optim.AdamW(params, lr=config.lr)
         self.generator = torch.Generator().manual_seed(seed)
 
-    def advantages(self, buffer: GroupRolloutBuffer) -> torch.Tensor:
-        cfg = self.config
-        return compute_advantages(buffer.rewards, buffer.mask, cfg.estimator, cfg,
-                                  success=buffer.success)
+    @property
+    def uses_critic(self) -> bool:
+        """PPO baseline: GAE advantages from a value head."""
+        return self.config.estimator == 'gae'
 
-    def update(self, buffer: GroupRolloutBuffer) -> UpdateResult:
+    def advantages(self, buffer: GroupRolloutBuffer,
+                   last_values: list[float] | None = None) -> torch.Tensor:
+        cfg = self.config
+        if not self.uses_critic:
+            return compute_advantages(buffer.rewards, buffer.mask, cfg.estimator, cfg,
+                                      success=buffer.success)
+        if buffer.values is None:
+            raise ValueError("estimator 'gae' needs the critic's values in the buffer: collect "
+                             'the group with collect_group(..., critic=True)')
+        last = None if last_values is None else torch.tensor(last_values, dtype=torch.float32)
+        return compute_advantages(buffer.rewards, buffer.mask, cfg.estimator, cfg,
+                                  success=buffer.success, values=buffer.values,
+                                  last_values=last)
+
+    def update(self, buffer: GroupRolloutBuffer,
+               last_values: list[float] | None = None) -> UpdateResult:
         """Advantages, then ``update_epochs`` passes of shuffled minibatches over the group.
 
         ``first_abs_log_ratio_max`` is max |log pi_theta - log pi_old| on the first minibatch,
         before any gradient step: the sampler and the learner must agree there (< 1e-4).
+        last_values: PPO only, V of the state after each trajectory (``GroupStats``).
         """
         cfg = self.config
         t0 = time.monotonic()
-        adv = self.advantages(buffer)
+        adv = self.advantages(buffer, last_values)
+        returns = None
+        if self.uses_critic:
+            mask = buffer.mask
+            returns = torch.where(mask, adv + buffer.values, 0.0)  # GAE value targets
+            valid = adv[mask]
+            if valid.numel() > 1 and float(valid.std()) > 1e-8:
+                adv = torch.where(mask, (adv - valid.mean()) / valid.std(), 0.0)
         sums: dict[str, float] = {}
         first_log_ratio = math.nan
         ratio_max = 0.0
         n_mb = 0
         params = [p for g in self.optimizer.param_groups for p in g['params']]
         for epoch in range(cfg.update_epochs):
-            for mb in buffer.minibatches(adv, cfg.minibatch_size, generator=self.generator):
+            for mb in buffer.minibatches(adv, cfg.minibatch_size, generator=self.generator,
+                                         returns=returns):
                 device = getattr(self.policy, 'device', 'cpu')
-                new = self.policy.token_logprobs(mb.observations, mb.token_ids,
-                                                 cfg.temperature, grad=True)
+                if self.uses_critic:
+                    new, values = self.policy.evaluate(mb.observations, mb.token_ids,
+                                                       cfg.temperature, grad=True, values=True)
+                else:
+                    new = self.policy.token_logprobs(mb.observations, mb.token_ids,
+                                                     cfg.temperature, grad=True)
                 old = mb.old_logprobs.to(new.device)
                 ref = None
                 if cfg.beta > 0:
@@ -82,6 +122,12 @@ class TGRPOTrainer:
                 loss, metrics = policy_loss(new, old, mb.advantages.to(device),
                                             ref_logprobs=ref,
                                             step_weights=mb.step_weights.to(device), config=cfg)
+                if self.uses_critic:
+                    v_loss, v_metrics = value_loss(values, mb.old_values.to(values.device),
+                                                   mb.returns.to(values.device), config=cfg)
+                    loss = loss + cfg.value_loss_coef * v_loss
+                    metrics.update(v_metrics)
+                    metrics['loss'] = float(loss.detach())
                 if n_mb == 0:
                     first_log_ratio = float((new.detach().float() - old).abs().max())
                 self.optimizer.zero_grad(set_to_none=True)
@@ -101,13 +147,19 @@ class TGRPOTrainer:
             clip_frac=mean.get('clip_frac', math.nan), ratio_mean=mean.get('ratio_mean', 1.0),
             ratio_max=ratio_max, first_abs_log_ratio_max=first_log_ratio,
             grad_norm=mean.get('grad_norm', math.nan), samples=len(buffer), minibatches=n_mb,
-            update_time_s=time.monotonic() - t0)
+            update_time_s=time.monotonic() - t0, value_loss=mean.get('value_loss', math.nan),
+            explained_variance=mean.get('explained_variance', math.nan))
 
     # --- resume -----------------------------------------------------------------------------
     def state_dict(self) -> dict:
-        return {'optimizer': self.optimizer.state_dict(),
-                'generator': self.generator.get_state()}
+        state = {'optimizer': self.optimizer.state_dict(),
+                 'generator': self.generator.get_state()}
+        if self.uses_critic:  # the adapter files hold LoRA only; the critic resumes from here
+            state['value_head'] = self.policy.value_head.state_dict()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
+        if self.uses_critic:
+            self.policy.value_head.load_state_dict(state['value_head'])
         self.optimizer.load_state_dict(state['optimizer'])
         self.generator.set_state(state['generator'])
