@@ -1,0 +1,319 @@
+# Copyright 2026 tgrpo_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""The learning experiment: SFT vs TGRPO, its ablations, GRPO on 0/1 success and PPO.
+
+From one SFT policy, for each method and seed, the same number of iterations (each one group of
+``--group-size`` episodes of at most ``--max-steps`` steps, so at most the same budget of
+environment steps; the steps actually used are reported) of in-process training
+(``train_in_process``), then a greedy evaluation on HELD-OUT initial states with
+``tgrpo-ros eval-sim``'s episode runner. The SFT policy itself is evaluated the same way.
+
+Methods (``SimTrainSettings.algo``):
+    tgrpo         fused step + trajectory advantage (0.3 / 0.7), first-success groups (paper)
+    traj          trajectory-level only on the dense return ("without step advantage")
+    step          step-level only ("without trajectory advantage")
+    grpo_outcome  trajectory-level on 0/1 success (SimpleVLA-RL's GRPO), all_done groups
+    ppo           value head + GAE + clipped value loss, all_done groups
+
+Never tuned on evaluation states: training uses ``--train-states`` (default 0-24), evaluation
+``--eval-states`` (default 25-44, i.e. 20 episodes per task per seed); the two are checked to be
+disjoint. Every setting is fixed before the run and written to the results.
+
+Outputs under ``--out`` (default benchmarks/results/experiment_object_task0)::
+
+    runs/<method>_s<seed>/         run folders (metrics.csv, adapters, resume state)
+    eval/<name>/results.json       held-out evaluations (sft, <method>_s<seed>)
+    results.json, results.md       table: held-out success and dense return, mean +- std over
+                                   seeds, env steps, wall time, machine
+    curves.png                     training-group success and dense return against env steps
+                                   and wall time (mean over seeds), held-out success bars
+
+Resumable: rerun the same command; finished evaluations are kept, runs continue after their last
+complete iteration (``--resume`` is implied), and the table is rewritten from what exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+from pathlib import Path
+import platform
+import sys
+import time
+from typing import Sequence
+
+METHODS = {
+    'tgrpo': {'algo.estimator': 'tgrpo', 'algo.group_completion': 'first_success'},
+    'traj': {'algo.estimator': 'traj', 'algo.group_completion': 'first_success'},
+    'step': {'algo.estimator': 'step', 'algo.group_completion': 'first_success'},
+    'grpo_outcome': {'algo.estimator': 'grpo_outcome', 'algo.group_completion': 'all_done'},
+    'ppo': {'algo.estimator': 'gae', 'algo.group_completion': 'all_done'},
+}
+
+EXAMPLES = """
+examples:
+  # the committed run (see benchmarks/results/experiment_object_task0/results.md)
+  python benchmarks/run_experiment.py --model sft:object_task0 --task 0 --seeds 0 1 2 \\
+      --iterations 6 --group-size 4 --max-steps 160
+
+  # a smoke run of the whole pipeline in a few minutes (NOT a result: tiny budget)
+  python benchmarks/run_experiment.py --iterations 1 --group-size 2 --max-steps 8 \\
+      --eval-states 25-26 --eval-max-steps 8 --seeds 0 --out /tmp/exp_smoke
+"""
+
+
+def parse_range(text: str) -> list[int]:
+    from tgrpo_ros.sim.demonstrations import parse_range as _parse
+    return _parse(text)
+
+
+def run_settings(args, method: str, seed: int, out: Path) -> dict:
+    flat = {
+        'suite': args.suite, 'tasks': [str(args.task)], 'init_states': args.train_states,
+        'iterations': args.iterations, 'max_steps': args.max_steps, 'model': args.model,
+        'image_size': args.image_size, 'lora_rank': args.lora_rank, 'seed': seed,
+        'output_dir': str(out), 'resume': True, 'algo.group_size': args.group_size,
+        'algo.lr': args.lr, 'algo.minibatch_size': args.minibatch_size,
+        'algo.update_epochs': args.update_epochs,
+    }
+    flat.update(METHODS[method])
+    return flat
+
+
+def train_run(args, method: str, seed: int, out: Path, log) -> None:
+    from tgrpo_ros.training.loop import train_in_process
+    from tgrpo_ros.training.run_folder import RunFolder
+    from tgrpo_ros.training.settings import SimTrainSettings
+    last = RunFolder(out, args.iterations).last_complete() if out.exists() else None
+    if last is not None and last['iteration'] >= args.iterations:
+        return
+    settings = SimTrainSettings.from_flat(run_settings(args, method, seed, out))
+    train_in_process(settings, log=log)
+
+
+def export_policy(args, run: Path, folder: Path) -> None:
+    """Save the SFT policy + the run's final adapter as one policy folder (eval-sim loads it)."""
+    from tgrpo_ros.policy.checkpoint import save_policy
+    from tgrpo_ros.training.policy_setup import build_policy
+    from tgrpo_ros.training.run_folder import RunFolder
+    last = RunFolder(run, args.iterations).last_complete()
+    policy = build_policy(args.model, lora_rank=args.lora_rank, adapter=last['adapter'])
+    save_policy(policy, folder)
+
+
+def evaluate(args, policy_folder: str, out: Path, log) -> dict:
+    """Greedy held-out evaluation (eval-sim's runner); cached in out/results.json."""
+    result = out / 'results.json'
+    if result.is_file():
+        return json.loads(result.read_text())
+    from tqdm import tqdm
+
+    from tgrpo_ros.policy.model_location import resolve_model
+    from tgrpo_ros.sim.eval_sim import run_task, VLAPolicyRunner
+    out.mkdir(parents=True, exist_ok=True)
+    runner = VLAPolicyRunner(resolve_model(policy_folder), 'cpu', 0.0, args.eval_seed)
+    t0 = time.monotonic()
+    with tqdm(total=len(args.eval_states), desc=f'eval {out.name}', unit='ep',
+              disable=not sys.stderr.isatty()) as bar:
+        recs = run_task(args.suite, str(args.task), args.eval_states, runner, args.eval_envs,
+                        runner.cameras, args.image_size, args.eval_max_steps, args.eval_seed,
+                        bar)
+    doc = {'policy': policy_folder, 'init_states': args.eval_states,
+           'episodes': len(recs), 'successes': sum(r['success'] for r in recs),
+           'success_rate': sum(r['success'] for r in recs) / len(recs),
+           'mean_return': sum(r['return'] for r in recs) / len(recs),
+           'mean_steps': sum(r['steps'] for r in recs) / len(recs),
+           'max_steps': args.eval_max_steps, 'seconds': round(time.monotonic() - t0, 1),
+           'episodes_detail': [{k: v for k, v in r.items() if k != 'actions'} for r in recs]}
+    tmp = result.with_suffix('.tmp')
+    tmp.write_text(json.dumps(doc, indent=2))
+    os.replace(tmp, result)
+    log(f'[experiment] eval {out.name}: success {doc["successes"]}/{doc["episodes"]}, '
+        f'return {doc["mean_return"]:.1f} ({doc["seconds"]:.0f}s)')
+    return doc
+
+
+def read_rows(run: Path) -> list[dict]:
+    f = run / 'metrics.csv'
+    if not f.is_file():
+        return []
+    with open(f, newline='') as fh:
+        return list(csv.DictReader(fh))
+
+
+def _mean_std(xs: list[float]) -> tuple[float, float]:
+    if not xs:
+        return math.nan, math.nan
+    m = sum(xs) / len(xs)
+    s = math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else 0.0
+    return m, s
+
+
+def summarise(args, out: Path, wall_s: float) -> dict:
+    """Table from whatever exists (complete or not), as JSON, Markdown and a plot."""
+    sft = out / 'eval' / 'sft' / 'results.json'
+    table = {'sft': {'success': [], 'return': [], 'env_steps': [], 'wall_s': [], 'runs': 0}}
+    if sft.is_file():
+        d = json.loads(sft.read_text())
+        table['sft'].update(success=[d['success_rate']], **{'return': [d['mean_return']]})
+    curves = {}
+    for method in args.methods:
+        entry = {'success': [], 'return': [], 'env_steps': [], 'wall_s': [], 'runs': 0,
+                 'iterations_done': []}
+        for seed in args.seeds:
+            name = f'{method}_s{seed}'
+            rows = read_rows(out / 'runs' / name)
+            entry['iterations_done'].append(len(rows))
+            if rows:
+                curves.setdefault(method, []).append(rows)
+            ev = out / 'eval' / name / 'results.json'
+            if ev.is_file():
+                d = json.loads(ev.read_text())
+                entry['success'].append(d['success_rate'])
+                entry['return'].append(d['mean_return'])
+                entry['env_steps'].append(int(float(rows[-1]['env_steps_total'])))
+                entry['wall_s'].append(sum(float(r['rollout_time_s']) + float(r['update_time_s'])
+                                           for r in rows))
+                entry['runs'] += 1
+        table[method] = entry
+    doc = {'settings': {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+           'machine': f'{platform.node() or "?"}: {platform.machine()}, {os.cpu_count()} CPUs '
+                      '(shared with other jobs), no GPU',
+           'wall_time_s_this_invocation': round(wall_s, 1), 'table': table}
+    (out / 'results.json').write_text(json.dumps(doc, indent=2))
+    lines = [f'# Experiment: LIBERO {args.suite} task {args.task}, model {args.model}', '',
+             f'- training states {args.train_states[0]}..{args.train_states[-1]}, held-out '
+             f'evaluation states {args.eval_states[0]}..{args.eval_states[-1]} '
+             f'({len(args.eval_states)} greedy episodes per run, at most {args.eval_max_steps} '
+             'steps)',
+             f'- per run: {args.iterations} iterations x group {args.group_size} x at most '
+             f'{args.max_steps} steps (budget {args.iterations * args.group_size * args.max_steps}'
+             ' env steps)',
+             f'- seeds {args.seeds}; machine: {doc["machine"]}',
+             f'- wall time of this invocation: {wall_s / 60:.1f} min', '',
+             '| method | runs evaluated | held-out success % (mean +- std) | dense return | '
+             'env steps used | train wall time [s] |',
+             '| --- | --- | --- | --- | --- | --- |']
+    for name, e in table.items():
+        s_m, s_s = _mean_std([100 * x for x in e['success']])
+        r_m, r_s = _mean_std(e['return'])
+        steps = _mean_std([float(x) for x in e['env_steps']])[0]
+        wall = _mean_std(e['wall_s'])[0]
+        runs = e['runs'] if name != 'sft' else len(e['success'])
+        lines.append(f'| {name} | {runs} | {s_m:.1f} +- {s_s:.1f} | {r_m:.1f} +- {r_s:.1f} | '
+                     f'{steps:.0f} | {wall:.0f} |')
+    lines += ['', '![curves](curves.png)', '']
+    (out / 'results.md').write_text('\n'.join(lines))
+    plot(out, curves, table)
+    return doc
+
+
+def plot(out: Path, curves: dict, table: dict) -> None:
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    import numpy as np
+    fig, axes = plt.subplots(2, 3, figsize=(14, 7))
+    for method, runs in curves.items():
+        n = min(len(r) for r in runs)
+        if n == 0:
+            continue
+        steps = np.mean([[float(r['env_steps_total']) for r in rows[:n]] for rows in runs], 0)
+        wall = np.mean([np.cumsum([float(r['rollout_time_s']) + float(r['update_time_s'])
+                                   for r in rows[:n]]) for rows in runs], 0)
+        succ = np.mean([[float(r['success_rate']) for r in rows[:n]] for rows in runs], 0)
+        ret = np.mean([[float(r['mean_return']) for r in rows[:n]] for rows in runs], 0)
+        for ax, x, y in ((axes[0, 0], steps, succ), (axes[0, 1], steps, ret),
+                         (axes[1, 0], wall, succ), (axes[1, 1], wall, ret)):
+            ax.plot(x, y, marker='o', label=method)
+    for ax, xl, yl in ((axes[0, 0], 'env steps', 'training-group success'),
+                       (axes[0, 1], 'env steps', 'training-group dense return'),
+                       (axes[1, 0], 'wall time [s]', 'training-group success'),
+                       (axes[1, 1], 'wall time [s]', 'training-group dense return')):
+        ax.set_xlabel(xl)
+        ax.set_ylabel(yl)
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=8)
+    names = [k for k, e in table.items() if e['success']]
+    for col, key, label in ((0, 'success', 'held-out success %'),
+                            (1, 'return', 'held-out dense return')):
+        ax = axes[col, 2]
+        vals = [(100 if key == 'success' else 1) * np.mean(table[k][key]) for k in names]
+        errs = [(100 if key == 'success' else 1) * (np.std(table[k][key], ddof=1)
+                                                     if len(table[k][key]) > 1 else 0)
+                for k in names]
+        ax.bar(names, vals, yerr=errs, capsize=3)
+        ax.set_ylabel(label)
+        ax.tick_params(axis='x', rotation=30)
+    fig.tight_layout()
+    tmp = out / 'curves.tmp.png'
+    fig.savefig(tmp, dpi=90)
+    plt.close(fig)
+    os.replace(tmp, out / 'curves.png')
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], epilog=EXAMPLES,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--model', default='sft:object_task0', help='the SFT policy (start point)')
+    p.add_argument('--suite', default='libero_object')
+    p.add_argument('--task', default='0')
+    p.add_argument('--methods', nargs='+', default=list(METHODS), choices=list(METHODS))
+    p.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
+    p.add_argument('--iterations', type=int, default=6, help='iterations per run (budget)')
+    p.add_argument('--group-size', type=int, default=4)
+    p.add_argument('--max-steps', type=int, default=160, help='episode limit in training')
+    p.add_argument('--train-states', type=parse_range, default=parse_range('0-24'))
+    p.add_argument('--eval-states', type=parse_range, default=parse_range('25-44'))
+    p.add_argument('--eval-max-steps', type=int, default=160,
+                   help='episode limit in evaluation (the same for SFT and every method)')
+    p.add_argument('--eval-envs', type=int, default=1, help='evaluation worker processes')
+    p.add_argument('--eval-seed', type=int, default=7)
+    p.add_argument('--image-size', type=int, default=128, help='render size (as the demos)')
+    p.add_argument('--lr', type=float, default=1e-4)
+    p.add_argument('--lora-rank', type=int, default=8)
+    p.add_argument('--minibatch-size', type=int, default=64)
+    p.add_argument('--update-epochs', type=int, default=1)
+    p.add_argument('--out', type=Path, default=Path('benchmarks/results/experiment_object_task0'))
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    overlap = sorted(set(args.train_states) & set(args.eval_states))
+    if overlap:
+        raise SystemExit(f'training and evaluation initial states overlap: {overlap}')
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    log_file = open(out / 'experiment.log', 'a')
+
+    def log(msg: str) -> None:
+        print(msg, flush=True)
+        log_file.write(f'{time.strftime("%H:%M:%S", time.gmtime())} {msg}\n')
+        log_file.flush()
+
+    from tgrpo_ros.policy.model_location import resolve_model
+    evaluate(args, resolve_model(args.model), out / 'eval' / 'sft', log)
+    summarise(args, out, time.monotonic() - t0)
+    for seed in args.seeds:           # seeds outermost: every method gets a seed before any
+        for method in args.methods:   # gets a second, so a cut-short run is still comparable
+            name = f'{method}_s{seed}'
+            if (out / 'eval' / name / 'results.json').is_file():
+                continue
+            run = out / 'runs' / name
+            train_run(args, method, seed, run, log)
+            export_policy(args, run, run / 'final_policy')
+            evaluate(args, str(run / 'final_policy'), out / 'eval' / name, log)
+            summarise(args, out, time.monotonic() - t0)
+    doc = summarise(args, out, time.monotonic() - t0)
+    log(f'[experiment] done; table in {out / "results.md"}')
+    print((out / 'results.md').read_text())
+    return 0 if doc else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
