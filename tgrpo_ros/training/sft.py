@@ -131,7 +131,7 @@ def shift_augment(image: np.ndarray, max_shift: int, rng: np.random.Generator) -
 
 # ---- policy ----------------------------------------------------------------------------------
 def build_sft_policy(model: str, statistics: dict, key: str, cameras: Sequence[str],
-                     seed: int, device: str, lora_rank: int):
+                     seed: int, device: str, lora_rank: int, dtype: str = 'auto'):
     """Build the policy to fine-tune, its action statistics replaced by the demonstrations'."""
     from tgrpo_ros.policy.normalization import ActionNormalizer
     from tgrpo_ros.policy.lora import LoraSettings
@@ -139,10 +139,12 @@ def build_sft_policy(model: str, statistics: dict, key: str, cameras: Sequence[s
     if model.startswith('tiny:'):
         from tgrpo_ros.policy.tiny import build_tiny_policy
         policy = build_tiny_policy(model.split(':', 1)[1], seed=seed, cameras=tuple(cameras),
-                                   statistics={key: statistics}, unnorm_key=key, device=device)
+                                   statistics={key: statistics}, unnorm_key=key, device=device,
+                                   dtype=dtype)
     else:
         from tgrpo_ros.policy.checkpoint import load_policy
-        policy = load_policy(resolve_model(model), device=device, cameras=list(cameras))
+        policy = load_policy(resolve_model(model), device=device, dtype=dtype,
+                             cameras=list(cameras))
         policy.statistics = dict(policy.statistics) | {key: statistics}
         policy.spec.unnorm_key = key
         policy.unnorm_key = key
@@ -274,14 +276,14 @@ def run_sft(args: argparse.Namespace, log=print) -> dict:
     if args.resume and resume_point.is_file():
         point = json.loads(resume_point.read_text())
         ckpt = out / point['checkpoint']
-        policy = load_policy(ckpt, device=args.device)
+        policy = load_policy(ckpt, device=args.device, dtype=args.dtype)
         state = torch.load(ckpt / STATE_FILE, weights_only=False)
         start_epoch, step = point['epoch'] + 1, point['step']
         rng.bit_generator.state = state['rng']
         log(f'[sft] resuming {out} after epoch {point["epoch"]}')
     else:
         policy = build_sft_policy(args.model, stats, args.statistics_key, cameras, args.seed,
-                                  args.device, args.lora_rank)
+                                  args.device, args.lora_rank, args.dtype)
         state = None
         _atomic_json(out / 'sft_config.json', config)
     train.tokens = policy.actions_to_tokens(train.actions)
@@ -368,6 +370,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help='key of the demonstration statistics in the policy')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--device', default='cpu')
+    p.add_argument('--dtype', default='auto',
+                   help="'auto' (float32 on the CPU, bfloat16 on GPUs), 'float32', 'bfloat16'; "
+                        'train a full tiny model in float32')
     p.add_argument('--resume', action='store_true', help='continue from OUT/last_complete.json')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     return p
