@@ -31,6 +31,11 @@ def run_node(factory: Callable[[], object], args=None, threads: int = 1) -> int:
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except RuntimeError:
+        # SIGINT landing inside a message take surfaces as a RuntimeError from rclpy once the
+        # context is shut down; only a RuntimeError while rclpy is still running is ours.
+        if rclpy.ok():
+            raise
     except SystemExit as exc:  # a node asked to end (e.g. the learner finished its run)
         code = int(exc.code or 0)
     finally:

@@ -81,7 +81,11 @@ class PolicyNode(Node):
         self.version_pub.publish(version_msg(self.policy.version))
 
     def _on_observation(self, msg: ObservationMsg) -> None:
+        # Only the newest observation of each environment is worth answering: on a robot an
+        # older frame is stale by the time the model is free (the adapter would refuse its
+        # action); in simulation an environment has at most one observation waiting anyway.
         with self._lock:
+            self._pending = [m for m in self._pending if m.ids.env_id != msg.ids.env_id]
             self._pending.append(msg)
 
     def _act(self) -> None:
