@@ -32,6 +32,7 @@ from tgrpo_ros.msg import Observation as ObservationMsg, PolicyVersion as Policy
 from tgrpo_ros.msg import StepResult
 from tgrpo_ros.nodes.conversions import msg_to_observation, version_msg
 from tgrpo_ros.nodes.node_main import try_shutdown
+from tgrpo_ros.sim.libero_env import MAX_STEPS
 from tgrpo_ros.srv import EndEpisode, ResetEnv
 from tgrpo_ros.training.loop import schedule
 from tgrpo_ros.training.metrics import metrics_row
@@ -72,6 +73,11 @@ class LearnerNode(Node):
             description='Wait at most this long for environments and policy to appear [s].'))
         flat = {name: self.get_parameter(name).value for name in defaults}
         self.settings = SimTrainSettings.from_flat(flat)
+        if self.settings.algo.estimator == 'gae':
+            raise ValueError("the PPO baseline (algo.estimator 'gae') records critic values "
+                             'during the rollout and runs in one process: use tgrpo-ros train '
+                             "--set algo.estimator=gae; the graph's learner runs the "
+                             'group-relative estimators (tgrpo, traj, step, grpo_outcome)')
         self.env_ids = list(self.get_parameter('env_ids').value)
         if len(self.env_ids) != self.settings.group_size:
             raise ValueError(f'env_ids names {len(self.env_ids)} environments but '
@@ -254,7 +260,8 @@ class LearnerNode(Node):
         t0 = time.monotonic()
         n = len(self.env_ids)
         with self._cond:
-            self.buffer = GroupRolloutBuffer(n, s.max_steps or 10_000, s.algo.group_completion)
+            self.buffer = GroupRolloutBuffer(n, s.max_steps or MAX_STEPS.get(s.suite, 1000),
+                                             s.algo.group_completion)
             self.buffer.reset(it)
             self._obs.clear()
             self._act.clear()
