@@ -86,6 +86,8 @@ class LearnerNode(Node):
         self.startup_timeout = float(self.get_parameter('startup_timeout_s').value)
 
         s = self.settings
+        if s.torch_threads > 0:
+            torch.set_num_threads(s.torch_threads)
         self.policy = policy or build_policy(s.model, device=s.device, cameras=s.cameras,
                                              lora_rank=s.lora_rank, lora_alpha=s.lora_alpha,
                                              seed=s.seed)

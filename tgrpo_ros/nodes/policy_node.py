@@ -54,9 +54,14 @@ class PolicyNode(Node):
         d('lora_alpha', 16.0, ParameterDescriptor(description='LoRA alpha.'))
         d('max_batch', 16, ParameterDescriptor(
             description='Most observations answered by one forward pass.'))
+        d('torch_threads', 1, ParameterDescriptor(
+            description='CPU threads torch may use (0 = torch default); 1 keeps OpenMP from '
+                        'stalling when other processes share the cores.'))
         p = lambda name: self.get_parameter(name).value  # noqa: E731
         self.temperature = float(p('temperature'))
         self.max_batch = int(p('max_batch'))
+        if int(p('torch_threads')) > 0 and policy is None:  # shared: the learner set it
+            torch.set_num_threads(int(p('torch_threads')))
         if policy is None:
             from tgrpo_ros.training.policy_setup import build_policy
             policy = build_policy(p('model'), device=p('device'), cameras=tuple(p('cameras')),

@@ -41,6 +41,8 @@ def make_envs(settings: SimTrainSettings, task: str) -> list:
 def train_in_process(settings: SimTrainSettings, env_factory: Callable | None = None,
                      log: Callable[[str], None] = print) -> dict:
     """Run (or resume) a training run; return its summary."""
+    if settings.torch_threads > 0:
+        torch.set_num_threads(settings.torch_threads)
     run = RunFolder(settings.output_dir or default_run_dir(), settings.iterations)
     policy = build_policy(settings.model, device=settings.device, cameras=settings.cameras,
                           lora_rank=settings.lora_rank, lora_alpha=settings.lora_alpha,

@@ -38,6 +38,9 @@ class SimTrainSettings:
         "Policy: 'tiny:<size>' (test, cpu-5m, cpu-20m; random init), or a folder (a saved "
         'tgrpo_ros policy, an OpenVLA checkpoint or an HF VLM).'))
     device: str = field(default='cpu', metadata=_help("Torch device: 'cpu', 'cuda', 'cuda:1'."))
+    torch_threads: int = field(default=1, metadata=_help(
+        'CPU threads torch may use (0 = torch default). 1 by default: the environments need the '
+        'other cores, and oversubscribed OpenMP threads stall for seconds per call.'))
     cameras: tuple[str, ...] = field(default=('agentview',), metadata=_help(
         'Cameras rendered and fed to the policy (LIBERO names: agentview, robot0_eye_in_hand).'))
     image_size: int = field(default=128, metadata=_help(
