@@ -38,6 +38,7 @@ def in_process(n: int, steps: int) -> float:
     from tgrpo_ros.training.policy_setup import build_policy
     envs = [LiberoEnv('libero_object', 0, cameras=('agentview',), image_size=128,
                       max_steps=steps) for _ in range(n)]
+    torch.set_num_threads(1)  # as the policy node and the learner do (torch_threads)
     policy = build_policy('tiny:test', seed=7)
     gen = torch.Generator().manual_seed(0)
     try:
