@@ -97,6 +97,11 @@ class TokenVLAPolicy(VLAPolicy):
         self._version = PolicyVersion()
         p = next(backbone.parameters())
         self.device, self.dtype = p.device, p.dtype
+        if self.device.type == 'cpu':
+            # Trained weights can produce subnormal activations, which x86 CPUs compute ~50x
+            # slower (a fine-tuned tiny model sampled in 1.4 s instead of 0.03 s). Flushing them
+            # to zero changes nothing above 1e-38 and applies to sampler and learner alike.
+            torch.set_flush_denormal(True)
         self._action_ids = self.action_tokenizer.action_token_ids.to(self.device)
 
     # ---- VLAPolicy ---------------------------------------------------------------------------
