@@ -109,11 +109,11 @@ def test_model_names_resolve_from_the_package(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # away from the repository
     root = package_roots()[0]
     (root / 'models').mkdir(exist_ok=True)
-    probe = root / 'models' / 'probe_for_test_sft'
+    probe = root / 'models' / 'sft_probe_for_test_sft'
     probe.mkdir()
     try:
         assert resolve_model('sft:probe_for_test_sft') == str(probe)
-        assert resolve_model('models/probe_for_test_sft') == str(probe)
+        assert resolve_model('models/sft_probe_for_test_sft') == str(probe)
     finally:
         probe.rmdir()
     with pytest.raises(FileNotFoundError, match='looked in'):

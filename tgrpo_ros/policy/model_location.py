@@ -3,11 +3,12 @@
 """Where a model named in settings lives: ``sft:<name>``, a relative path, or a folder.
 
 Why: the main job's default starting point is a policy shipped with the package
-(``models/sft_object_task0``), and a run must find it whether started from the source tree or
-from a colcon install (``share/tgrpo_ros/models``) and from any working directory.
+(``models/sft_object_task0``, named ``sft:object_task0``), and a run must find it whether
+started from the source tree or from a colcon install (``share/tgrpo_ros/models``) and from
+any working directory.
 
 - ``tiny:<size>`` is returned unchanged (built from a config, nothing on disk).
-- ``sft:<name>`` means ``models/<name>`` of this package.
+- ``sft:<name>`` means ``models/sft_<name>`` of this package (the SFT policies shipped).
 - Any other string: the path itself if it exists (absolute, or relative to the working
   directory), else the same relative path inside the package (e.g. ``models/sft_object_task0``).
 """
@@ -35,7 +36,7 @@ def resolve_model(model: str) -> str:
     if model.startswith('tiny:'):
         return model
     if model.startswith('sft:'):
-        rel = Path(MODELS_DIR) / model.split(':', 1)[1]
+        rel = Path(MODELS_DIR) / f"sft_{model.split(':', 1)[1]}"
     else:
         if Path(model).expanduser().exists():
             return str(Path(model).expanduser())

@@ -27,7 +27,7 @@ def build_policy(model: str, *, device: str = 'cpu', cameras: tuple[str, ...] = 
     model: 'tiny:<size>' builds a randomly initialised tiny model from ``seed``; anything
         else is a folder for ``tgrpo_ros.policy.checkpoint.load_policy``, found by
         ``tgrpo_ros.policy.model_location.resolve_model`` ('sft:<name>' = the package's
-        models/<name>; a relative path also inside the package). A saved policy that
+        models/sft_<name>; a relative path also inside the package). A saved policy that
         already carries an adapter keeps it (and its version).
     adapter: an adapter folder to load after attaching (its SHA-256 is recorded as version).
     """
