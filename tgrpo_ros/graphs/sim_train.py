@@ -29,7 +29,9 @@ ARGS = [
     LaunchArg('group_size', '4', 'Environments N per group (paper: 4); one process each.'),
     LaunchArg('iterations', '10', 'TGRPO iterations (one group + one update each).'),
     LaunchArg('max_steps', '40', "Control steps per episode at 20 Hz (0 = suite's max)."),
-    LaunchArg('model', 'tiny:test', "Policy: 'tiny:<size>' or a model folder."),
+    LaunchArg('model', 'sft:object_task0', "Policy: 'sft:<name>' (the package's "
+              "models/sft_<name>, e.g. the SFT policy of LIBERO-Object task 0), 'tiny:<size>' "
+              '(random init) or a model folder.'),
     LaunchArg('device', 'cpu', "Torch device for the model ('cpu', 'cuda')."),
     LaunchArg('placement', 'separate', "'separate' (policy and learner processes) or "
               "'shared' (one process, one base model)."),
