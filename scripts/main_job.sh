@@ -6,16 +6,6 @@
 # over ROS 2 topics on the embedded default (tgrpo-ros launch sim_train). Extra arguments are
 # launch arguments (e.g. scripts/main_job.sh iterations:=3 group_size:=2).
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-scripts/setup.sh
-# The activation scripts read unset variables: relax -u while sourcing them.
-set +u
-# shellcheck disable=SC1091
-source .venv/bin/activate
-# shellcheck disable=SC1091
-source install/setup.bash
-set -u
-export MUJOCO_GL="${MUJOCO_GL:-egl}"
-export ROS_AUTOMATIC_DISCOVERY_RANGE="${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}"
+# shellcheck source=scripts/prepare_shell.sh
+source "$(dirname "${BASH_SOURCE[0]}")/prepare_shell.sh"
 exec tgrpo-ros launch sim_train "$@"

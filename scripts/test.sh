@@ -5,19 +5,8 @@
 # Set everything up (scripts/setup.sh), then run the whole test suite. Extra arguments go to
 # pytest (e.g. scripts/test.sh -k policy). Exit status is pytest's.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-scripts/setup.sh
-# The activation scripts read unset variables: relax -u while sourcing them.
-set +u
-# shellcheck disable=SC1091
-source .venv/bin/activate
-# shellcheck disable=SC1091
-source install/setup.bash
-set -u
-export MUJOCO_GL="${MUJOCO_GL:-egl}"
-# Tests pick their own random ROS_DOMAIN_ID; keep discovery on this machine.
-export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
+# shellcheck source=scripts/prepare_shell.sh
+source "$(dirname "${BASH_SOURCE[0]}")/prepare_shell.sh"
 echo "[test] $(date -u +%H:%M:%S) running the test suite"
 start=$SECONDS
 status=0
