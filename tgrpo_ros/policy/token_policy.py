@@ -15,7 +15,7 @@ arguments of each call.
 
 from __future__ import annotations
 
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from typing import Sequence
 
@@ -97,17 +97,19 @@ class TokenVLAPolicy(VLAPolicy):
         self._version = PolicyVersion()
         p = next(backbone.parameters())
         self.device, self.dtype = p.device, p.dtype
-        if self.device.type == 'cpu':
-            # Trained weights can produce subnormal activations, which x86 CPUs compute ~50x
-            # slower (a fine-tuned tiny model sampled in 1.4 s instead of 0.03 s). Flushing them
-            # to zero changes nothing above 1e-38 and applies to sampler and learner alike.
-            torch.set_flush_denormal(True)
         self._action_ids = self.action_tokenizer.action_token_ids.to(self.device)
 
     # ---- VLAPolicy ---------------------------------------------------------------------------
     @property
     def version(self) -> PolicyVersion:
         return self._version
+
+    def _numerics(self):
+        # Trained weights can produce subnormal activations, which x86 CPUs compute ~50x slower
+        # (a fine-tuned tiny model sampled in 1.4 s instead of 0.03 s). Flushing them to zero
+        # changes nothing above 1e-38 and applies to sampler and learner alike. It is processor
+        # state, so it is set only for the duration of our forward passes, not for the process.
+        return _flush_denormal() if self.device.type == 'cpu' else nullcontext()
 
     def sample(self, batch: Sequence[Observation], temperature: float = 1.0,
                generator: torch.Generator | None = None) -> ActionSample:
@@ -120,7 +122,7 @@ class TokenVLAPolicy(VLAPolicy):
         greedy = temperature == 0
         temp = 1.0 if greedy else float(temperature)
         uniforms = torch.rand((len(batch), ACTION_DIM), generator=generator, dtype=torch.float64)
-        with torch.no_grad():
+        with torch.no_grad(), self._numerics():
             embeds, mask = self._prefix(batch)
             positions = positions_from_mask(mask)
             hidden, cache = self.backbone.decoder(embeds, mask, positions, use_cache=True)
@@ -168,7 +170,7 @@ class TokenVLAPolicy(VLAPolicy):
             raise RuntimeError('no value head: call add_value_head() first')
         adapter_off = (self.peft.disable_adapter() if (not use_adapter and self.peft is not None)
                        else nullcontext())
-        with (torch.enable_grad() if grad else torch.no_grad()), adapter_off:
+        with (torch.enable_grad() if grad else torch.no_grad()), adapter_off, self._numerics():
             embeds, mask = self._prefix(batch)
             length = embeds.shape[1]
             acts = self.backbone.embed_tokens(token_ids[:, :-1].to(self.device))
@@ -263,3 +265,13 @@ def _inverse_cdf(logp: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     cdf = logp.double().exp().cumsum(-1)
     col = torch.searchsorted(cdf, (u.double() * cdf[:, -1])[:, None])[:, 0]
     return col.clamp(max=logp.shape[-1] - 1)
+
+
+@contextmanager
+def _flush_denormal():
+    """Flush subnormal floats to zero inside the block (torch's default, off, restored after)."""
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)
