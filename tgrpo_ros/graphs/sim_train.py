@@ -27,10 +27,10 @@ ARGS = [
     LaunchArg('init_states', '0,1,2,3,4', 'Comma-separated benchmark initial states for '
               'training (cycled); keep evaluation states out of this list.'),
     LaunchArg('group_size', '4', 'Environments N per group (paper: 4); one process each.'),
-    LaunchArg('iterations', '12', 'TGRPO iterations (one group + one update each); 12 take '
+    LaunchArg('iterations', '9', 'TGRPO iterations (one group + one update each); 9 take '
               'about 15 minutes on a 2-core CPU with the defaults.'),
-    LaunchArg('max_steps', '120', "Control steps per episode at 20 Hz (0 = suite's max; the "
-              'expert needs 100-130 on LIBERO-Object).'),
+    LaunchArg('max_steps', '160', "Control steps per episode at 20 Hz (0 = suite's max; the "
+              'scripted expert needs 100-130 on LIBERO-Object).'),
     LaunchArg('model', 'sft:object_task0', "Policy: 'sft:<name>' (the package's "
               "models/sft_<name>, e.g. the SFT policy of LIBERO-Object task 0), 'tiny:<size>' "
               '(random init) or a model folder.'),

@@ -30,9 +30,9 @@ class SimTrainSettings:
     init_states: tuple[int, ...] = field(default=(0, 1, 2, 3, 4), metadata=_help(
         'Benchmark initial-state indices used for training; groups cycle through them. Keep '
         'evaluation states disjoint (eval-sim --init-states).'))
-    iterations: int = field(default=12, metadata=_help(
+    iterations: int = field(default=9, metadata=_help(
         'TGRPO iterations (one group rollout + one update each).'))
-    max_steps: int = field(default=120, metadata=_help(
+    max_steps: int = field(default=160, metadata=_help(
         "Control steps per episode at 20 Hz (0 = the suite's maximum: Object 280)."))
     model: str = field(default='sft:object_task0', metadata=_help(
         "Policy: 'sft:<name>' (the package's models/sft_<name>; sft:object_task0 is the SFT "
