@@ -22,7 +22,6 @@ from rcl_interfaces.msg import ParameterDescriptor
 import rclpy
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Header
 import torch
 
@@ -31,6 +30,7 @@ from tgrpo_ros.msg import Action, AdapterAnnouncement, IterationMetrics
 from tgrpo_ros.msg import Observation as ObservationMsg, PolicyVersion as PolicyVersionMsg
 from tgrpo_ros.msg import StepResult
 from tgrpo_ros.nodes.conversions import msg_to_observation, version_msg
+from tgrpo_ros.nodes.qos import LATCHED, reliable
 from tgrpo_ros.nodes.node_main import try_shutdown
 from tgrpo_ros.sim.libero_env import MAX_STEPS
 from tgrpo_ros.srv import EndEpisode, ResetEnv
@@ -43,9 +43,7 @@ from tgrpo_ros.training.settings import SimTrainSettings
 from tgrpo_ros.training.trainer import TGRPOTrainer
 from tgrpo_ros.versioning import PolicyVersion
 
-RELIABLE = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE)
-LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                     durability=DurabilityPolicy.TRANSIENT_LOCAL)
+RELIABLE = reliable(1000)
 
 
 def _parameter_help() -> dict[str, str]:
@@ -56,8 +54,10 @@ def _parameter_help() -> dict[str, str]:
 
 class LearnerNode(Node):
 
-    def __init__(self, policy=None, node_name: str = 'learner'):
+    def __init__(self, policy=None, node_name: str = 'learner', shared: bool = False):
+        """Create the learner; ``shared``: the policy node serves ``policy`` in this process."""
         super().__init__(node_name)
+        self.shared = shared
         helps = _parameter_help()
         defaults = SimTrainSettings().to_flat()
         for name, value in defaults.items():
@@ -224,7 +224,7 @@ class LearnerNode(Node):
             start, env_steps_total = last['iteration'] + 1, int(last['env_steps'])
             self._announce(self.expected, last['adapter'])
         run.write_config(s.to_dict(), {'ros': {'env_ids': self.env_ids, 'placement':
-                                               'shared' if self._shared else 'separate'}})
+                                               'shared' if self.shared else 'separate'}})
         run.progress(start - 1)
         self.get_logger().info(f'run folder {run.path}; iterations {start}..{s.iterations}')
         for it in range(start, s.iterations + 1):
@@ -252,10 +252,6 @@ class LearnerNode(Node):
             self.expected = version
             self._announce(version, str(adapter))
         return run.finish()
-
-    @property
-    def _shared(self) -> bool:
-        return getattr(self, 'shared_policy', False)
 
     def _collect_group(self, it: int, task: str, init_state: int) -> GroupStats:
         s = self.settings

@@ -21,18 +21,16 @@ import threading
 
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Header
 import torch
 
 from tgrpo_ros.msg import Action, AdapterAnnouncement, Observation as ObservationMsg
 from tgrpo_ros.msg import PolicyVersion as PolicyVersionMsg
 from tgrpo_ros.nodes.conversions import msg_to_observation, msg_version, version_msg
+from tgrpo_ros.nodes.qos import LATCHED, reliable
 from tgrpo_ros.nodes.node_main import run_node
 
-RELIABLE = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
-LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                     durability=DurabilityPolicy.TRANSIENT_LOCAL)
+RELIABLE = reliable(100)
 
 
 class PolicyNode(Node):

@@ -23,18 +23,16 @@ import threading
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Header
 
 from tgrpo_ros.msg import Action, PolicyVersion as PolicyVersionMsg, StepResult
 from tgrpo_ros.msg import Observation as ObservationMsg
 from tgrpo_ros.nodes.conversions import ids_msg, observation_to_msg, outcome_to_msg
+from tgrpo_ros.nodes.qos import LATCHED, reliable
 from tgrpo_ros.nodes.node_main import run_node
 from tgrpo_ros.srv import EndEpisode, ResetEnv
 
-RELIABLE = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
-LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                     durability=DurabilityPolicy.TRANSIENT_LOCAL)
+RELIABLE = reliable(100)
 
 
 class SimEnvNode(Node):

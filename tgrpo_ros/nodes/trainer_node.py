@@ -16,8 +16,7 @@ from tgrpo_ros.nodes.policy_node import PolicyNode
 
 
 def _nodes():
-    learner = LearnerNode()
-    learner.shared_policy = True
+    learner = LearnerNode(shared=True)
     policy = PolicyNode(policy=learner.policy)
     return [learner, policy]
 
