@@ -221,6 +221,16 @@ def test_bad_inputs_name_the_problem(policy):
         build_tiny_policy('test', unnorm_key='libero_10')
 
 
+@pytest.mark.parametrize('size,pixels', [('test', 32), ('cpu-2m', 64)])
+def test_cpu_sizes_read_their_input_size_and_agree_with_teacher_forcing(size, pixels):
+    p = build_tiny_policy(size, seed=0)
+    assert p.spec.preprocessing.image_size == pixels
+    obs = observations(2)
+    out = p.sample(obs, 1.0, torch.Generator().manual_seed(0))
+    again = p.token_logprobs(obs, out.token_ids, grad=False)
+    assert torch.allclose(out.logprobs, again, atol=1e-5, rtol=0)
+
+
 def test_demonstration_actions_map_to_tokens_and_back(policy):
     a = np.array([[0.1, -0.5, 0.9, 0.0, 0.2, -1.0, -1.0], [0, 0, 0, 0, 0, 0, 1.0]])
     ids = policy.actions_to_tokens(a)

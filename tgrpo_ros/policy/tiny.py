@@ -8,7 +8,8 @@ small built-in corpus, then 256 placeholder tokens ``<act_000>``..``<act_255>`` 
 ids of the text vocabulary (as OpenVLA overwrites Llama's last 256 tokens), then ``<PAD>``;
 the embedding matrix is padded to a multiple of 64 as in OpenVLA.
 
-Sizes (parameter counts printed by ``count_parameters``): ``test`` ~1M at 32 px, ``cpu-5m``
+Sizes (parameter counts printed by ``count_parameters``): ``test`` ~1M at 32 px, ``cpu-2m``
+~2M at 64 px, ``cpu-5m``
 ~5M at 128 px, ``cpu-20m`` ~20M at 128 px, ``1b`` ~1B at 224 px (GPU benchmarks only).
 """
 
@@ -49,6 +50,8 @@ _TASKS = (
 SIZES = {
     # name: (image px, patch, vit dim, vit depth, vit heads, llm dim, llm layers, llm heads, ffn)
     'test': (32, 8, 64, 2, 2, 128, 2, 4, 256),
+    # 64 px: at 32 px a LIBERO object spans a few pixels, too few to grasp it reliably
+    'cpu-2m': (64, 8, 96, 2, 4, 192, 3, 4, 512),
     'cpu-5m': (128, 16, 128, 3, 4, 256, 4, 4, 688),
     'cpu-20m': (128, 16, 192, 4, 6, 512, 5, 8, 1376),
     '1b': (224, 14, 768, 12, 12, 2048, 16, 16, 5504),

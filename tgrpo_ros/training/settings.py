@@ -37,7 +37,7 @@ class SimTrainSettings:
     model: str = field(default='sft:object_task0', metadata=_help(
         "Policy: 'sft:<name>' (the package's models/sft_<name>; sft:object_task0 is the SFT "
         "policy of LIBERO-Object task 0, see models/sft_object_task0/README.md), 'tiny:<size>' "
-        '(test, cpu-5m, cpu-20m; random init), or a folder (a saved tgrpo_ros policy, an '
+        '(test, cpu-2m, cpu-5m, cpu-20m; random init), or a folder (a saved tgrpo_ros policy, an '
         'OpenVLA checkpoint or an HF VLM).'))
     device: str = field(default='cpu', metadata=_help("Torch device: 'cpu', 'cuda', 'cuda:1'."))
     torch_threads: int = field(default=1, metadata=_help(
