@@ -141,6 +141,33 @@ def test_demonstrations_write_a_dataset_that_sft_reads(tmp_path):
     with pytest.raises(FileExistsError):
         make_demonstrations(out, 'libero_object', ['0'], [3], noise=0.2, image_size=32,
                             max_steps=6, keep_failures=True, log=lambda s: None)
+    # DART labels: the same episode (same noise stream), recorded with the expert's clean
+    # commands; executed = clip(clean + the seeded noise), the gripper is never perturbed
+    make_demonstrations(tmp_path / 'dart', 'libero_object', ['0'], [3], repeats=1, noise=0.1,
+                        image_size=32, max_steps=6, keep_failures=True, log=lambda s: None,
+                        labels='clean')
+    dart = sft.load_episodes([tmp_path / 'dart'])[0][1]
+    np.testing.assert_array_equal(dart.images['agentview'], episode.images['agentview'])
+    noise = np.random.default_rng(7 * 100_003 + 3 * 101).normal(0.0, 0.1, (6, 6))
+    np.testing.assert_allclose(episode.actions[:, :6], np.clip(dart.actions[:, :6] + noise, -1, 1),
+                               atol=1e-12)
+    np.testing.assert_array_equal(episode.actions[:, 6], dart.actions[:, 6])
+    assert not np.allclose(episode.actions, dart.actions)
+    # ... and the noisy dataset relabelled afterwards recovers them (exactly where unclipped)
+    from tgrpo_ros.sim.demonstrations import relabel_clean
+    index = relabel_clean(out, tmp_path / 'relabelled')
+    again = sft.load_episodes([tmp_path / 'relabelled'])[0][1]
+    clipped = np.abs(episode.actions[:, :6]) >= 1.0
+    assert index['relabelled']['ambiguous_entries'] == clipped.sum()
+    np.testing.assert_allclose(again.actions[:, :6][~clipped], dart.actions[:, :6][~clipped],
+                               atol=1e-12)
+    assert np.all(np.abs(again.actions[:, :6] - dart.actions[:, :6]) <= np.abs(noise) + 1e-12)
+    np.testing.assert_array_equal(again.actions[:, 6], dart.actions[:, 6])
+    with pytest.raises(ValueError, match='executed .noisy. labels'):
+        relabel_clean(tmp_path / 'dart', tmp_path / 'twice')
+    with pytest.raises(ValueError, match='labels must be one of'):
+        make_demonstrations(tmp_path / 'bad', 'libero_object', ['0'], [3], labels='noisy')
+    assert not (tmp_path / 'bad').exists()
     # frames stored at the policy's input size give the policy exactly the same input
     from tgrpo_ros.policy.preprocessing import ImagePreprocessing, preprocess_image
     from tgrpo_ros.sim.demonstrations import resize_dataset

@@ -13,9 +13,11 @@ Held-out states: demonstrations use the TRAINING initial states only (the defaul
 default (``--keep-failures`` keeps all): imitation of failed attempts teaches failure.
 
 Noise: ``--noise`` is the standard deviation of Gaussian noise added to the expert's motion
-commands; the recorded action is the NOISY one that was executed, so the data covers states
-slightly off the expert's path (the usual DART-style remedy for compounding errors in
-behaviour cloning). Repeats of one initial state use different noise seeds.
+commands, so the data covers states slightly off the expert's path (the remedy for compounding
+errors in behaviour cloning). ``--labels clean`` records the expert's UNPERTURBED command as the
+action (DART: execute noisy, label clean), so the policy learns the correction without learning
+the noise; ``--labels executed`` (the default, and what older datasets hold) records the noisy
+action that was executed. Repeats of one initial state use different noise seeds.
 
 Resumable: an episode file is written atomically when its episode ends and dataset.json is
 rewritten after each one; rerunning the same command skips (state, repeat) pairs already done.
@@ -70,8 +72,22 @@ def parse_range(text: str) -> list[int]:
     return sorted(out)
 
 
-def record_episode(env, expert, init_state: int, seed: int) -> tuple[dict, bool, int]:
-    """Run the expert once with the cameras on; return (npz arrays, success, steps)."""
+LABELS = ('executed', 'clean')
+
+
+def noise_seed(seed: int, task_index: int, init_state: int, repeat: int) -> int:
+    """Seed of the expert's noise stream for one episode (generation and relabelling)."""
+    return seed * 100_003 + init_state * 101 + repeat + 7919 * task_index
+
+
+def record_episode(env, expert, init_state: int, seed: int,
+                   labels: str = 'executed') -> tuple[dict, bool, int]:
+    """Run the expert once with the cameras on; return (npz arrays, success, steps).
+
+    ``labels``: record the executed (noisy) action, or the expert's clean command (DART).
+    """
+    if labels not in LABELS:
+        raise ValueError(f'labels must be one of {LABELS}, got {labels!r}')
     obs = env.reset(init_state, seed)
     expert.reset()
     frames: dict[str, list] = {c: [] for c in obs.images}
@@ -82,7 +98,7 @@ def record_episode(env, expert, init_state: int, seed: int) -> tuple[dict, bool,
         for c, img in obs.images.items():
             frames[c].append(img)
         states.append(np.asarray(obs.state, np.float64))
-        actions.append(a)
+        actions.append(a if labels == 'executed' else expert.clean_action)
         obs, out = env.step(a)
         if out.done:
             success = bool(out.success)
@@ -123,22 +139,26 @@ def make_demonstrations(out: str | Path, suite: str, tasks: Sequence[str],
                         init_states: Sequence[int], repeats: int = 1, noise: float = 0.0,
                         cameras: Sequence[str] = ('agentview',), image_size: int = 128,
                         seed: int = 7, keep_failures: bool = False, max_steps: int | None = None,
-                        log=print) -> dict:
+                        log=print, labels: str = 'executed') -> dict:
     """Write (or complete) a demonstration dataset; return its dataset.json contents."""
     from tgrpo_ros.bags.dataset import FORMAT, FORMAT_VERSION, INDEX_FILE
     from tgrpo_ros.sim.expert import ScriptedExpert
     from tgrpo_ros.sim.libero_env import LiberoEnv
 
+    if labels not in LABELS:
+        raise ValueError(f'labels must be one of {LABELS}, got {labels!r}')
     out = Path(out)
     (out / 'episodes').mkdir(parents=True, exist_ok=True)
     settings = {'suite': suite, 'tasks': [str(t) for t in tasks],
                 'init_states': [int(i) for i in init_states], 'repeats': int(repeats),
                 'noise': float(noise), 'cameras': list(cameras), 'image_size': int(image_size),
                 'seed': int(seed), 'keep_failures': bool(keep_failures),
-                'max_steps': max_steps}
+                'max_steps': max_steps, 'labels': labels}
     if (out / INDEX_FILE).is_file():
         index = json.loads((out / INDEX_FILE).read_text())
-        if index.get('source', {}).get('settings') != settings:
+        earlier = dict(index.get('source', {}).get('settings') or {})
+        earlier.setdefault('labels', 'executed')  # datasets made before labels existed
+        if earlier != settings:
             raise FileExistsError(f'{out} holds a dataset made with other settings: '
                                   f'{index.get("source", {}).get("settings")}')
     else:
@@ -157,9 +177,9 @@ def make_demonstrations(out: str | Path, suite: str, tasks: Sequence[str],
                     if (task, s, r) in done:
                         continue
                     # one noise stream per (task, state, repeat): reruns give the same data
-                    expert = ScriptedExpert(noise=noise, seed=seed * 100_003 + s * 101 + r
-                                            + 7919 * env.task_index)
-                    arrays, ok, steps = record_episode(env, expert, s, seed)
+                    expert = ScriptedExpert(noise=noise,
+                                            seed=noise_seed(seed, env.task_index, s, r))
+                    arrays, ok, steps = record_episode(env, expert, s, seed, labels)
                     attempt = {'task': task, 'init_state': s, 'repeat': r, 'success': ok,
                                'steps': steps}
                     if ok or keep_failures:
@@ -183,6 +203,58 @@ def make_demonstrations(out: str | Path, suite: str, tasks: Sequence[str],
         finally:
             env.close()
     write_index(out, index)
+    return index
+
+
+def relabel_clean(src: str | Path, dst: str | Path) -> dict:
+    """Copy a noisy ``--labels executed`` dataset to ``dst`` with DART (clean) labels.
+
+    The expert's noise is a seeded stream (``noise_seed``), one draw of 6 per step, so it can be
+    replayed without the simulator: clean = executed - noise wherever the executed command was
+    not clipped at +-1 (exact). Where it was clipped (about 5% of motion entries in our
+    demonstrations), the clean command lies in [1 - |noise|, 1] and is taken as +-1 (the gains
+    saturate there); the count is returned under ``relabelled.ambiguous_entries``. Datasets made
+    with ``--labels clean`` need none of this.
+    """
+    import re
+    import shutil
+
+    from tgrpo_ros.bags.dataset import INDEX_FILE, load_dataset
+    from tgrpo_ros.sim.libero_env import resolve_task
+    src, dst = Path(src), Path(dst)
+    index = load_dataset(src)
+    source = index.get('source', {})
+    settings = source.get('settings') or {}
+    if source.get('kind') != 'scripted_expert' or settings.get('labels', 'executed') != 'executed':
+        raise ValueError(f'{src} is not a scripted-expert dataset with executed (noisy) labels')
+    if (dst / INDEX_FILE).exists():
+        raise FileExistsError(f'{dst} already holds a dataset')
+    noise = float(settings['noise'])
+    (dst / 'episodes').mkdir(parents=True, exist_ok=True)
+    ambiguous = total = 0
+    for entry in index['episodes']:
+        m = re.fullmatch(r'(.+)/state(\d+)/repeat(\d+)', entry['episode'])
+        if m is None:
+            raise ValueError(f'{src}: episode label {entry["episode"]!r} lacks state/repeat')
+        task_index, _ = resolve_task(settings['suite'], m[1])
+        with np.load(src / entry['file'], allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        executed = arrays['actions'][:, :6]
+        drawn = np.random.default_rng(noise_seed(settings['seed'], task_index, int(m[2]),
+                                                 int(m[3]))).normal(0.0, noise, executed.shape)
+        clipped = np.abs(executed) >= 1.0
+        clean = np.where(clipped, np.sign(executed), np.clip(executed - drawn, -1.0, 1.0))
+        arrays['actions'] = np.concatenate([clean, arrays['actions'][:, 6:]], axis=1)
+        ambiguous += int(clipped.sum())
+        total += executed.size
+        np.savez_compressed(dst / entry['file'], **arrays)
+    for name in src.iterdir():
+        if name.is_file() and name.suffix == '.json' and name.name != INDEX_FILE:
+            shutil.copy(name, dst / name.name)
+    index = dict(index, relabelled={'dataset': str(src), 'labels': 'clean',
+                                    'ambiguous_entries': ambiguous, 'motion_entries': total})
+    index['source'] = dict(source, settings=dict(settings, labels='clean'))
+    write_index(dst, index)
     return index
 
 
@@ -224,6 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog='python -m tgrpo_ros.sim.demonstrations', description=__doc__.split('\n\n')[0],
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--out', type=Path, required=True, help='dataset folder (created/resumed)')
+    p.add_argument('--relabel-clean-from', type=Path, default=None,
+                   help='instead of running the expert: copy this noisy dataset with DART '
+                        '(clean) labels recovered from its seeded noise (see relabel_clean)')
     p.add_argument('--resize-from', type=Path, default=None,
                    help='instead of running the expert: copy this dataset with its images '
                         'resized to --image-size (the policy input size; see resize_dataset)')
@@ -234,6 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--repeats', type=int, default=1, help='episodes per initial state')
     p.add_argument('--noise', type=float, default=0.0,
                    help='std of Gaussian noise on the motion commands (recorded as executed)')
+    p.add_argument('--labels', choices=LABELS, default='executed',
+                   help="recorded action: 'executed' (noisy, as applied) or 'clean' (the "
+                        "expert's unperturbed command: DART)")
     p.add_argument('--cameras', nargs='+', default=['agentview'])
     p.add_argument('--image-size', type=int, default=128, help='rendered size [px]')
     p.add_argument('--max-steps', type=int, default=None,
@@ -246,6 +324,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.relabel_clean_from is not None:
+        index = relabel_clean(args.relabel_clean_from, args.out)
+        r = index['relabelled']
+        print(f'{len(index["episodes"])} episodes relabelled (clean) in {args.out}; '
+              f'{r["ambiguous_entries"]}/{r["motion_entries"]} clipped entries taken as +-1')
+        return 0
     if args.resize_from is not None:
         index = resize_dataset(args.resize_from, args.out, args.image_size)
         print(f'{len(index["episodes"])} episodes resized to {args.image_size} px in {args.out}')
@@ -254,7 +338,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit('--repeats must be >= 1')
     index = make_demonstrations(args.out, args.suite, args.tasks, parse_range(args.init_states),
                                 args.repeats, args.noise, args.cameras, args.image_size,
-                                args.seed, args.keep_failures, args.max_steps)
+                                args.seed, args.keep_failures, args.max_steps,
+                                labels=args.labels)
     ok = sum(a['success'] for a in index['attempts'])
     print(f'expert success {ok}/{len(index["attempts"])}; {len(index["episodes"])} episodes, '
           f'{index["num_transitions"]} transitions in {args.out}')

@@ -76,6 +76,7 @@ class ScriptedExpert:
 
     def reset(self) -> None:
         """Forget the current episode (call after every environment reset)."""
+        self.clean_action: np.ndarray | None = None
         self.phase = 'approach'
         self.phase_steps = 0
         self.retries = 0
@@ -198,6 +199,8 @@ class ScriptedExpert:
         rot_target = self._rot0 if self._rot_target is None else self._rot_target
         action[3:6] = np.clip(ROT_GAIN * _rotation_error(rot_target, rot_now), -1, 1)
         action[6] = gripper
+        # the unperturbed command, kept for DART-style labels (execute noisy, label clean)
+        self.clean_action = np.clip(action, -1, 1)
         if self.noise > 0:
             action[:6] += self.rng.normal(0.0, self.noise, 6)
         return np.clip(action, -1, 1)
