@@ -3,7 +3,10 @@
 """eval-sim on real LIBERO-Object environments: expert, random and a saved tiny policy."""
 
 import json
+import subprocess
+import sys
 
+from helpers import child_env, REPO_ROOT
 import imageio.v2 as imageio
 import pytest
 
@@ -39,13 +42,19 @@ def test_expert_in_two_workers_writes_table_json_and_strip(tmp_path, capsys):
     assert KETCHUP in out and '2/2' in out and '100.0%' in out
 
 
-def test_random_policy_fails_within_max_steps(tmp_path):
-    eval_sim.main(['--policy', 'random', '--tasks', '0', '--episodes', '1', '--max-steps', '15',
-                   '--no-strip', '--out', str(tmp_path)])
+def test_random_policy_fails_within_max_steps_through_the_command(tmp_path):
+    # the user's path: the `tgrpo-ros` script itself, with worker processes (spawn re-imports
+    # the script as their main module; an unguarded script ran the command again in each)
+    proc = subprocess.run(
+        [sys.executable, str(REPO_ROOT / 'scripts' / 'tgrpo-ros'), 'eval-sim', '--policy',
+         'random', '--tasks', '0', '--episodes', '2', '--num-envs', '2', '--max-steps', '15',
+         '--no-strip', '--out', str(tmp_path)],
+        env=child_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
     res = json.loads((tmp_path / 'results.json').read_text())
     (task,) = res['tasks'].values()
-    assert task['successes'] == 0 and task['mean_steps'] == 15
-    assert task['episodes_detail'][0]['done_reason'] == 'max_steps'
+    assert task['episodes'] == 2 and task['successes'] == 0 and task['mean_steps'] == 15
+    assert {e['done_reason'] for e in task['episodes_detail']} == {'max_steps'}
 
 
 def test_saved_policy_folder_runs(tmp_path):

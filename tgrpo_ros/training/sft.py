@@ -347,8 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--dataset', nargs='+', required=True, type=Path,
                    help='dataset folder(s) (tgrpo_ros.bags.dataset layout)')
     p.add_argument('--model', default='tiny:test',
-                   help="'tiny:<size>' (random init: test, cpu-2m, cpu-5m, cpu-20m), a policy folder, "
-                        "or 'sft:<name>' (models/sft_<name> of this package)")
+                   help="'tiny:<size>' (random init: test, cpu-2m, cpu-5m, cpu-20m), a policy "
+                        "folder, or 'sft:<name>' (models/sft_<name> of this package)")
     p.add_argument('--out', type=Path, required=True, help='output folder')
     p.add_argument('--epochs', type=int, default=20)
     p.add_argument('--batch-size', type=int, default=32)
