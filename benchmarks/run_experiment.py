@@ -144,6 +144,16 @@ def read_rows(run: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a success rate k/n (sensible at 0/n and n/n)."""
+    if n == 0:
+        return math.nan, math.nan
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def _mean_std(xs: list[float]) -> tuple[float, float]:
     if not xs:
         return math.nan, math.nan
@@ -155,14 +165,17 @@ def _mean_std(xs: list[float]) -> tuple[float, float]:
 def summarise(args, out: Path, wall_s: float) -> dict:
     """Table from whatever exists (complete or not), as JSON, Markdown and a plot."""
     sft = out / 'eval' / 'sft' / 'results.json'
-    table = {'sft': {'success': [], 'return': [], 'env_steps': [], 'wall_s': [], 'runs': 0}}
+    table = {'sft': {'success': [], 'return': [], 'env_steps': [], 'wall_s': [], 'runs': 0,
+                     'successes': 0, 'episodes': 0, 'eval_s': []}}
     if sft.is_file():
         d = json.loads(sft.read_text())
-        table['sft'].update(success=[d['success_rate']], **{'return': [d['mean_return']]})
+        table['sft'].update(success=[d['success_rate']], **{'return': [d['mean_return']]},
+                            successes=d.get('successes', 0), episodes=d.get('episodes', 0),
+                            eval_s=[d['seconds']] if 'seconds' in d else [])
     curves = {}
     for method in args.methods:
         entry = {'success': [], 'return': [], 'env_steps': [], 'wall_s': [], 'runs': 0,
-                 'iterations_done': []}
+                 'iterations_done': [], 'successes': 0, 'episodes': 0, 'eval_s': []}
         for seed in args.seeds:
             name = f'{method}_s{seed}'
             rows = read_rows(out / 'runs' / name)
@@ -177,12 +190,20 @@ def summarise(args, out: Path, wall_s: float) -> dict:
                 entry['env_steps'].append(int(float(rows[-1]['env_steps_total'])))
                 entry['wall_s'].append(sum(float(r['rollout_time_s']) + float(r['update_time_s'])
                                            for r in rows))
+                entry['successes'] += d.get('successes', 0)
+                entry['episodes'] += d.get('episodes', 0)
+                if 'seconds' in d:
+                    entry['eval_s'].append(d['seconds'])
                 entry['runs'] += 1
         table[method] = entry
     doc = {'settings': {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-           'machine': f'{platform.node() or "?"}: {platform.machine()}, {os.cpu_count()} CPUs '
-                      '(shared with other jobs), no GPU',
-           'wall_time_s_this_invocation': round(wall_s, 1), 'table': table}
+           'machine': f'{platform.node() or "?"}: {platform.machine()}, {os.cpu_count()} CPUs, '
+                      'no GPU',
+           'wall_time_s_this_invocation': round(wall_s, 1),
+           # survives reruns that only rebuild the table: training + evaluation of every run
+           'total_run_time_s': round(sum(sum(e['wall_s']) + sum(e['eval_s'])
+                                         for e in table.values()), 1),
+           'table': table}
     (out / 'results.json').write_text(json.dumps(doc, indent=2))
     lines = [f'# Experiment: LIBERO {args.suite} task {args.task}, model {args.model}', '',
              f'- training states {args.train_states[0]}..{args.train_states[-1]}, held-out '
@@ -193,18 +214,24 @@ def summarise(args, out: Path, wall_s: float) -> dict:
              f'{args.max_steps} steps (budget {args.iterations * args.group_size * args.max_steps}'
              ' env steps)',
              f'- seeds {args.seeds}; machine: {doc["machine"]}',
-             f'- wall time of this invocation: {wall_s / 60:.1f} min', '',
-             '| method | runs evaluated | held-out success % (mean +- std) | dense return | '
-             'env steps used | train wall time [s] |',
-             '| --- | --- | --- | --- | --- | --- |']
+             f'- time: {doc["total_run_time_s"] / 60:.1f} min of training and evaluation in all '
+             f'({wall_s / 60:.1f} min in the invocation that wrote this table)', '',
+             '| method | runs evaluated | held-out success % (mean +- std over seeds) | '
+             'pooled successes [95% CI %] | dense return | env steps used | '
+             'train wall time [s] | eval wall time [s] |',
+             '| --- | --- | --- | --- | --- | --- | --- | --- |']
     for name, e in table.items():
         s_m, s_s = _mean_std([100 * x for x in e['success']])
         r_m, r_s = _mean_std(e['return'])
         steps = _mean_std([float(x) for x in e['env_steps']])[0]
         wall = _mean_std(e['wall_s'])[0]
         runs = e['runs'] if name != 'sft' else len(e['success'])
-        lines.append(f'| {name} | {runs} | {s_m:.1f} +- {s_s:.1f} | {r_m:.1f} +- {r_s:.1f} | '
-                     f'{steps:.0f} | {wall:.0f} |')
+        lo, hi = wilson(e['successes'], e['episodes'])
+        pooled = (f'{e["successes"]}/{e["episodes"]} [{100 * lo:.0f}-{100 * hi:.0f}]'
+                  if e['episodes'] else '-')
+        ev = _mean_std(e['eval_s'])[0]
+        lines.append(f'| {name} | {runs} | {s_m:.1f} +- {s_s:.1f} | {pooled} | '
+                     f'{r_m:.1f} +- {r_s:.1f} | {steps:.0f} | {wall:.0f} | {ev:.0f} |')
     lines += ['', '![curves](curves.png)', '']
     (out / 'results.md').write_text('\n'.join(lines))
     plot(out, curves, table)

@@ -37,9 +37,11 @@ def _write_run(folder: Path, successes: list[float]) -> None:
                         'mean_return': 10 * s, 'rollout_time_s': 5, 'update_time_s': 1})
 
 
-def _write_eval(folder: Path, rate: float, ret: float) -> None:
+def _write_eval(folder: Path, rate: float, ret: float, episodes: int = 20) -> None:
     folder.mkdir(parents=True)
-    (folder / 'results.json').write_text(json.dumps({'success_rate': rate, 'mean_return': ret}))
+    (folder / 'results.json').write_text(json.dumps({
+        'success_rate': rate, 'mean_return': ret, 'episodes': episodes,
+        'successes': round(rate * episodes), 'seconds': 30.0}))
 
 
 def test_training_and_evaluation_states_must_not_overlap(tmp_path):
@@ -77,5 +79,8 @@ def test_summary_table_and_plot_from_partial_results(tmp_path):
     assert t['tgrpo']['env_steps'] == [200, 200] and t['tgrpo']['wall_s'] == [12.0, 12.0]
     assert t['traj']['runs'] == 0 and t['traj']['iterations_done'] == [1, 0]
     md = (tmp_path / 'results.md').read_text()
-    assert '| tgrpo | 2 | 50.0 +- 14.1 | 130.0 +- 14.1 |' in md
+    # 8 + 12 successes of 40 episodes: Wilson 95% interval 35.1-65.0%
+    assert '| tgrpo | 2 | 50.0 +- 14.1 | 20/40 [35-65] | 130.0 +- 14.1 | 200 | 12 | 30 |' in md
+    assert '| sft | 1 | 30.0 +- 0.0 | 6/20 [15-52] |' in md
+    assert mod.wilson(0, 60) == (0.0, pytest.approx(0.0602, abs=1e-4))
     assert (tmp_path / 'curves.png').stat().st_size > 1000
