@@ -30,10 +30,15 @@ sys.exit(run_graph('two_envs', {'out': sys.argv[1]}))
 """
 
 
-def _start(tmp_path):
+def _ignore_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _start(tmp_path, ignore_sigint: bool = False):
+    # ignore_sigint: how a background job of a non-interactive shell (CI) starts its children
     proc = subprocess.Popen([sys.executable, '-c', _LAUNCHER, str(tmp_path)], env=child_env(),
                             cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+                            text=True, preexec_fn=_ignore_sigint if ignore_sigint else None)
     pids: dict[str, int] = {}
     deadline = time.monotonic() + 60
     while len(pids) < 2:
@@ -87,3 +92,20 @@ def test_optional_node_death_leaves_the_graph_running_and_ctrl_c_stops_all(tmp_p
     assert proc.returncode == 130, out
     assert 'Ctrl-C' in out
     assert not _alive(pids['/a/sim_env'])
+
+
+@pytest.mark.parametrize('signum,ignore_sigint,code,says', [
+    (signal.SIGTERM, False, 143, 'SIGTERM: stopping all nodes'),  # kill, docker/systemd stop
+    (signal.SIGINT, True, 130, 'Ctrl-C: stopping all nodes'),     # launched with SIGINT ignored
+])
+def test_stop_signals_stop_every_node_before_the_launcher_exits(tmp_path, ros_domain, signum,
+                                                                 ignore_sigint, code, says):
+    proc, pids = _start(tmp_path, ignore_sigint)
+    try:
+        proc.send_signal(signum)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        stop_process(proc)
+    assert proc.returncode == code, out
+    assert says in out
+    assert not _alive(pids['/a/sim_env']) and not _alive(pids['/b/sim_env'])

@@ -5,8 +5,10 @@
 It reads the same graph description (tgrpo_ros.graph) as ``launch/<graph>.launch.py`` and starts
 each node as ``python -m tgrpo_ros.nodes.<executable> --ros-args ...`` with the same parameter
 files. Node output goes to ``<run_dir>/logs/<node>.log`` so that the terminal shows one progress
-bar. Ctrl-C is forwarded to every node; when a required node exits, everything is stopped (a
-non-zero exit is reported with the end of that node's log).
+bar. Ctrl-C (SIGINT) or SIGTERM (`kill`, docker/systemd stop) stops every node (SIGINT, then
+SIGTERM, then SIGKILL) before the launcher exits with 130 or 143, so no node is left orphaned;
+when a required node exits, everything is stopped (a non-zero exit is reported with the end of
+that node's log).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import yaml
@@ -132,6 +135,30 @@ def _stop_all(procs: dict[str, subprocess.Popen], grace: float = 10.0) -> None:
                 pass
 
 
+class _Stop(Exception):
+    """A stop signal reached the launcher."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_stop(signum, frame) -> None:
+    raise _Stop(signum)
+
+
+def _handle_stop_signals(handler) -> dict:
+    """Install ``handler`` for SIGINT and SIGTERM (main thread only); return the old ones.
+
+    Explicit handlers, because Python's default turns only SIGINT into an exception (SIGTERM
+    would kill the launcher and orphan its nodes), and not even that when the launcher was
+    started with SIGINT ignored (a background job of a non-interactive shell).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+
+
 def _tail(path: Path, lines: int = 25) -> str:
     try:
         return '\n'.join(path.read_text(errors='replace').splitlines()[-lines:])
@@ -152,20 +179,23 @@ def run_graph(graph_name: str, values: dict[str, str], quiet: bool = False) -> i
     procs: dict[str, subprocess.Popen] = {}
     logs: dict[str, Path] = {}
     env = dict(os.environ, PYTHONUNBUFFERED='1')
-    for spec in specs:
-        key = full_name(spec)
-        cmd = node_command(spec, write_overrides(spec, run_dir / 'params'))
-        logs[key] = log_dir / (key.strip('/').replace('/', '__') + '.log')
-        with open(logs[key], 'w') as log:
-            log.write('$ ' + ' '.join(cmd) + '\n')
-            log.flush()
-            procs[key] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
-        if not quiet:
-            print(f'[launch] started {key} (pid {procs[key].pid}), log: {logs[key]}', flush=True)
-
     required = {full_name(s) for s in specs if s.required}
     code = 0
+    previous = _handle_stop_signals(_raise_stop)
     try:
+        # started inside the try: a signal during start-up still stops what already runs
+        for spec in specs:
+            key = full_name(spec)
+            cmd = node_command(spec, write_overrides(spec, run_dir / 'params'))
+            logs[key] = log_dir / (key.strip('/').replace('/', '__') + '.log')
+            with open(logs[key], 'w') as log:
+                log.write('$ ' + ' '.join(cmd) + '\n')
+                log.flush()
+                procs[key] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                              env=env)
+            if not quiet:
+                print(f'[launch] started {key} (pid {procs[key].pid}), log: {logs[key]}',
+                      flush=True)
         while True:
             progress.poll()
             ended = [k for k, p in procs.items() if p.poll() is not None]
@@ -183,13 +213,21 @@ def run_graph(graph_name: str, values: dict[str, str], quiet: bool = False) -> i
             if len(ended) == len(procs):
                 break
             time.sleep(0.5)
-    except KeyboardInterrupt:
-        print('\n[launch] Ctrl-C: stopping all nodes', file=sys.stderr)
-        code = 130
+    except (_Stop, KeyboardInterrupt) as stop:
+        signum = stop.signum if isinstance(stop, _Stop) else signal.SIGINT
+        name = 'Ctrl-C' if signum == signal.SIGINT else signal.Signals(signum).name
+        print(f'\n[launch] {name}: stopping all nodes', file=sys.stderr)
+        code = 128 + signum
     finally:
-        _stop_all(procs)
-        progress.poll()
-        progress.close()
+        # a second signal must not cut the shutdown short: it escalates to SIGKILL by itself
+        _handle_stop_signals(signal.SIG_IGN)
+        try:
+            _stop_all(procs)
+            progress.poll()
+            progress.close()
+        finally:
+            for s, h in previous.items():
+                signal.signal(s, h)
     if not quiet:
         print(f'[launch] run folder: {run_dir}')
     return code
