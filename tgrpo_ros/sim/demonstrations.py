@@ -206,6 +206,30 @@ def make_demonstrations(out: str | Path, suite: str, tasks: Sequence[str],
     return index
 
 
+def _copy_dataset(src: Path, dst: Path, transform) -> dict:
+    """Copy dataset ``src`` to a new ``dst``, each episode's arrays passed through ``transform``.
+
+    ``transform(entry, arrays)`` changes ``arrays`` in place; side files (*.json) are copied.
+    Returns the source index (the caller writes the new one).
+    """
+    import shutil
+
+    from tgrpo_ros.bags.dataset import INDEX_FILE, load_dataset
+    index = load_dataset(src)
+    if (dst / INDEX_FILE).exists():
+        raise FileExistsError(f'{dst} already holds a dataset')
+    (dst / 'episodes').mkdir(parents=True, exist_ok=True)
+    for entry in index['episodes']:
+        with np.load(src / entry['file'], allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        transform(entry, arrays)
+        np.savez_compressed(dst / entry['file'], **arrays)
+    for name in src.iterdir():
+        if name.is_file() and name.suffix == '.json' and name.name != INDEX_FILE:
+            shutil.copy(name, dst / name.name)
+    return index
+
+
 def relabel_clean(src: str | Path, dst: str | Path) -> dict:
     """Copy a noisy ``--labels executed`` dataset to ``dst`` with DART (clean) labels.
 
@@ -217,42 +241,35 @@ def relabel_clean(src: str | Path, dst: str | Path) -> dict:
     with ``--labels clean`` need none of this.
     """
     import re
-    import shutil
 
-    from tgrpo_ros.bags.dataset import INDEX_FILE, load_dataset
+    from tgrpo_ros.bags.dataset import load_dataset
     from tgrpo_ros.sim.libero_env import resolve_task
     src, dst = Path(src), Path(dst)
-    index = load_dataset(src)
-    source = index.get('source', {})
+    source = load_dataset(src).get('source', {})
     settings = source.get('settings') or {}
     if source.get('kind') != 'scripted_expert' or settings.get('labels', 'executed') != 'executed':
         raise ValueError(f'{src} is not a scripted-expert dataset with executed (noisy) labels')
-    if (dst / INDEX_FILE).exists():
-        raise FileExistsError(f'{dst} already holds a dataset')
-    noise = float(settings['noise'])
-    (dst / 'episodes').mkdir(parents=True, exist_ok=True)
-    ambiguous = total = 0
-    for entry in index['episodes']:
+    counts = {'ambiguous': 0, 'total': 0}
+
+    def to_clean(entry: dict, arrays: dict) -> None:
         m = re.fullmatch(r'(.+)/state(\d+)/repeat(\d+)', entry['episode'])
         if m is None:
             raise ValueError(f'{src}: episode label {entry["episode"]!r} lacks state/repeat')
         task_index, _ = resolve_task(settings['suite'], m[1])
-        with np.load(src / entry['file'], allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
         executed = arrays['actions'][:, :6]
         drawn = np.random.default_rng(noise_seed(settings['seed'], task_index, int(m[2]),
-                                                 int(m[3]))).normal(0.0, noise, executed.shape)
+                                                 int(m[3]))).normal(0.0, float(settings['noise']),
+                                                                    executed.shape)
         clipped = np.abs(executed) >= 1.0
         clean = np.where(clipped, np.sign(executed), np.clip(executed - drawn, -1.0, 1.0))
         arrays['actions'] = np.concatenate([clean, arrays['actions'][:, 6:]], axis=1)
-        ambiguous += int(clipped.sum())
-        total += executed.size
-        np.savez_compressed(dst / entry['file'], **arrays)
-    for name in src.iterdir():
-        if name.is_file() and name.suffix == '.json' and name.name != INDEX_FILE:
-            shutil.copy(name, dst / name.name)
+        counts['ambiguous'] += int(clipped.sum())
+        counts['total'] += executed.size
+
+    index = _copy_dataset(src, dst, to_clean)
     index = dict(index, relabelled={'dataset': str(src), 'labels': 'clean',
-                                    'ambiguous_entries': ambiguous, 'motion_entries': total})
+                                    'ambiguous_entries': counts['ambiguous'],
+                                    'motion_entries': counts['total']})
     index['source'] = dict(source, settings=dict(settings, labels='clean'))
     write_index(dst, index)
     return index
@@ -265,27 +282,18 @@ def resize_dataset(src: str | Path, dst: str | Path, image_size: int) -> dict:
     Lanczos filter (``preprocessing.py``); storing the frames at the input size gives it the
     identical pixels (resizing to the same size is the identity) in a fraction of the bytes.
     """
-    import shutil
-
     from PIL import Image
 
-    from tgrpo_ros.bags.dataset import INDEX_FILE, load_dataset
-    src, dst = Path(src), Path(dst)
-    index = load_dataset(src)
-    if (dst / INDEX_FILE).exists():
-        raise FileExistsError(f'{dst} already holds a dataset')
-    (dst / 'episodes').mkdir(parents=True, exist_ok=True)
-    for entry in index['episodes']:
-        with np.load(src / entry['file'], allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
+    from tgrpo_ros.bags.dataset import INDEX_FILE
+
+    def resize(entry: dict, arrays: dict) -> None:
         for k in arrays:
             if k.startswith('images_'):
                 arrays[k] = np.stack([np.asarray(Image.fromarray(f).resize(
                     (image_size, image_size), Image.Resampling.LANCZOS)) for f in arrays[k]])
-        np.savez_compressed(dst / entry['file'], **arrays)
-    for name in (src.iterdir()):
-        if name.is_file() and name.suffix == '.json' and name.name != INDEX_FILE:
-            shutil.copy(name, dst / name.name)
+
+    src, dst = Path(src), Path(dst)
+    index = _copy_dataset(src, dst, resize)
     index = dict(index, resized_from={'dataset': str(src), 'image_size': image_size})
     _atomic_json(dst / INDEX_FILE, index)
     return index
