@@ -70,11 +70,21 @@ def parse_range(text: str) -> list[int]:
     return _parse(text)
 
 
+def model_cameras(model: str) -> list[str]:
+    """Return the cameras the start policy reads: a saved policy's own, agentview for tiny."""
+    if model.startswith('tiny:'):
+        return ['agentview']
+    from tgrpo_ros.policy.checkpoint import saved_cameras
+    from tgrpo_ros.policy.model_location import resolve_model
+    return saved_cameras(resolve_model(model)) or ['agentview']
+
+
 def run_settings(args, method: str, seed: int, out: Path) -> dict:
     flat = {
         'suite': args.suite, 'tasks': [str(args.task)], 'init_states': args.train_states,
         'iterations': args.iterations, 'max_steps': args.max_steps, 'model': args.model,
-        'image_size': args.image_size, 'lora_rank': args.lora_rank, 'seed': seed,
+        'image_size': args.image_size, 'cameras': list(args.cameras),
+        'lora_rank': args.lora_rank, 'seed': seed,
         'output_dir': str(out), 'resume': True, 'algo.group_size': args.group_size,
         'algo.lr': args.lr, 'algo.minibatch_size': args.minibatch_size,
         'algo.update_epochs': args.update_epochs,
@@ -100,7 +110,8 @@ def export_policy(args, run: Path, folder: Path) -> None:
     from tgrpo_ros.training.policy_setup import build_policy
     from tgrpo_ros.training.run_folder import RunFolder
     last = RunFolder(run, args.iterations).last_complete()
-    policy = build_policy(args.model, lora_rank=args.lora_rank, adapter=last['adapter'])
+    policy = build_policy(args.model, cameras=tuple(args.cameras), lora_rank=args.lora_rank,
+                          adapter=last['adapter'])
     save_policy(policy, folder)
 
 
@@ -205,6 +216,7 @@ def summarise(args, out: Path, wall_s: float) -> dict:
                                          for e in table.values()), 1),
            'table': table}
     (out / 'results.json').write_text(json.dumps(doc, indent=2))
+    cameras = args.cameras or model_cameras(args.model)
     lines = [f'# Experiment: LIBERO {args.suite} task {args.task}, model {args.model}', '',
              f'- training states {args.train_states[0]}..{args.train_states[-1]}, held-out '
              f'evaluation states {args.eval_states[0]}..{args.eval_states[-1]} '
@@ -213,7 +225,7 @@ def summarise(args, out: Path, wall_s: float) -> dict:
              f'- per run: {args.iterations} iterations x group {args.group_size} x at most '
              f'{args.max_steps} steps (budget {args.iterations * args.group_size * args.max_steps}'
              ' env steps)',
-             f'- seeds {args.seeds}; machine: {doc["machine"]}',
+             f'- cameras {", ".join(cameras)}; seeds {args.seeds}; machine: {doc["machine"]}',
              f'- time: {doc["total_run_time_s"] / 60:.1f} min of training and evaluation in all '
              f'({wall_s / 60:.1f} min in the invocation that wrote this table)', '',
              '| method | runs evaluated | held-out success % (mean +- std over seeds) | '
@@ -300,6 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--eval-envs', type=int, default=1, help='evaluation worker processes')
     p.add_argument('--eval-seed', type=int, default=7)
     p.add_argument('--image-size', type=int, default=128, help='render size (as the demos)')
+    p.add_argument('--cameras', nargs='+', default=None,
+                   help="cameras rendered for the policy (default: the saved policy's own, "
+                        'agentview for tiny:<size>)')
     p.add_argument('--lr', type=float, default=1e-4)
     p.add_argument('--lora-rank', type=int, default=8)
     p.add_argument('--minibatch-size', type=int, default=64)
@@ -310,6 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.cameras is None:
+        args.cameras = model_cameras(args.model)
     overlap = sorted(set(args.train_states) & set(args.eval_states))
     if overlap:
         raise SystemExit(f'training and evaluation initial states overlap: {overlap}')

@@ -49,6 +49,7 @@ def test_training_and_evaluation_states_must_not_overlap(tmp_path):
     with pytest.raises(SystemExit, match='overlap'):
         mod.main(['--train-states', '0-24', '--eval-states', '20-30', '--out', str(tmp_path)])
     args = mod.build_parser().parse_args([])
+    args.cameras = mod.model_cameras(args.model)  # as main() does
     assert not set(args.train_states) & set(args.eval_states)
     assert len(args.eval_states) >= 20 and len(args.seeds) >= 3
     assert set(args.methods) == {'tgrpo', 'traj', 'step', 'grpo_outcome', 'ppo'}
@@ -84,3 +85,21 @@ def test_summary_table_and_plot_from_partial_results(tmp_path):
     assert '| sft | 1 | 30.0 +- 0.0 | 6/20 [15-52] |' in md
     assert mod.wilson(0, 60) == (0.0, pytest.approx(0.0602, abs=1e-4))
     assert (tmp_path / 'curves.png').stat().st_size > 1000
+
+
+def test_runs_render_the_cameras_the_start_policy_was_trained_on(tmp_path):
+    """A two-camera SFT policy gets both cameras in training, export and evaluation."""
+    mod = _module()
+    from tgrpo_ros.policy.checkpoint import save_policy, saved_cameras
+    from tgrpo_ros.policy.tiny import build_tiny_policy
+    from tgrpo_ros.training.settings import SimTrainSettings
+    cams = ['agentview', 'robot0_eye_in_hand']
+    save_policy(build_tiny_policy('test', cameras=tuple(cams)), tmp_path / 'two_cams')
+    assert saved_cameras(tmp_path / 'two_cams') == cams
+    assert mod.model_cameras(str(tmp_path / 'two_cams')) == cams
+    assert mod.model_cameras('tiny:test') == ['agentview']
+    assert mod.model_cameras('sft:object_task0') == ['agentview']
+    args = mod.build_parser().parse_args(['--model', str(tmp_path / 'two_cams')])
+    args.cameras = mod.model_cameras(args.model)
+    settings = SimTrainSettings.from_flat(mod.run_settings(args, 'tgrpo', 0, tmp_path / 'run'))
+    assert list(settings.cameras) == cams

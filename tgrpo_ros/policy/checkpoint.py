@@ -100,6 +100,20 @@ def folder_kind(path: str | Path) -> str:
     return 'openvla' if model_type in PRISMATIC_MODEL_TYPES else 'hf_vlm'
 
 
+def saved_cameras(path: str | Path) -> list[str] | None:
+    """Return the cameras a saved tgrpo_ros policy folder reads, in order (None otherwise).
+
+    Lets a caller render exactly what the model reads instead of assuming agentview only:
+    passing a different camera list to ``load_policy`` runs, but feeds the model the wrong
+    image prefix.
+    """
+    path = Path(path)
+    if folder_kind(path) != 'tgrpo':
+        return None
+    with open(path / POLICY_FILE) as f:
+        return list(json.load(f)['spec']['cameras'])
+
+
 def load_policy(path: str | Path, device: str | torch.device = 'cpu',
                 dtype: str | torch.dtype = 'auto', *, unnorm_key: str | None = None,
                 cameras: list[str] | None = None, trust_remote_code: bool = False,
