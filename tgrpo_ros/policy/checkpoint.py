@@ -5,7 +5,8 @@
 ``load_policy(path)`` recognises, in this order:
 1. a tgrpo_ros policy folder (``tgrpo_policy.json``): the backend's model files, tokenizer,
    ``dataset_statistics.json``, the spec (cameras, preprocessing, prompt), and ``adapter/``
-   (LoRA, verified by SHA-256) and ``value_head.safetensors`` when present;
+   (LoRA, verified by SHA-256), ``value_head.safetensors`` and ``proprio.safetensors`` (the
+   state encoder, ``proprio.py``) when present;
 2. an OpenVLA / Prismatic folder (``config.json`` with model_type ``openvla``/``prismatic``):
    backend 1, built from the config with no remote code (``prismatic.py``);
 3. a Hugging Face image-text-to-text folder: backend 2 (``hf_vlm.py``).
@@ -33,6 +34,7 @@ from tgrpo_ros.versioning import PolicyVersion
 POLICY_FILE = 'tgrpo_policy.json'
 ADAPTER_DIR = 'adapter'
 VALUE_HEAD_FILE = 'value_head.safetensors'
+PROPRIO_FILE = 'proprio.safetensors'
 FORMAT = 'tgrpo_ros.policy'
 FORMAT_VERSION = 1
 PRISMATIC_MODEL_TYPES = ('openvla', 'prismatic')
@@ -67,7 +69,7 @@ def save_policy(policy: TokenVLAPolicy, folder: str | Path) -> Path:
     meta = {
         'format': FORMAT, 'format_version': FORMAT_VERSION, 'spec': policy.spec.to_dict(),
         'lora': policy.lora_settings.to_dict() if policy.peft is not None else None,
-        'value_head': None,
+        'value_head': None, 'proprio': None,
         'version': {'version': policy.version.version, 'sha256': policy.version.sha256},
     }
     if policy.peft is not None:
@@ -78,6 +80,11 @@ def save_policy(policy: TokenVLAPolicy, folder: str | Path) -> Path:
         save_file({k: v.detach().cpu().contiguous()
                    for k, v in policy.value_head.state_dict().items()},
                   str(folder / VALUE_HEAD_FILE))
+    if policy.proprio is not None:
+        meta['proprio'] = {'state_names': policy.proprio.state_names}
+        save_file({k: v.detach().float().cpu().contiguous()
+                   for k, v in policy.proprio.state_dict().items()},
+                  str(folder / PROPRIO_FILE))
     with open(folder / POLICY_FILE, 'w') as f:
         json.dump(meta, f, indent=2)
     return folder
@@ -194,6 +201,9 @@ def _load_tgrpo(path: Path, device, dtype, overrides: dict, trust_remote_code: b
         from tgrpo_ros.policy.hf_vlm import load_hf_vlm_policy
         policy = load_hf_vlm_policy(path, device, dtype, spec.to_dict(), trust_remote_code,
                                     statistics=_statistics(path))
+    if meta.get('proprio') is not None:  # before the adapter, which freezes it
+        encoder = policy.add_proprio(meta['proprio']['state_names'])
+        encoder.load_state_dict(load_file(str(path / PROPRIO_FILE)))
     if meta.get('lora') is not None:
         policy.add_lora(LoraSettings(**meta['lora']))
         if with_adapter:

@@ -3,7 +3,8 @@
 """The VLA policy: batched action sampling with log-probs, teacher forcing, LoRA, value head.
 
 One class serves every backend (``backbone.py``). Sequence layout of row i after left padding:
-``[pad..pad | prefix_i (BOS, image patches, prompt) | a_1 .. a_7]``. Sampling runs the prefix
+``[pad..pad | prefix_i ([state token,] BOS, image patches, prompt) | a_1 .. a_7]`` (the state
+token only for a policy that reads proprioception, ``proprio.py``). Sampling runs the prefix
 once, then 7 single-token steps with a KV cache; the next-token distribution is the softmax
 over the 256 action ids only (contracts.md), divided by the temperature. Teacher forcing feeds
 prefix + a_1..a_6 in one pass and reads the 7 positions that predict a_1..a_7, so both paths
@@ -32,6 +33,7 @@ from tgrpo_ros.policy.lora import (adapter_state, apply_lora, load_adapter_state
 from tgrpo_ros.policy.normalization import ActionNormalizer, select_statistics
 from tgrpo_ros.policy.preprocessing import ImagePreprocessing, images_to_tensor
 from tgrpo_ros.policy.prompt import build_prompt, OPENVLA_TEMPLATE, tokenize_prompt
+from tgrpo_ros.policy.proprio import ProprioEncoder
 from tgrpo_ros.policy.value_head import ValueHead
 from tgrpo_ros.versioning import PolicyVersion
 
@@ -94,6 +96,7 @@ class TokenVLAPolicy(VLAPolicy):
         self.peft = None
         self.lora_settings: LoraSettings | None = None
         self.value_head: ValueHead | None = None
+        self.proprio: ProprioEncoder | None = None
         self._version = PolicyVersion()
         p = next(backbone.parameters())
         self.device, self.dtype = p.device, p.dtype
@@ -183,8 +186,10 @@ class TokenVLAPolicy(VLAPolicy):
         return logp, v
 
     def trainable_parameters(self) -> list[nn.Parameter]:
-        """LoRA weights (or every backbone weight when no adapter is attached) + value head."""
+        """LoRA weights (or every base weight when no adapter is attached) + value head."""
         params = [p for p in self.backbone.parameters() if p.requires_grad]
+        if self.proprio is not None:
+            params += [p for p in self.proprio.parameters() if p.requires_grad]
         if self.value_head is not None:
             params += list(self.value_head.parameters())
         return params
@@ -217,6 +222,8 @@ class TokenVLAPolicy(VLAPolicy):
         self.lora_settings = settings or LoraSettings()
         self.peft = apply_lora(self.backbone, self.lora_settings)
         self.peft.to(self.device)
+        if self.proprio is not None:  # part of the base model: frozen like it
+            self.proprio.requires_grad_(False)
 
     def merge_adapter(self) -> None:
         """Fold the adapter into the base weights for deployment (no adapter afterwards)."""
@@ -228,6 +235,17 @@ class TokenVLAPolicy(VLAPolicy):
     def add_value_head(self, width: int = 256) -> ValueHead:
         self.value_head = ValueHead(self.backbone.hidden_size, width).to(self.device)
         return self.value_head
+
+    def add_proprio(self, state_names: Sequence[str], mean: Sequence[float] | None = None,
+                    std: Sequence[float] | None = None) -> ProprioEncoder:
+        """Read the named ``Observation.state`` entries as one more prefix token (proprio.py)."""
+        if self.proprio is not None:
+            raise RuntimeError(f'the policy already reads state {self.proprio.state_names}')
+        if self.peft is not None:
+            raise RuntimeError('add proprioception before the LoRA adapter (it is base model)')
+        self.proprio = ProprioEncoder(state_names, self.backbone.hidden_size, mean, std
+                                      ).to(self.device)
+        return self.proprio
 
     def actions_to_tokens(self, env_actions: np.ndarray) -> torch.Tensor:
         """(B, 7) environment-space actions -> (B, 7) int64 token ids (for demonstrations)."""
@@ -246,6 +264,11 @@ class TokenVLAPolicy(VLAPolicy):
         pixels = images_to_tensor([o.images for o in batch], self.spec.cameras,
                                   self.spec.preprocessing).to(self.device)
         rows = self.backbone.prefix_embeddings(pixels, ids)
+        if self.proprio is not None:
+            states = self.proprio.select([o.state for o in batch],
+                                         [o.state_names for o in batch])
+            tokens = self.proprio(torch.from_numpy(states).to(self.device))
+            rows = [torch.cat([tokens[i].to(r.dtype), r]) for i, r in enumerate(rows)]
         embeds, mask = left_pad(rows)
         return embeds, mask
 

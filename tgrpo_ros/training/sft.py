@@ -69,11 +69,13 @@ RESUME_FILE = 'last_complete.json'
 
 # ---- data ------------------------------------------------------------------------------------
 class DemoData:
-    """All samples of some episodes in memory: raw camera images, instruction, action."""
+    """All samples of some episodes in memory: camera images, robot state, instruction, action."""
 
     def __init__(self, episodes: list, cameras: Sequence[str]):
         self.images: list[dict[str, np.ndarray]] = []
         self.instructions: list[str] = []
+        self.states: list[np.ndarray] = []
+        self.state_names: list[list[str]] = []
         actions = []
         for ep in episodes:
             missing = [c for c in cameras if c not in ep.images]
@@ -83,6 +85,8 @@ class DemoData:
             for t in range(len(ep)):
                 self.images.append({c: ep.images[c][t] for c in cameras})
                 self.instructions.append(ep.instruction)
+                self.states.append(np.asarray(ep.state[t], np.float64))
+                self.state_names.append(list(ep.state_names))
             actions.append(np.asarray(ep.actions, np.float64))
         self.actions = np.concatenate(actions) if actions else np.zeros((0, 7))
         self.tokens = None  # (N, 7) int64, set once the policy (and its statistics) exists
@@ -131,8 +135,13 @@ def shift_augment(image: np.ndarray, max_shift: int, rng: np.random.Generator) -
 
 # ---- policy ----------------------------------------------------------------------------------
 def build_sft_policy(model: str, statistics: dict, key: str, cameras: Sequence[str],
-                     seed: int, device: str, lora_rank: int, dtype: str = 'auto'):
-    """Build the policy to fine-tune, its action statistics replaced by the demonstrations'."""
+                     seed: int, device: str, lora_rank: int, dtype: str = 'auto',
+                     state: dict | None = None):
+    """Build the policy to fine-tune, its action statistics replaced by the demonstrations'.
+
+    state: ``{'names', 'mean', 'std'}`` to read those robot-state entries (proprio.py); a start
+    policy that already reads state keeps its encoder (the names must then agree).
+    """
     from tgrpo_ros.policy.normalization import ActionNormalizer
     from tgrpo_ros.policy.lora import LoraSettings
     from tgrpo_ros.policy.model_location import resolve_model
@@ -151,6 +160,12 @@ def build_sft_policy(model: str, statistics: dict, key: str, cameras: Sequence[s
         policy.normalizer = ActionNormalizer.from_statistics(
             statistics['action'], gripper=policy.spec.gripper,
             binarize_gripper=policy.spec.binarize_gripper)
+    if state is not None:
+        if policy.proprio is None:
+            policy.add_proprio(state['names'], state['mean'], state['std'])
+        elif policy.proprio.state_names != list(state['names']):
+            raise ValueError(f'{model} reads state {policy.proprio.state_names}, not '
+                             f'{list(state["names"])}')
     if lora_rank > 0 and policy.peft is None:
         policy.add_lora(LoraSettings(rank=lora_rank, alpha=2.0 * lora_rank))
     return policy
@@ -164,7 +179,9 @@ def observations(data: DemoData, idx: Sequence[int], rng: np.random.Generator | 
         images = data.images[i]
         if rng is not None and shift > 0:
             images = {c: shift_augment(img, shift, rng) for c, img in images.items()}
-        out.append(Observation(images=images, instruction=data.instructions[i]))
+        out.append(Observation(images=images, state=data.states[i],
+                               state_names=data.state_names[i],
+                               instruction=data.instructions[i]))
     return out
 
 
@@ -256,12 +273,17 @@ def run_sft(args: argparse.Namespace, log=print) -> dict:
     train = DemoData([labelled[i][1] for i in train_idx], cameras)
     val = DemoData([labelled[i][1] for i in val_idx], cameras)
     stats = compute_dataset_statistics(train.actions)
+    state = None
+    if args.state:
+        from tgrpo_ros.policy.proprio import select_state, state_statistics
+        mean, std = state_statistics(select_state(args.state, train.states, train.state_names))
+        state = {'names': list(args.state), 'mean': mean, 'std': std}
     config = {'argv': sys.argv[1:], 'dataset': [str(d) for d in args.dataset],
               'model': args.model, 'cameras': list(cameras),
               'train_episodes': [labelled[i][0] for i in train_idx],
               'val_episodes': [labelled[i][0] for i in val_idx],
               'train_samples': len(train), 'val_samples': len(val),
-              'statistics_key': args.statistics_key, 'statistics': stats,
+              'statistics_key': args.statistics_key, 'statistics': stats, 'state': state,
               'settings': {k: (str(v) if isinstance(v, Path) else v)
                            for k, v in vars(args).items() if k != 'dataset'}}
 
@@ -283,7 +305,7 @@ def run_sft(args: argparse.Namespace, log=print) -> dict:
         log(f'[sft] resuming {out} after epoch {point["epoch"]}')
     else:
         policy = build_sft_policy(args.model, stats, args.statistics_key, cameras, args.seed,
-                                  args.device, args.lora_rank, args.dtype)
+                                  args.device, args.lora_rank, args.dtype, state)
         state = None
         _atomic_json(out / 'sft_config.json', config)
     train.tokens = policy.actions_to_tokens(train.actions)
@@ -366,6 +388,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--checkpoint-every', type=int, default=1, help='checkpoint every N epochs')
     p.add_argument('--cameras', nargs='*', default=None,
                    help='cameras the policy reads (default: all in the dataset)')
+    p.add_argument('--state', nargs='+', default=None, metavar='NAME',
+                   help='robot-state entries the policy reads as one more input token '
+                        '(proprioception, policy/proprio.py), e.g. eef_pos_z gripper_qpos_0; '
+                        "standardised with the training episodes' mean and std [SI units in]")
     p.add_argument('--statistics-key', default='demos',
                    help='key of the demonstration statistics in the policy')
     p.add_argument('--seed', type=int, default=0)
