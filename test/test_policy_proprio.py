@@ -1,8 +1,9 @@
 # Copyright 2026 tgrpo_ros contributors
 # SPDX-License-Identifier: Apache-2.0
-"""Proprioception (policy/proprio.py): the state token changes the actions' distribution, keeps
-sampling and teacher forcing equal, survives save/load, is frozen under LoRA, and rejects state
-it cannot read with an error naming the entry.
+"""Proprioception (policy/proprio.py): the state token reaches the action distribution.
+
+It keeps sampling and teacher forcing equal, survives save/load, is frozen under LoRA, and state
+it cannot read is an error naming the entry.
 """
 
 from __future__ import annotations
