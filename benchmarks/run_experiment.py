@@ -55,9 +55,10 @@ METHODS = {
 
 EXAMPLES = """
 examples:
-  # the committed run (see benchmarks/results/experiment_object_task0/results.md)
-  python benchmarks/run_experiment.py --model sft:object_task0 --task 0 --seeds 0 1 2 \\
-      --iterations 6 --group-size 4 --max-steps 160
+  # the committed run (see benchmarks/results/experiment_object_task0_state/results.md)
+  python benchmarks/run_experiment.py --model sft:object_task0_state --task 0 --seeds 0 1 2 \\
+      --iterations 2 --group-size 4 --max-steps 160 --eval-max-steps 160 --eval-envs 4 \\
+      --lr 3e-4 --out benchmarks/results/experiment_object_task0_state
 
   # a smoke run of the whole pipeline in a few minutes (NOT a result: tiny budget)
   python benchmarks/run_experiment.py --iterations 1 --group-size 2 --max-steps 8 \\
@@ -297,7 +298,8 @@ def plot(out: Path, curves: dict, table: dict) -> None:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], epilog=EXAMPLES,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--model', default='sft:object_task0', help='the SFT policy (start point)')
+    p.add_argument('--model', default='sft:object_task0_state',
+                   help='the SFT policy (start point)')
     p.add_argument('--suite', default='libero_object')
     p.add_argument('--task', default='0')
     p.add_argument('--methods', nargs='+', default=list(METHODS), choices=list(METHODS))
