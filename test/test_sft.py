@@ -29,26 +29,35 @@ def _image(color: str, rng) -> np.ndarray:
     return img
 
 
+def _save_episode(folder, e, images, actions, state=None, names=()):
+    """Write episode ``e`` in the dataset layout; return its index entry."""
+    length = len(actions)
+    name = f'episodes/episode_{e:06d}.npz'
+    np.savez_compressed(folder / name, images_agentview=np.stack(images),
+                        state=np.zeros((length, 0)) if state is None else state,
+                        state_names=np.asarray(list(names), dtype=str), actions=actions,
+                        timestamps_ns=np.arange(length, dtype=np.int64) * 50_000_000,
+                        instruction=np.asarray(INSTRUCTION))
+    return {'file': name, 'length': length, 'instruction': INSTRUCTION,
+            'cameras': ['agentview'], 'bag': '', 'episode': str(e)}
+
+
+def _write_index(folder, entries):
+    (folder / INDEX_FILE).write_text(json.dumps(
+        {'format': FORMAT, 'format_version': FORMAT_VERSION, 'statistics_key': 'x',
+         'episodes': entries}))
+    return folder
+
+
 def write_dataset(folder, episodes=8, length=10, seed=0):
     rng = np.random.default_rng(seed)
     (folder / 'episodes').mkdir(parents=True)
     entries = []
     for e in range(episodes):
         colors = ['red' if (e + t) % 2 else 'blue' for t in range(length)]
-        actions = np.stack([RED if c == 'red' else BLUE for c in colors])
-        name = f'episodes/episode_{e:06d}.npz'
-        np.savez_compressed(folder / name,
-                            images_agentview=np.stack([_image(c, rng) for c in colors]),
-                            state=np.zeros((length, 0)), state_names=np.asarray([], dtype=str),
-                            actions=actions,
-                            timestamps_ns=np.arange(length, dtype=np.int64) * 50_000_000,
-                            instruction=np.asarray(INSTRUCTION))
-        entries.append({'file': name, 'length': length, 'instruction': INSTRUCTION,
-                        'cameras': ['agentview'], 'bag': '', 'episode': str(e)})
-    (folder / INDEX_FILE).write_text(json.dumps(
-        {'format': FORMAT, 'format_version': FORMAT_VERSION, 'statistics_key': 'x',
-         'episodes': entries}))
-    return folder
+        entries.append(_save_episode(folder, e, [_image(c, rng) for c in colors],
+                                     np.stack([RED if c == 'red' else BLUE for c in colors])))
+    return _write_index(folder, entries)
 
 
 def _args(data, out, *extra):
@@ -184,25 +193,15 @@ def write_state_dataset(folder, episodes=8, length=10, seed=0):
     """Every image alike; only the robot state (the hand's height) tells which action is right."""
     rng = np.random.default_rng(seed)
     (folder / 'episodes').mkdir(parents=True)
-    names = np.asarray(['eef_pos_x', 'eef_pos_z', 'gripper_qpos_0'])
     entries = []
     for e in range(episodes):
         high = np.array([(e + t) % 2 == 1 for t in range(length)])
         state = np.stack([rng.normal(0.5, 0.05, length), np.where(high, 0.30, 0.05),
                           np.full(length, 0.04)], 1)
-        name = f'episodes/episode_{e:06d}.npz'
-        np.savez_compressed(folder / name,
-                            images_agentview=np.stack([_image('red', rng) for _ in high]),
-                            state=state, state_names=names,
-                            actions=np.stack([RED if h else BLUE for h in high]),
-                            timestamps_ns=np.arange(length, dtype=np.int64) * 50_000_000,
-                            instruction=np.asarray(INSTRUCTION))
-        entries.append({'file': name, 'length': length, 'instruction': INSTRUCTION,
-                        'cameras': ['agentview'], 'bag': '', 'episode': str(e)})
-    (folder / INDEX_FILE).write_text(json.dumps(
-        {'format': FORMAT, 'format_version': FORMAT_VERSION, 'statistics_key': 'x',
-         'episodes': entries}))
-    return folder
+        entries.append(_save_episode(folder, e, [_image('red', rng) for _ in high],
+                                     np.stack([RED if h else BLUE for h in high]), state,
+                                     ['eef_pos_x', 'eef_pos_z', 'gripper_qpos_0']))
+    return _write_index(folder, entries)
 
 
 def test_sft_with_state_learns_what_only_the_robot_state_reveals(tmp_path):
