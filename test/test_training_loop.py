@@ -81,3 +81,20 @@ def test_crash_then_resume_continues_from_the_last_complete_iteration(tmp_path):
     w3 = load_file(str(run.adapter_dir(3) / 'adapter_model.safetensors'))
     assert any(not torch.equal(w1[k], w3[k]) for k in w1)
     assert (out / 'progress.png').is_file() and (out / 'summary.md').is_file()
+
+
+def test_a_moved_run_folder_resumes_from_its_own_adapters(tmp_path):
+    # The resume point names the adapter by the folder that reads it, not by the path it was
+    # written under, so a run copied elsewhere (a longer experiment, another disk) continues.
+    from types import SimpleNamespace
+    old = RunFolder(tmp_path / 'old', 3)
+    old.adapter_dir(1).mkdir(parents=True)
+    (old.adapter_dir(1) / 'adapter_model.safetensors').write_bytes(b'weights')
+    old.complete_iteration(1, {'iteration': 1, 'env_steps_total': 8, 'mean_return': 1.0,
+                               'min_return': 1.0, 'max_return': 1.0, 'success_rate': 0.0},
+                           {'step': torch.tensor(1)}, SimpleNamespace(version=1, sha256='ab'))
+    (tmp_path / 'old').rename(tmp_path / 'new')
+    last = RunFolder(tmp_path / 'new', 3).last_complete()
+    assert last['iteration'] == 1 and last['env_steps'] == 8 and last['version'] == 1
+    assert last['adapter'] == str(tmp_path / 'new' / 'adapters' / 'iter_0001')
+    assert (tmp_path / 'new' / 'adapters' / 'iter_0001' / 'adapter_model.safetensors').is_file()

@@ -68,7 +68,13 @@ class RunFolder:
     def last_complete(self) -> dict | None:
         """Return {iteration, adapter, version, sha256, env_steps} of the resume point, or None."""
         f = self.path / 'state' / 'last_complete.json'
-        return json.loads(f.read_text()) if f.is_file() else None
+        if not f.is_file():
+            return None
+        doc = json.loads(f.read_text())
+        # The adapter is taken from this folder, not the path recorded when it was written:
+        # a run folder copied or moved elsewhere (another disk, a longer experiment) resumes.
+        doc['adapter'] = str(self.adapter_dir(int(doc['iteration'])))
+        return doc
 
     def load_trainer_state(self) -> dict:
         return torch.load(self.path / 'state' / 'trainer_state.pt', weights_only=True)
