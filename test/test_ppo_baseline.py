@@ -87,9 +87,12 @@ def test_ppo_in_process_run_resumes_its_critic(tmp_path):
                                 algo=TGRPOConfig(estimator='gae', group_size=2, lr=1e-3,
                                                  minibatch_size=64, group_completion='all_done'))
     train_in_process(settings(1), log=lambda s: None)
-    head1 = RunFolder(tmp_path, 2).load_trainer_state()['value_head']
+    state1 = RunFolder(tmp_path, 2).load_trainer_state()
     train_in_process(settings(2, resume=True), log=lambda s: None)
-    head2 = RunFolder(tmp_path, 2).load_trainer_state()['value_head']
+    state2 = RunFolder(tmp_path, 2).load_trainer_state()
+    head1, head2 = state1['value_head'], state2['value_head']
+    # the return statistics resumed too: iteration 2's 2 x 3 steps joined iteration 1's
+    assert state1['return_scaler']['count'] == 6 and state2['return_scaler']['count'] == 12
     with open(tmp_path / 'metrics.csv', newline='') as f:
         rows = list(csv.DictReader(f))
     assert [r['iteration'] for r in rows] == ['1', '2']
@@ -97,3 +100,68 @@ def test_ppo_in_process_run_resumes_its_critic(tmp_path):
     # iteration 2 trained the critic it resumed (a fresh head has a zero output layer)
     assert not torch.equal(head1['net.2.weight'], head2['net.2.weight'])
     assert torch.count_nonzero(head1['net.2.weight']) > 0
+
+
+def _trainable(policy) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in policy.trainable_parameters()]
+
+
+@pytest.mark.parametrize('scaling', [True, False])
+def test_reward_scaling_makes_the_ppo_update_independent_of_the_reward_unit(scaling):
+    # The same group in two reward units (x1 and x1000). Scaled, the critic's targets are the
+    # same numbers, so both updates move the weights identically; unscaled, the x1000 value
+    # loss swamps the clipped gradient and the updates differ (what happened on LIBERO).
+    rewards = np.array([[0.0, 1.0, 2.0, 3.0], [1.0, 1.0, 1.0, 1.0], [0.0, 0.0, 0.5, 5.0]])
+    after, value_losses = [], []
+    for unit in (1.0, 1000.0):
+        policy = build_policy('tiny:test', lora_rank=4, seed=3)
+        cfg = TGRPOConfig(estimator='gae', group_size=3, lr=3e-3, minibatch_size=64,
+                          beta=0.0, reward_scaling=scaling)
+        trainer = TGRPOTrainer(policy, cfg, seed=0)
+        buf = _group(policy, rewards * unit, critic=True)
+        value_losses.append(trainer.update(buf, [0.0, 0.0, 0.0]).value_loss)
+        after.append(_trainable(policy))
+    # Adam's first step moves each weight by about lr (3e-3); float noise stays ~1e-6.
+    moved_apart = max(float((a - b).abs().max()) for a, b in zip(*after))
+    assert (moved_apart < 1e-5) if scaling else (moved_apart > 1e-4)
+    if scaling:
+        assert value_losses[0] == pytest.approx(value_losses[1], rel=1e-4)
+        assert value_losses[1] < 10.0
+    else:
+        assert value_losses[1] > 1e5 * value_losses[0]
+
+
+def test_return_scaler_merges_groups_like_one_pass_over_all_returns():
+    from tgrpo_ros.algo.reward_scaling import ReturnScaler
+    scaler = ReturnScaler(gamma=0.5)
+    assert scaler.scale == 1.0  # nothing seen: rewards pass unchanged
+    r1 = torch.tensor([[1.0, 2.0, 4.0], [3.0, 0.0, 0.0]])
+    m1 = torch.tensor([[True, True, True], [True, False, False]])
+    r2 = torch.tensor([[8.0, -1.0]])
+    m2 = torch.tensor([[True, True]])
+    # discounted returns G_t = 0.5 G_{t-1} + r_t along each trajectory's valid steps
+    assert sorted(scaler.discounted_returns(r1, m1).tolist()) == [1.0, 2.5, 3.0, 5.25]
+    scaler.update(r1, m1)
+    scaler.update(r2, m2)
+    every = np.array([1.0, 2.5, 5.25, 3.0, 8.0, 3.0])
+    assert scaler.count == 6
+    assert scaler.mean == pytest.approx(every.mean())
+    assert scaler.scale == pytest.approx(np.sqrt(every.var() + 1e-8))
+    torch.testing.assert_close(scaler(r2), r2 / scaler.scale)
+    restored = ReturnScaler(gamma=0.5)
+    restored.load_state_dict(scaler.state_dict())
+    assert restored.scale == scaler.scale and restored.count == 6
+    with pytest.raises(ValueError, match='NaN'):
+        scaler.update(torch.tensor([[float('nan')]]), torch.tensor([[True]]))
+    assert scaler.count == 6  # the bad group left the statistics as they were
+
+
+def test_a_run_resumes_only_with_the_reward_scaling_it_was_trained_with():
+    policy = build_policy('tiny:test', lora_rank=4, seed=3)
+    unscaled = TGRPOTrainer(policy, TGRPOConfig(estimator='gae', reward_scaling=False), seed=0)
+    assert 'return_scaler' not in unscaled.state_dict()
+    scaled = TGRPOTrainer(policy, TGRPOConfig(estimator='gae'), seed=0)
+    with pytest.raises(ValueError, match='reward_scaling=False'):
+        scaled.load_state_dict(unscaled.state_dict())
+    with pytest.raises(ValueError, match='reward_scaling=True'):
+        unscaled.load_state_dict(scaled.state_dict())

@@ -78,6 +78,9 @@ class TGRPOConfig:
         "Weight of the value loss in PPO's total loss (PPO's usual 0.5)."))
     value_clip: float | None = field(default=0.2, metadata=_help(
         'Clip of the value change in the clipped value loss; None = unclipped squared error.'))
+    reward_scaling: bool = field(default=True, metadata=_help(
+        'PPO only: divide rewards by the running std of the discounted return before GAE, so '
+        'the value targets are O(1) and the value loss does not swamp the shared trunk.'))
 
     def __post_init__(self):
         # The registries own the names; imported here because they import this module.
@@ -127,6 +130,8 @@ class TGRPOConfig:
         if self.value_clip is not None:
             _check('value_clip', self.value_clip, lambda v: 0 < v < math.inf,
                    'must be finite and > 0 (or None for no clipping)')
+        if not isinstance(self.reward_scaling, bool):
+            raise ValueError(f'reward_scaling must be true or false; got {self.reward_scaling!r}')
 
     @property
     def clip_range(self) -> tuple[float, float]:

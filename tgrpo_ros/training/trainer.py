@@ -11,7 +11,8 @@ The PPO baseline is the same trainer with ``estimator='gae'``: the policy gets a
 (``collect_group(..., critic=True)``), advantages come from GAE, are standardised over the
 group's steps (PPO's usual per-batch normalisation; the group-relative estimators are already
 standardised), and the clipped value loss times ``value_loss_coef`` joins the clipped policy
-loss in one backward pass.
+loss in one backward pass. With ``reward_scaling`` (default) the critic sees rewards divided by
+the running std of the return (``algo.reward_scaling``), so its loss stays O(1).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import torch
 
 from tgrpo_ros.algo import (compute_advantages, GroupRolloutBuffer, policy_loss, TGRPOConfig,
                             value_loss)
+from tgrpo_ros.algo.reward_scaling import ReturnScaler
 from tgrpo_ros.policy.base import VLAPolicy
 
 
@@ -60,6 +62,8 @@ class TGRPOTrainer:
             raise ValueError('the policy has no trainable parameters (attach a LoRA adapter)')
         self.optimizer = torch.optim.AdamW(params, lr=config.lr)
         self.generator = torch.Generator().manual_seed(seed)
+        self.return_scaler = (ReturnScaler(config.gamma)
+                              if self.uses_critic and config.reward_scaling else None)
 
     @property
     def uses_critic(self) -> bool:
@@ -76,7 +80,10 @@ class TGRPOTrainer:
             raise ValueError("estimator 'gae' needs the critic's values in the buffer: collect "
                              'the group with collect_group(..., critic=True)')
         last = None if last_values is None else torch.tensor(last_values, dtype=torch.float32)
-        return compute_advantages(buffer.rewards, buffer.mask, cfg.estimator, cfg,
+        rewards = buffer.rewards
+        if self.return_scaler is not None:  # the critic's values are in these units too
+            rewards = self.return_scaler(rewards)
+        return compute_advantages(rewards, buffer.mask, cfg.estimator, cfg,
                                   success=buffer.success, values=buffer.values,
                                   last_values=last)
 
@@ -90,6 +97,8 @@ class TGRPOTrainer:
         """
         cfg = self.config
         t0 = time.monotonic()
+        if self.return_scaler is not None:  # this group's returns join the scale it is read at
+            self.return_scaler.update(buffer.rewards, buffer.mask)
         adv = self.advantages(buffer, last_values)
         returns = None
         if self.uses_critic:
@@ -156,10 +165,19 @@ class TGRPOTrainer:
                  'generator': self.generator.get_state()}
         if self.uses_critic:  # the adapter files hold LoRA only; the critic resumes from here
             state['value_head'] = self.policy.value_head.state_dict()
+        if self.return_scaler is not None:
+            state['return_scaler'] = self.return_scaler.state_dict()
         return state
 
     def load_state_dict(self, state: dict) -> None:
         if self.uses_critic:
             self.policy.value_head.load_state_dict(state['value_head'])
+            scaled = 'return_scaler' in state
+            if scaled != (self.return_scaler is not None):
+                # The critic learned targets in the run's units; switching would mislead it.
+                raise ValueError(f'this run was trained with algo.reward_scaling={scaled}; '
+                                 'resume it with the same setting')
+            if scaled:
+                self.return_scaler.load_state_dict(state['return_scaler'])
         self.optimizer.load_state_dict(state['optimizer'])
         self.generator.set_state(state['generator'])
