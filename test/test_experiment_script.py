@@ -45,28 +45,31 @@ def _write_eval(folder: Path, rate: float, ret: float, episodes: int = 20) -> No
 
 
 def test_training_and_evaluation_states_must_not_overlap(tmp_path):
+    from tgrpo_ros.training.settings import SimTrainSettings
     mod = _module()
     with pytest.raises(SystemExit, match='overlap'):
         mod.main(['--train-states', '0-24', '--eval-states', '20-30', '--out', str(tmp_path)])
-    args = mod.build_parser().parse_args([])
-    args.cameras = mod.model_cameras(args.model)  # as main() does
+    args = mod.parse_args([])
     assert not set(args.train_states) & set(args.eval_states)
     assert len(args.eval_states) >= 20 and len(args.seeds) >= 3
     assert set(args.methods) == {'tgrpo', 'traj', 'step', 'grpo_outcome', 'ppo'}
     # grpo_outcome needs whole episodes; PPO is the 'gae' estimator of the same trainer
     ppo = mod.run_settings(args, 'ppo', 1, tmp_path)
     assert ppo['algo.estimator'] == 'gae' and ppo['seed'] == 1
+    # PPO scales its rewards (the default); ppo_unscaled, kept for the older runs, does not
+    assert SimTrainSettings.from_flat(ppo).algo.reward_scaling
+    assert not SimTrainSettings.from_flat(
+        mod.run_settings(args, 'ppo_unscaled', 0, tmp_path)).algo.reward_scaling
     assert mod.run_settings(args, 'grpo_outcome', 0, tmp_path)['algo.group_completion'] \
         == 'all_done'
-    from tgrpo_ros.training.settings import SimTrainSettings
     for method in mod.METHODS:  # every method's settings are valid
         SimTrainSettings.from_flat(mod.run_settings(args, method, 0, tmp_path))
 
 
 def test_summary_table_and_plot_from_partial_results(tmp_path):
     mod = _module()
-    args = mod.build_parser().parse_args(['--methods', 'tgrpo', 'traj', '--seeds', '0', '1',
-                                          '--out', str(tmp_path)])
+    args = mod.parse_args(['--methods', 'tgrpo', 'traj', '--seeds', '0', '1',
+                           '--out', str(tmp_path)])
     _write_eval(tmp_path / 'eval' / 'sft', 0.3, 100.0)
     _write_run(tmp_path / 'runs' / 'tgrpo_s0', [0.25, 0.5])
     _write_eval(tmp_path / 'eval' / 'tgrpo_s0', 0.4, 120.0)
@@ -99,7 +102,6 @@ def test_runs_render_the_cameras_the_start_policy_was_trained_on(tmp_path):
     assert mod.model_cameras(str(tmp_path / 'two_cams')) == cams
     assert mod.model_cameras('tiny:test') == ['agentview']
     assert mod.model_cameras('sft:object_task0') == ['agentview']
-    args = mod.build_parser().parse_args(['--model', str(tmp_path / 'two_cams')])
-    args.cameras = mod.model_cameras(args.model)
+    args = mod.parse_args(['--model', str(tmp_path / 'two_cams')])
     settings = SimTrainSettings.from_flat(mod.run_settings(args, 'tgrpo', 0, tmp_path / 'run'))
     assert list(settings.cameras) == cams

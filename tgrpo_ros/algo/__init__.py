@@ -9,6 +9,7 @@ without ROS. One concept per module:
 - ``advantages``: the group-relative estimators by name and ``compute_advantages``.
 - ``losses``: the clipped policy objective with the k3 KL, and PPO's clipped value loss.
 - ``gae``: GAE over masked trajectories (PPO baseline).
+- ``reward_scaling``: rewards over the running std of the return (PPO baseline's critic).
 - ``buffer``: ``GroupRolloutBuffer``, one group from collection to minibatches.
 """
 
