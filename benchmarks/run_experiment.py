@@ -331,7 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """The command line, with the cameras resolved from the start policy when not given."""
+    """Parse the command line; the cameras default to the start policy's own."""
     args = build_parser().parse_args(argv)
     if args.cameras is None:
         args.cameras = model_cameras(args.model)
