@@ -61,10 +61,11 @@ DEFAULT_METHODS = ['tgrpo', 'traj', 'step', 'grpo_outcome', 'ppo']
 
 EXAMPLES = """
 examples:
-  # the committed run (see benchmarks/results/experiment_object_task0_state/results.md)
+  # the committed run (benchmarks/results/experiment_object_task0_state_6it/results.md; its
+  # runs resumed the 2-iteration runs of experiment_object_task0_state, NOTES.md says how)
   python benchmarks/run_experiment.py --model sft:object_task0_state --task 0 --seeds 0 1 2 \\
-      --iterations 2 --group-size 4 --max-steps 160 --eval-max-steps 160 --eval-envs 4 \\
-      --lr 3e-4 --out benchmarks/results/experiment_object_task0_state
+      --iterations 6 --group-size 4 --max-steps 160 --eval-max-steps 160 --eval-envs 4 \\
+      --lr 3e-4 --out benchmarks/results/experiment_object_task0_state_6it
 
   # a smoke run of the whole pipeline in a few minutes (NOT a result: tiny budget)
   python benchmarks/run_experiment.py --iterations 1 --group-size 2 --max-steps 8 \\

@@ -76,9 +76,7 @@ class TGRPOTrainer:
         if not self.uses_critic:
             return compute_advantages(buffer.rewards, buffer.mask, cfg.estimator, cfg,
                                       success=buffer.success)
-        if buffer.values is None:
-            raise ValueError("estimator 'gae' needs the critic's values in the buffer: collect "
-                             'the group with collect_group(..., critic=True)')
+        _require_values(buffer)
         last = None if last_values is None else torch.tensor(last_values, dtype=torch.float32)
         rewards = buffer.rewards
         if self.return_scaler is not None:  # the critic's values are in these units too
@@ -98,6 +96,7 @@ class TGRPOTrainer:
         cfg = self.config
         t0 = time.monotonic()
         if self.return_scaler is not None:  # this group's returns join the scale it is read at
+            _require_values(buffer)  # before it changes the statistics
             self.return_scaler.update(buffer.rewards, buffer.mask)
         adv = self.advantages(buffer, last_values)
         returns = None
@@ -171,13 +170,19 @@ class TGRPOTrainer:
 
     def load_state_dict(self, state: dict) -> None:
         if self.uses_critic:
-            self.policy.value_head.load_state_dict(state['value_head'])
             scaled = 'return_scaler' in state
             if scaled != (self.return_scaler is not None):
                 # The critic learned targets in the run's units; switching would mislead it.
                 raise ValueError(f'this run was trained with algo.reward_scaling={scaled}; '
                                  'resume it with the same setting')
+            self.policy.value_head.load_state_dict(state['value_head'])
             if scaled:
                 self.return_scaler.load_state_dict(state['return_scaler'])
         self.optimizer.load_state_dict(state['optimizer'])
         self.generator.set_state(state['generator'])
+
+
+def _require_values(buffer: GroupRolloutBuffer) -> None:
+    if buffer.values is None:
+        raise ValueError("estimator 'gae' needs the critic's values in the buffer: collect "
+                         'the group with collect_group(..., critic=True)')
