@@ -20,7 +20,9 @@ Methods (``SimTrainSettings.algo``):
 
 Never tuned on evaluation states: training uses ``--train-states`` (default 0-24), evaluation
 ``--eval-states`` (default 25-44, i.e. 20 episodes per task per seed); the two are checked to be
-disjoint. Every setting is fixed before the run and written to the results.
+disjoint. With ``--train-init-file`` the training indices point into a file of generated states
+(``tgrpo_ros.sim.init_states``, which never repeats a benchmark state) instead. Every setting
+is fixed before the run and written to the results.
 
 Outputs under ``--out`` (default benchmarks/results/experiment_object_task0)::
 
@@ -96,6 +98,7 @@ def run_settings(args, method: str, seed: int, out: Path) -> dict:
         'output_dir': str(out), 'resume': True, 'algo.group_size': args.group_size,
         'algo.lr': args.lr, 'algo.minibatch_size': args.minibatch_size,
         'algo.update_epochs': args.update_epochs,
+        'init_states_file': str(args.train_init_file or ''),
     }
     flat.update(METHODS[method])
     return flat
@@ -224,8 +227,10 @@ def summarise(args, out: Path, wall_s: float) -> dict:
                                          for e in table.values()), 1),
            'table': table}
     (out / 'results.json').write_text(json.dumps(doc, indent=2))
+    source = (f'generated: {args.train_init_file}' if args.train_init_file else 'benchmark')
     lines = [f'# Experiment: LIBERO {args.suite} task {args.task}, model {args.model}', '',
-             f'- training states {args.train_states[0]}..{args.train_states[-1]}, held-out '
+             f'- training states {args.train_states[0]}..{args.train_states[-1]} ({source}), '
+             'held-out benchmark '
              f'evaluation states {args.eval_states[0]}..{args.eval_states[-1]} '
              f'({len(args.eval_states)} greedy episodes per run, at most {args.eval_max_steps} '
              'steps)',
@@ -314,6 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--group-size', type=int, default=4)
     p.add_argument('--max-steps', type=int, default=160, help='episode limit in training')
     p.add_argument('--train-states', type=parse_range, default=parse_range('0-24'))
+    p.add_argument('--train-init-file', type=Path, default=None,
+                   help='train on the generated initial states of this .npz (python -m '
+                        "tgrpo_ros.sim.init_states); default: the benchmark's")
     p.add_argument('--eval-states', type=parse_range, default=parse_range('25-44'))
     p.add_argument('--eval-max-steps', type=int, default=160,
                    help='episode limit in evaluation (the same for SFT and every method)')
@@ -341,7 +349,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    overlap = sorted(set(args.train_states) & set(args.eval_states))
+    # Generated states are other states by construction; benchmark indices must not overlap.
+    overlap = ([] if args.train_init_file else
+               sorted(set(args.train_states) & set(args.eval_states)))
     if overlap:
         raise SystemExit(f'training and evaluation initial states overlap: {overlap}')
     out = args.out

@@ -64,6 +64,18 @@ def test_training_and_evaluation_states_must_not_overlap(tmp_path):
         == 'all_done'
     for method in mod.METHODS:  # every method's settings are valid
         SimTrainSettings.from_flat(mod.run_settings(args, method, 0, tmp_path))
+    assert SimTrainSettings.from_flat(mod.run_settings(args, 'tgrpo', 0, tmp_path)) \
+        .init_states_file == ''
+
+
+def test_generated_training_states_are_not_benchmark_indices(tmp_path):
+    from tgrpo_ros.training.settings import SimTrainSettings
+    mod = _module()
+    states = tmp_path / 'gen.npz'
+    args = mod.parse_args(['--train-init-file', str(states), '--train-states', '0-29'])
+    settings = SimTrainSettings.from_flat(mod.run_settings(args, 'tgrpo', 0, tmp_path / 'r'))
+    assert settings.init_states_file == str(states)
+    assert settings.init_states == tuple(range(30))  # indices into the file, not the benchmark
 
 
 def test_summary_table_and_plot_from_partial_results(tmp_path):

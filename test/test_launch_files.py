@@ -99,6 +99,24 @@ def test_sim_train_graph_has_one_env_per_group_member_and_both_placements(tmp_pa
         graph.build(graph.resolve_args({'group_size': '1', 'output_dir': str(tmp_path)}))
 
 
+def test_generated_initial_states_reach_every_env_and_the_learner(tmp_path, monkeypatch):
+    graph = get_graph('sim_train')
+    default = graph.build(graph.resolve_args({'output_dir': str(tmp_path)}))
+    # no argument: the parameter file decides (nothing overrides it)
+    assert all('init_states_file' not in s.parameters for s in default)
+    states = tmp_path / 'gen.npz'
+    states.write_bytes(b'')  # the graph checks it exists; the env nodes read it
+    monkeypatch.chdir(tmp_path)  # a relative path becomes absolute for nodes started elsewhere
+    specs = graph.build(graph.resolve_args({'init_states_file': 'gen.npz',
+                                            'output_dir': str(tmp_path)}))
+    with_file = [s for s in specs if s.executable in ('sim_env_node', 'learner_node')]
+    assert len(with_file) == 5
+    assert {s.parameters['init_states_file'] for s in with_file} == {str(states.resolve())}
+    with pytest.raises(ValueError, match='missing.npz does not exist'):
+        graph.build(graph.resolve_args({'init_states_file': 'missing.npz',
+                                        'output_dir': str(tmp_path)}))
+
+
 def test_every_learner_setting_is_documented_in_the_parameter_file():
     import yaml
 

@@ -26,6 +26,8 @@ ARGS = [
     LaunchArg('tasks', '0', 'Comma-separated task names or indices trained (cycled).'),
     LaunchArg('init_states', '0,1,2,3,4', 'Comma-separated benchmark initial states for '
               'training (cycled); keep evaluation states out of this list.'),
+    LaunchArg('init_states_file', '', "A .npz of generated initial states that init_states "
+              "index into (python -m tgrpo_ros.sim.init_states); '' = the benchmark's."),
     LaunchArg('group_size', '4', 'Environments N per group (paper: 4); one process each.'),
     LaunchArg('iterations', '9', 'TGRPO iterations (one group + one update each); 9 take '
               'about 15 minutes on a 2-core CPU with the defaults.'),
@@ -82,14 +84,22 @@ def build(v: dict[str, str]) -> list[NodeSpec]:
     env_ids = [f'env{i}' for i in range(n)]
     shared_topics = [(t, f'/{t}') for t in ('observation', 'action', 'step_result',
                                              'policy_version')]
+    # The argument, when given, overrides the parameter file on every env and the learner.
+    states = {}
+    if v['init_states_file']:  # absolute: the nodes may start in another folder
+        states['init_states_file'] = str(Path(v['init_states_file']).resolve())
+        if not Path(states['init_states_file']).is_file():
+            raise ValueError(f"init_states_file {states['init_states_file']} does not exist "
+                             '(make one with python -m tgrpo_ros.sim.init_states)')
     nodes = [NodeSpec('sim_env_node', 'sim_env', namespace=e, params_files=params,
-                      remappings=shared_topics) for e in env_ids]
+                      remappings=shared_topics, parameters=dict(states)) for e in env_ids]
     common = {'model': v['model'], 'device': v['device'], 'seed': int(v['seed']),
               'lora_rank': int(v['lora_rank'])}
     policy = dict(common, temperature=float(v['temperature']))
     learner = dict(common, **{
         'suite': v['suite'], 'tasks': _csv(v['tasks']),
         'init_states': [int(x) for x in _csv(v['init_states'])],
+        **states,
         'iterations': int(v['iterations']), 'max_steps': int(v['max_steps']),
         'output_dir': v['output_dir'], 'resume': _bool(v['resume']), 'env_ids': env_ids,
         'algo.group_size': n, 'algo.estimator': v['estimator'],

@@ -47,10 +47,15 @@ class SimEnvNode(Node):
         d('image_size', 128, ParameterDescriptor(description='Rendered height = width [px].'))
         d('frame_id', 'world', ParameterDescriptor(
             description='frame_id stamped on observations (LIBERO world frame, z up).'))
+        d('init_states_file', '', ParameterDescriptor(
+            description="A .npz of generated initial states (python -m "
+                        "tgrpo_ros.sim.init_states) that reset's init_state_index points "
+                        "into; '' = the benchmark's fixed list."))
         self.env_id = self.get_namespace().strip('/') or self.get_name()
         self.cameras = tuple(self.get_parameter('cameras').value)
         self.image_size = int(self.get_parameter('image_size').value)
         self.frame_id = self.get_parameter('frame_id').value
+        self.init_states_file = self.get_parameter('init_states_file').value or None
         self._env_factory = env_factory or self._make_libero
         self.env = None
         self.env_key = None
@@ -77,7 +82,8 @@ class SimEnvNode(Node):
     def _make_libero(self, suite: str, task: str, max_steps: int | None):
         from tgrpo_ros.sim.libero_env import LiberoEnv
         return LiberoEnv(suite, int(task) if task.isdigit() else task, cameras=self.cameras,
-                         image_size=self.image_size, max_steps=max_steps)
+                         image_size=self.image_size, max_steps=max_steps,
+                         init_states_file=self.init_states_file)
 
     def _header(self) -> Header:
         return Header(stamp=self.get_clock().now().to_msg(), frame_id=self.frame_id)

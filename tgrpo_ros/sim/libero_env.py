@@ -4,7 +4,9 @@
 
 Protocol (the numbers OpenVLA's LIBERO evaluation uses):
 
-* Initial states come from the benchmark's fixed list (50 per task), chosen by index.
+* Initial states come from the benchmark's fixed list (50 per task), chosen by index, or from
+  a file of states sampled the same way (``init_states.py``; e.g. to train on states that
+  neither the demonstrations nor the evaluation use).
 * After a reset the robot waits ``NUM_WAIT_STEPS = 10`` control steps with the action
   ``WAIT_ACTION = [0, 0, 0, 0, 0, 0, -1]`` (no motion, gripper open) so objects dropped into
   the scene settle. These steps are not counted and not observed by the policy.
@@ -165,11 +167,15 @@ class LiberoEnv:
             a path or ``RewardSpec`` uses that; ``None`` gives reward = success bonus only
             (1.0 on success, else 0) and stage 0 of 0.
         max_steps: policy actions per episode; ``None`` = the suite's ``MAX_STEPS``.
+        init_states_file: a ``.npz`` of generated initial states for this task
+            (``python -m tgrpo_ros.sim.init_states``); ``reset(i)`` then loads its i-th state.
+            ``None`` = the benchmark's fixed list.
     """
 
     def __init__(self, suite: str = 'libero_object', task: str | int = 0,
                  cameras: Sequence[str] = ('agentview',), image_size: int = 128,
-                 reward_spec='auto', max_steps: int | None = None):
+                 reward_spec='auto', max_steps: int | None = None,
+                 init_states_file: str | Path | None = None):
         self.task_index, self.task_name = resolve_task(suite, task)
         self.suite = suite
         self.cameras = tuple(CAMERA_ALIASES.get(c, c) for c in cameras)
@@ -202,6 +208,10 @@ class LiberoEnv:
             camera_widths=self.image_size, hard_reset=False, horizon=100000, ignore_done=True)
         try:
             self._index_model()
+            if init_states_file is not None:
+                from tgrpo_ros.sim.init_states import load_init_states
+                self._init_states = load_init_states(init_states_file, self.task_id,
+                                                     self.state_size)
             from tgrpo_ros.sim.reward_spec import load_reward_for_task
             self.reward = load_reward_for_task(reward_spec, suite, self.task_name,
                                                self.object_names, self.region_names)
@@ -221,8 +231,13 @@ class LiberoEnv:
 
     @property
     def num_init_states(self) -> int:
-        """Return how many benchmark initial states this task has."""
+        """Return how many initial states ``reset`` can load (benchmark or file)."""
         return len(self._init_states)
+
+    @property
+    def state_size(self) -> int:
+        """Return the length of a flattened MuJoCo state of this task (an initial state)."""
+        return int(self._env.env.sim.get_state().flatten().size)
 
     @property
     def object_names(self) -> list[str]:
@@ -263,6 +278,21 @@ class LiberoEnv:
         self.done = False
         self.reward.reset(self.sim_state())
         return self._observation(obs)
+
+    def sample_init_state(self, seed: int) -> np.ndarray:
+        """Return a new initial state: the task's object placement sampler, seeded.
+
+        The same procedure LIBERO's own initial states were recorded with (a reset that
+        samples every object in its BDDL region, then the flattened MuJoCo state), so a
+        sampled state is as valid as a benchmark one, just not one of the fixed 50. Ends any
+        running episode (call ``reset`` afterwards).
+        """
+        self._env.seed(int(seed))
+        np.random.seed(int(seed))
+        self._env.reset()
+        self.done = True
+        self._state = None
+        return self._env.env.sim.get_state().flatten().copy()
 
     def step(self, action) -> tuple[Observation, StepOutcome]:
         """Apply one 7-D action; return the next observation and what the step produced."""

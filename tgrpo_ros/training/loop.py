@@ -34,7 +34,8 @@ def make_envs(settings: SimTrainSettings, task: str) -> list:
     from tgrpo_ros.sim.libero_env import LiberoEnv
     return [LiberoEnv(settings.suite, int(task) if task.isdigit() else task,
                       cameras=settings.cameras, image_size=settings.image_size,
-                      max_steps=settings.max_steps or None)
+                      max_steps=settings.max_steps or None,
+                      init_states_file=settings.init_states_file or None)
             for _ in range(settings.group_size)]
 
 

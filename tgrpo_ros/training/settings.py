@@ -28,8 +28,13 @@ class SimTrainSettings:
     tasks: tuple[str, ...] = field(default=('0',), metadata=_help(
         'Tasks trained, by name or index in the suite; groups cycle through them.'))
     init_states: tuple[int, ...] = field(default=(0, 1, 2, 3, 4), metadata=_help(
-        'Benchmark initial-state indices used for training; groups cycle through them. Keep '
-        'evaluation states disjoint (eval-sim --init-states).'))
+        'Initial-state indices used for training (into the benchmark list, or into '
+        'init_states_file); groups cycle through them. Keep evaluation states disjoint '
+        '(eval-sim --init-states).'))
+    init_states_file: str = field(default='', metadata=_help(
+        "A .npz of generated initial states (python -m tgrpo_ros.sim.init_states); '' = the "
+        "benchmark's 50 fixed ones. Lets RL train on states that neither the demonstrations "
+        'nor the evaluation use.'))
     iterations: int = field(default=9, metadata=_help(
         'TGRPO iterations (one group rollout + one update each).'))
     max_steps: int = field(default=160, metadata=_help(
