@@ -121,3 +121,46 @@ def test_late_duplicate_mismatched_and_stale_actions(tmp_path, ros_domain):
         node.destroy_node()
         rclpy.try_shutdown()
         stop_process(proc)
+
+
+def test_reset_loads_generated_initial_states_from_the_parameter_file(tmp_path, ros_domain):
+    import numpy as np
+
+    from tgrpo_ros.sim import init_states
+    from tgrpo_ros.sim.libero_env import LiberoEnv
+    states = tmp_path / 'gen.npz'
+    assert init_states.main(['--task', '0', '--count', '2', '--seed', '900',
+                             '--out', str(states)]) == 0
+    with LiberoEnv('libero_object', 0, cameras=('agentview',), image_size=32,
+                   init_states_file=states) as env:
+        expected = env.reset(1, seed=7).images['agentview']
+    proc = start_node('tgrpo_ros.nodes.sim_env_node', '--ros-args', '-r', '__ns:=/env0',
+                      '-p', 'image_size:=32', '-p', f'init_states_file:={states}',
+                      extra_env={'MUJOCO_GL': 'egl'}, log_path=tmp_path / 'env.log')
+    rclpy.init()
+    node = Node('test_driver')
+    obs = []
+    node.create_subscription(Observation, '/env0/observation', obs.append, RELIABLE)
+    reset = node.create_client(ResetEnv, '/env0/reset')
+
+    def call(index):
+        assert reset.wait_for_service(timeout_sec=120), (tmp_path / 'env.log').read_text()
+        fut = reset.call_async(ResetEnv.Request(suite='libero_object', task='0',
+                                                init_state_index=index, seed=7))
+        _spin_until(node, fut.done, 300, 'reset')
+        return fut.result()
+
+    try:
+        res = call(1)
+        assert res.success, res.message
+        _spin_until(node, lambda: len(obs) == 1, 60, 'the first observation')
+        image = obs[0].images[0]
+        got = np.frombuffer(bytes(image.data), np.uint8).reshape(image.height, image.width, 3)
+        np.testing.assert_array_equal(got, expected)  # the file's state 1, not benchmark 1
+        # a benchmark index that the 2-state file does not have is refused with the reason
+        res = call(2)
+        assert not res.success and 'out of range' in res.message
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+        stop_process(proc)
