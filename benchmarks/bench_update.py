@@ -29,14 +29,12 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 from pathlib import Path
 import platform
 import sys
 import time
-import traceback
 
 import numpy as np
 import torch
@@ -46,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_policy import make_observations  # noqa: E402
 from gpu_policy_check import (DTYPES, libero_like_statistics, memory_gib,  # noqa: E402
-                              openvla_config, reset_peak)
+                              openvla_config, raise_if_failed, reset_peak, run_phases)
 from tgrpo_ros.algo import GroupRolloutBuffer, TGRPOConfig  # noqa: E402
 from tgrpo_ros.policy.lora import LoraSettings  # noqa: E402
 from tgrpo_ros.policy.preprocessing import ImagePreprocessing  # noqa: E402
@@ -221,23 +219,15 @@ def main() -> None:
         'torch': torch.__version__,
         'date_utc': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()), 'phases': {},
     }
-    for size in args.sizes:
-        print(f'phase {size}', flush=True)
-        try:
-            results['phases'][size] = phase(size, args, device, dtype)
-        except Exception as e:  # keep going: one failing size must not lose the others
-            traceback.print_exc()
-            results['phases'][size] = {'error': f'{type(e).__name__}: {e}'}
-        gc.collect()
-        if device.type == 'cuda':
-            torch.cuda.empty_cache()
+    def write():
         results['elapsed_s'] = time.monotonic() - start
         (out_dir / 'update_scaling.json').write_text(json.dumps(results, indent=2))
         write_markdown(results, out_dir / 'update_scaling.md')
+
+    run_phases(results, args.sizes, lambda size: phase(size, args, device, dtype), device,
+               write)
     print((out_dir / 'update_scaling.md').read_text())
-    failed = [n for n, r in results['phases'].items() if 'error' in r]
-    if failed:
-        raise SystemExit(f'sizes failed: {failed}')
+    raise_if_failed(results)
 
 
 if __name__ == '__main__':

@@ -126,6 +126,31 @@ def phase_1b(args, device, dtype, deadline) -> dict:
     return r
 
 
+def run_phases(results: dict, names, run_one, device: torch.device, write) -> None:
+    """Run ``run_one(name)`` into ``results['phases']``, writing after each phase.
+
+    A failing phase records its error and the others still run: one out-of-memory size must
+    not lose the measurements of the rest of a short GPU lease.
+    """
+    for name in names:
+        print(f'phase {name}', flush=True)
+        try:
+            results['phases'][name] = run_one(name)
+        except Exception as e:
+            traceback.print_exc()
+            results['phases'][name] = {'error': f'{type(e).__name__}: {e}'}
+        gc.collect()
+        if device.type == 'cuda':
+            torch.cuda.empty_cache()
+        write()
+
+
+def raise_if_failed(results: dict) -> None:
+    failed = [n for n, r in results['phases'].items() if 'error' in r]
+    if failed:
+        raise SystemExit(f'phases failed: {failed}')
+
+
 def openvla_config(smoke: bool) -> dict:
     config = openvla_7b_config(libero_like_statistics())
     if smoke:
@@ -207,21 +232,10 @@ def main() -> None:
             json.dump(results, f, indent=2)
 
     runners = {'1b': phase_1b, 'openvla7b': phase_openvla}
-    for name in args.phases:
-        print(f'phase {name}', flush=True)
-        try:
-            results['phases'][name] = runners[name](args, device, dtype, deadline)
-        except Exception as e:  # keep going: one failing phase must not lose the others
-            traceback.print_exc()
-            results['phases'][name] = {'error': f'{type(e).__name__}: {e}'}
-        gc.collect()
-        if device.type == 'cuda':
-            torch.cuda.empty_cache()
-        write()
+    run_phases(results, args.phases, lambda name: runners[name](args, device, dtype, deadline),
+               device, write)
     print(json.dumps(results, indent=1)[:4000])
-    failed = [n for n, r in results['phases'].items() if 'error' in r]
-    if failed:
-        raise SystemExit(f'phases failed: {failed}')
+    raise_if_failed(results)
 
 
 if __name__ == '__main__':
