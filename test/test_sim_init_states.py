@@ -100,6 +100,10 @@ def test_bad_files_are_refused_with_the_reason(made, tmp_path):
     corrupt.write_bytes(b'not a zip file')
     with pytest.raises(ValueError, match='not an initial-states file'):
         init_states.load_init_states(corrupt, env.task_id, size)
+    bare = tmp_path / 'bare.npy'
+    np.save(bare, states)
+    with pytest.raises(ValueError, match='not an initial-states file.*single array'):
+        init_states.load_init_states(bare, env.task_id, size)
     # the environment refuses it at construction, before any episode
     with pytest.raises(ValueError, match='another_task'):
         LiberoEnv('libero_object', TASK, cameras=(), init_states_file=other)

@@ -38,7 +38,10 @@ def load_init_states(path: str | Path, task_id: str, state_size: int) -> np.ndar
         raise FileNotFoundError(f'initial-states file {path} does not exist (make one with '
                                 'python -m tgrpo_ros.sim.init_states)')
     try:
-        with np.load(path, allow_pickle=False) as f:
+        f = np.load(path, allow_pickle=False)
+        if not isinstance(f, np.lib.npyio.NpzFile):  # a bare .npy array has no task to check
+            raise ValueError('a single array, not an .npz archive')
+        with f:
             states = np.asarray(f['states'], dtype=np.float64)
             file_task = str(f['task_id'])
     except (KeyError, ValueError, OSError) as e:
