@@ -40,7 +40,7 @@ def test_file_holds_new_seeded_states_that_reset_loads(made):
     with LiberoEnv('libero_object', TASK, cameras=()) as bench:
         assert bench.num_init_states == 50
         # sampled, not copied: no generated state is a benchmark one
-        assert all(np.abs(s - b).max() > 1e-3 for s in states for b in bench._init_states)
+        assert all(np.abs(s - b).max() > 1e-3 for s in states for b in bench.init_states)
         # the same seed samples the same placement again
         np.testing.assert_array_equal(bench.sample_init_state(501), states[1])
         bench.reset(0)
@@ -70,12 +70,14 @@ def test_a_sample_equal_to_a_benchmark_state_is_skipped(made, monkeypatch):
     _, env = made
     with LiberoEnv('libero_object', TASK, cameras=()) as bench:
         real = bench.sample_init_state
-        benchmark_state = np.asarray(bench._init_states[3], dtype=np.float64)
+        benchmark_state = np.asarray(bench.init_states[3], dtype=np.float64)
         monkeypatch.setattr(bench, 'sample_init_state',
                             lambda s: benchmark_state.copy() if s == 7 else real(s))
         states, seeds = init_states.generate_init_states(bench, 2, seed=7)
     assert seeds.tolist() == [8, 9]
     assert all(np.abs(s - benchmark_state).max() > 1e-3 for s in states)
+    with pytest.raises(ValueError, match='without init_states_file'):
+        init_states.generate_init_states(env, 1, seed=7)  # env reads the file's states
 
 
 def test_bad_files_are_refused_with_the_reason(made, tmp_path):

@@ -69,7 +69,10 @@ def generate_init_states(env, count: int, seed: int) -> tuple[np.ndarray, np.nda
     """
     if count < 1:
         raise ValueError(f'count must be >= 1, got {count}')
-    known = [np.asarray(s, dtype=np.float64) for s in env._init_states]
+    if env.init_states_file is not None:  # its list is the file's, not the benchmark's
+        raise ValueError('generate from an environment on the benchmark states (built '
+                         'without init_states_file), so repeats of them can be skipped')
+    known = [np.asarray(s, dtype=np.float64) for s in env.init_states]
     states, seeds = [], []
     s = seed
     while len(states) < count:

@@ -193,6 +193,7 @@ class LiberoEnv:
 
         bench = _benchmark(suite)
         self._init_states = bench.get_task_init_states(self.task_index)
+        self.init_states_file = init_states_file
         task_obj = bench.get_task(self.task_index)
         self.instruction = task_obj.language
         self.bddl_file = bench.get_task_bddl_file_path(self.task_index)
@@ -235,6 +236,11 @@ class LiberoEnv:
         return len(self._init_states)
 
     @property
+    def init_states(self) -> list[np.ndarray]:
+        """Return the flattened MuJoCo states ``reset`` loads by index (benchmark or file)."""
+        return list(self._init_states)
+
+    @property
     def state_size(self) -> int:
         """Return the length of a flattened MuJoCo state of this task (an initial state)."""
         return int(self._env.env.sim.get_state().flatten().size)
@@ -251,7 +257,7 @@ class LiberoEnv:
 
     # -- episode --------------------------------------------------------------------------
     def reset(self, init_state_index: int = 0, seed: int = 7) -> Observation:
-        """Load benchmark initial state ``init_state_index``, wait 10 steps, observe.
+        """Load initial state ``init_state_index`` (benchmark or file), wait 10 steps, observe.
 
         ``seed`` seeds LIBERO's samplers and numpy's global generator (OpenVLA uses 7); the
         scene itself is fully fixed by the initial state, so episodes from the same index and
