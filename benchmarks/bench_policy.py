@@ -44,7 +44,7 @@ def make_observations(n: int, side: int = 256, seed: int = 0,
                         instruction=TASKS[i % len(TASKS)]) for i in range(n)]
 
 
-def _sync(device: torch.device) -> None:
+def sync(device: torch.device) -> None:
     if device.type == 'cuda':
         torch.cuda.synchronize(device)
 
@@ -56,10 +56,10 @@ def time_sampling(policy, batch: int, repeats: int) -> dict:
     policy.sample(obs, 1.0, gen)                       # warm-up (allocations, kernels)
     times = []
     for _ in range(repeats):
-        _sync(policy.device)
+        sync(policy.device)
         t = time.perf_counter()
         policy.sample(obs, 1.0, gen)
-        _sync(policy.device)
+        sync(policy.device)
         times.append(time.perf_counter() - t)
     med = float(np.median(times))
     return {'batch': batch, 'seconds_per_call': med, 'actions_per_s': batch / med}
@@ -86,10 +86,10 @@ def time_update(policy, batch: int, repeats: int, lr: float = 1e-5) -> dict:
     step()                                             # warm-up (creates optimiser state)
     times = []
     for _ in range(repeats):
-        _sync(policy.device)
+        sync(policy.device)
         t = time.perf_counter()
         step()
-        _sync(policy.device)
+        sync(policy.device)
         times.append(time.perf_counter() - t)
     med = float(np.median(times))
     return {'batch': batch, 'seconds_per_step': med, 'samples_per_s': batch / med,

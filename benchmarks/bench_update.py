@@ -42,16 +42,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_policy import make_observations  # noqa: E402
-from gpu_policy_check import (DTYPES, libero_like_statistics, memory_gib,  # noqa: E402
-                              openvla_config, raise_if_failed, reset_peak, run_phases)
+from bench_policy import make_observations, sync  # noqa: E402
+from gpu_policy_check import (build_openvla_policy, DTYPES, memory_gib,  # noqa: E402
+                              raise_if_failed, reset_peak, run_phases)
 from tgrpo_ros.algo import GroupRolloutBuffer, TGRPOConfig  # noqa: E402
 from tgrpo_ros.policy.lora import LoraSettings  # noqa: E402
-from tgrpo_ros.policy.preprocessing import ImagePreprocessing  # noqa: E402
-from tgrpo_ros.policy.prismatic import build_module, PrismaticVLA  # noqa: E402
-from tgrpo_ros.policy.prompt import LLAMA2_EMPTY_TOKEN  # noqa: E402
-from tgrpo_ros.policy.tiny import build_tiny_policy, build_tiny_tokenizer  # noqa: E402
-from tgrpo_ros.policy.token_policy import PolicySpec, TokenVLAPolicy  # noqa: E402
+from tgrpo_ros.policy.tiny import build_tiny_policy  # noqa: E402
 from tgrpo_ros.training.trainer import TGRPOTrainer  # noqa: E402
 
 # size: (LoRA rank, minibatch, steps per environment in the group, size built under --smoke)
@@ -66,22 +62,9 @@ PHASES = {
 def build(size: str, device: torch.device, dtype: torch.dtype):
     """Build a randomly initialised policy of ``size`` ('openvla-smoke': the 7B layout, shrunk)."""
     if size in ('openvla7b', 'openvla-smoke'):
-        torch.manual_seed(0)
-        backbone = build_module(PrismaticVLA, openvla_config(size == 'openvla-smoke'), device,
-                                dtype)
-        spec = PolicySpec(cameras=['agentview'],
-                          preprocessing=ImagePreprocessing(image_size=224),
-                          prompt_suffix_ids=[LLAMA2_EMPTY_TOKEN],
-                          action_vocab_size=backbone.action_vocab_size, gripper='openvla',
-                          backend='prismatic')
-        return TokenVLAPolicy(backbone, build_tiny_tokenizer(), spec, libero_like_statistics())
+        return build_openvla_policy(size == 'openvla-smoke', device, dtype)
     return build_tiny_policy(size, seed=0, device=device, dtype=dtype, jpeg=True,
                              center_crop=True)
-
-
-def sync(device: torch.device) -> None:
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
 
 
 def collect(policy, group_size: int, steps: int, seed: int) -> tuple[GroupRolloutBuffer, list]:

@@ -167,16 +167,21 @@ def openvla_config(smoke: bool) -> dict:
     return config
 
 
-def phase_openvla(args, device, dtype, deadline) -> dict:
-    t = time.perf_counter()
+def build_openvla_policy(smoke: bool, device, dtype) -> TokenVLAPolicy:
+    """Build the full-size OpenVLA-7B layout (``smoke``: shrunk) with random weights."""
     torch.manual_seed(0)
-    backbone = build_module(PrismaticVLA, openvla_config(args.smoke), device, dtype)
-    build_s = time.perf_counter() - t
+    backbone = build_module(PrismaticVLA, openvla_config(smoke), device, dtype)
     spec = PolicySpec(cameras=['agentview'], preprocessing=ImagePreprocessing(image_size=224),
                       prompt_suffix_ids=[LLAMA2_EMPTY_TOKEN],
                       action_vocab_size=backbone.action_vocab_size, gripper='openvla',
                       backend='prismatic')
-    policy = TokenVLAPolicy(backbone, build_tiny_tokenizer(), spec, libero_like_statistics())
+    return TokenVLAPolicy(backbone, build_tiny_tokenizer(), spec, libero_like_statistics())
+
+
+def phase_openvla(args, device, dtype, deadline) -> dict:
+    t = time.perf_counter()
+    policy = build_openvla_policy(args.smoke, device, dtype)
+    build_s = time.perf_counter() - t
     t = time.perf_counter()
     policy.add_lora(LoraSettings(rank=32))          # OpenVLA's: r 32, alpha 16, all linear
     lora_s = time.perf_counter() - t
@@ -185,7 +190,7 @@ def phase_openvla(args, device, dtype, deadline) -> dict:
     assert ((s.token_ids >= 31744) & (s.token_ids < 32000)).all()
     r = measure(policy, device, args.batches, args.update_batches, args.repeats, deadline)
     r.update(build_seconds=build_s, lora_seconds=lora_s,
-             action_vocab_size=backbone.action_vocab_size, image_size=224,
+             action_vocab_size=policy.backbone.action_vocab_size, image_size=224,
              example_actions=s.actions.tolist())
     return r
 
