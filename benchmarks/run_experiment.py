@@ -5,8 +5,10 @@
 From one SFT policy, for each method and seed, the same number of iterations (each one group of
 ``--group-size`` episodes of at most ``--max-steps`` steps, so at most the same budget of
 environment steps; the steps actually used are reported) of in-process training
-(``train_in_process``), then a greedy evaluation on HELD-OUT initial states with
-``tgrpo-ros eval-sim``'s episode runner. The SFT policy itself is evaluated the same way.
+(``train_in_process``), then an evaluation on HELD-OUT initial states with
+``tgrpo-ros eval-sim``'s episode runner, greedy by default (OpenVLA's protocol) or sampled at
+``--eval-temperature`` (the stochastic policy RL optimises). The SFT policy itself is evaluated
+the same way.
 
 Methods (``SimTrainSettings.algo``):
     tgrpo         fused step + trajectory advantage (0.3 / 0.7), first-success groups (paper)
@@ -127,16 +129,24 @@ def export_policy(args, run: Path, folder: Path) -> None:
 
 
 def evaluate(args, policy_folder: str, out: Path, log) -> dict:
-    """Greedy held-out evaluation (eval-sim's runner); cached in out/results.json."""
+    """Held-out evaluation (eval-sim's runner) at ``--eval-temperature``; cached in
+    out/results.json, which is reused only if it was measured at the same temperature."""
     result = out / 'results.json'
     if result.is_file():
-        return json.loads(result.read_text())
+        doc = json.loads(result.read_text())
+        cached = doc.get('temperature', 0.0)  # evaluations before the option were greedy
+        if cached != args.eval_temperature:
+            raise SystemExit(f'{result} was evaluated at temperature {cached}, this experiment '
+                             f'asks for {args.eval_temperature}: use another --out (or delete '
+                             'that evaluation to redo it)')
+        return doc
     from tqdm import tqdm
 
     from tgrpo_ros.policy.model_location import resolve_model
     from tgrpo_ros.sim.eval_sim import run_task, VLAPolicyRunner
     out.mkdir(parents=True, exist_ok=True)
-    runner = VLAPolicyRunner(resolve_model(policy_folder), 'cpu', 0.0, args.eval_seed)
+    runner = VLAPolicyRunner(resolve_model(policy_folder), 'cpu', args.eval_temperature,
+                             args.eval_seed)
     t0 = time.monotonic()
     with tqdm(total=len(args.eval_states), desc=f'eval {out.name}', unit='ep',
               disable=not sys.stderr.isatty()) as bar:
@@ -148,7 +158,8 @@ def evaluate(args, policy_folder: str, out: Path, log) -> dict:
            'success_rate': sum(r['success'] for r in recs) / len(recs),
            'mean_return': sum(r['return'] for r in recs) / len(recs),
            'mean_steps': sum(r['steps'] for r in recs) / len(recs),
-           'max_steps': args.eval_max_steps, 'seconds': round(time.monotonic() - t0, 1),
+           'max_steps': args.eval_max_steps, 'temperature': args.eval_temperature,
+           'seconds': round(time.monotonic() - t0, 1),
            'episodes_detail': [{k: v for k, v in r.items() if k != 'actions'} for r in recs]}
     tmp = result.with_suffix('.tmp')
     tmp.write_text(json.dumps(doc, indent=2))
@@ -228,11 +239,14 @@ def summarise(args, out: Path, wall_s: float) -> dict:
            'table': table}
     (out / 'results.json').write_text(json.dumps(doc, indent=2))
     source = (f'generated: {args.train_init_file}' if args.train_init_file else 'benchmark')
+    decoding = ('greedy' if args.eval_temperature == 0 else
+                f'sampled (temperature {args.eval_temperature:g})')
     lines = [f'# Experiment: LIBERO {args.suite} task {args.task}, model {args.model}', '',
              f'- training states {args.train_states[0]}..{args.train_states[-1]} ({source}), '
              'held-out benchmark '
              f'evaluation states {args.eval_states[0]}..{args.eval_states[-1]} '
-             f'({len(args.eval_states)} greedy episodes per run, at most {args.eval_max_steps} '
+             f'({len(args.eval_states)} {decoding} episodes per run, at most '
+             f'{args.eval_max_steps} '
              'steps)',
              f'- per run: {args.iterations} iterations x group {args.group_size} x at most '
              f'{args.max_steps} steps (budget {args.iterations * args.group_size * args.max_steps}'
@@ -327,6 +341,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help='episode limit in evaluation (the same for SFT and every method)')
     p.add_argument('--eval-envs', type=int, default=1, help='evaluation worker processes')
     p.add_argument('--eval-seed', type=int, default=7)
+    p.add_argument('--eval-temperature', type=float, default=0.0,
+                   help='sampling temperature of the held-out evaluation (0 = greedy, '
+                        "OpenVLA's protocol; 1 = the policy RL samples and optimises)")
     p.add_argument('--image-size', type=int, default=128, help='render size (as the demos)')
     p.add_argument('--cameras', nargs='+', default=None,
                    help="cameras rendered for the policy (default: the saved policy's own, "

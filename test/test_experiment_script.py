@@ -117,3 +117,16 @@ def test_runs_render_the_cameras_the_start_policy_was_trained_on(tmp_path):
     args = mod.parse_args(['--model', str(tmp_path / 'two_cams')])
     settings = SimTrainSettings.from_flat(mod.run_settings(args, 'tgrpo', 0, tmp_path / 'run'))
     assert list(settings.cameras) == cams
+
+
+def test_an_evaluation_at_another_temperature_is_not_reused(tmp_path):
+    """A cached greedy result must not stand in for a sampled one (or the reverse)."""
+    mod = _module()
+    _write_eval(tmp_path / 'eval' / 'sft', 0.3, 100.0)  # no 'temperature': measured greedy
+    greedy = mod.parse_args(['--out', str(tmp_path)])
+    assert mod.evaluate(greedy, 'unused', tmp_path / 'eval' / 'sft', print)['success_rate'] == 0.3
+    sampled = mod.parse_args(['--out', str(tmp_path), '--eval-temperature', '1'])
+    with pytest.raises(SystemExit, match='evaluated at temperature 0.0.*asks for 1.0'):
+        mod.evaluate(sampled, 'unused', tmp_path / 'eval' / 'sft', print)
+    mod.summarise(sampled, tmp_path, 1.0)
+    assert '20 sampled (temperature 1) episodes per run' in (tmp_path / 'results.md').read_text()
