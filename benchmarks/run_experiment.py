@@ -323,7 +323,7 @@ def plot(out: Path, curves: dict, table: dict) -> None:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], epilog=EXAMPLES,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--model', default='sft:object_task0_state',
+    p.add_argument('--model', default='sft:object_task0_state_short',
                    help='the SFT policy (start point)')
     p.add_argument('--suite', default='libero_object')
     p.add_argument('--task', default='0')

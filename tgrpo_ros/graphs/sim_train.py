@@ -33,7 +33,7 @@ ARGS = [
               'about 15 minutes on a 2-core CPU with the defaults.'),
     LaunchArg('max_steps', '160', "Control steps per episode at 20 Hz (0 = suite's max; the "
               'scripted expert needs 100-130 on LIBERO-Object).'),
-    LaunchArg('model', 'sft:object_task0_state', "Policy: 'sft:<name>' (the package's "
+    LaunchArg('model', 'sft:object_task0_state_short', "Policy: 'sft:<name>' (the package's "
               "models/sft_<name>, e.g. the SFT policy of LIBERO-Object task 0), 'tiny:<size>' "
               '(random init) or a model folder.'),
     LaunchArg('device', 'cpu', "Torch device for the model ('cpu', 'cuda')."),

@@ -39,9 +39,9 @@ class SimTrainSettings:
         'TGRPO iterations (one group rollout + one update each).'))
     max_steps: int = field(default=160, metadata=_help(
         "Control steps per episode at 20 Hz (0 = the suite's maximum: Object 280)."))
-    model: str = field(default='sft:object_task0_state', metadata=_help(
-        "Policy: 'sft:<name>' (the package's models/sft_<name>; sft:object_task0_state is the "
-        'SFT policy of LIBERO-Object task 0, see models/sft_object_task0_state/README.md), '
+    model: str = field(default='sft:object_task0_state_short', metadata=_help(
+        "Policy: 'sft:<name>' (the package's models/sft_<name>; sft:object_task0_state_short is "
+        'the SFT policy of LIBERO-Object task 0, see its README.md), '
         "'tiny:<size>' "
         '(test, cpu-2m, cpu-5m, cpu-20m; random init), or a folder (a saved tgrpo_ros policy, an '
         'OpenVLA checkpoint or an HF VLM).'))
