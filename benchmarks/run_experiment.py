@@ -129,8 +129,10 @@ def export_policy(args, run: Path, folder: Path) -> None:
 
 
 def evaluate(args, policy_folder: str, out: Path, log) -> dict:
-    """Held-out evaluation (eval-sim's runner) at ``--eval-temperature``; cached in
-    out/results.json, which is reused only if it was measured at the same temperature."""
+    """Held-out evaluation (eval-sim's runner) at ``--eval-temperature``.
+
+    Cached in out/results.json, which is reused only if it was measured at the same temperature.
+    """
     result = out / 'results.json'
     if result.is_file():
         doc = json.loads(result.read_text())
