@@ -72,16 +72,17 @@ def main(argv=None) -> int:
     offset = time.time() - time.monotonic()  # receipt times are monotonic; stamps are wall
     spinner = Spinner(stand)
     procs = [
-        start_node('tgrpo_ros.nodes.camera_state_bridge', '--ros-args', '-p',
+        start_node('tgrpo_ros.ros.nodes.camera_state_bridge', '--ros-args', '-p',
                    'robot_profile:=sim_test', '-p', 'instruction:=lift the red cube',
                    log_path=logs / 'bridge.log'),
-        start_node('tgrpo_ros.nodes.arm_adapter', '--ros-args', '-p', 'robot_profile:=sim_test',
+        start_node('tgrpo_ros.ros.nodes.arm_adapter', '--ros-args',
+                   '-p', 'robot_profile:=sim_test',
                    log_path=logs / 'adapter.log'),
     ]
     if ns.model == 'instant':
         stand.answer_on_arrival = [0.05, 0.0, 0.0, 0.0, 0.0, 0.0, -1.0]
     else:
-        procs.append(start_node('tgrpo_ros.nodes.policy_node', '--ros-args', '-p',
+        procs.append(start_node('tgrpo_ros.ros.nodes.policy_node', '--ros-args', '-p',
                                 f'model:={ns.model}', '-p', 'temperature:=0.0',
                                 log_path=logs / 'policy.log'))
     WATCHED[:] = procs

@@ -64,11 +64,11 @@ def over_ros(n: int, steps: int) -> float:
                PYTHONPATH=f'{ROOT}:{os.environ.get("PYTHONPATH", "")}')
     shared = ['-r', 'observation:=/observation', '-r', 'action:=/action',
               '-r', 'step_result:=/step_result', '-r', 'policy_version:=/policy_version']
-    procs = [subprocess.Popen([sys.executable, '-m', 'tgrpo_ros.nodes.sim_env_node',
+    procs = [subprocess.Popen([sys.executable, '-m', 'tgrpo_ros.ros.nodes.sim_env_node',
                                '--ros-args', '-r', f'__ns:=/env{i}', *shared], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
              for i in range(n)]
-    procs.append(subprocess.Popen([sys.executable, '-m', 'tgrpo_ros.nodes.policy_node',
+    procs.append(subprocess.Popen([sys.executable, '-m', 'tgrpo_ros.ros.nodes.policy_node',
                                    '--ros-args', '-p', 'model:=tiny:test'], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     os.environ['ROS_DOMAIN_ID'] = env['ROS_DOMAIN_ID']

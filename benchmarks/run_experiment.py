@@ -107,7 +107,7 @@ def run_settings(args, method: str, seed: int, out: Path) -> dict:
 
 
 def train_run(args, method: str, seed: int, out: Path, log) -> None:
-    from tgrpo_ros.training.loop import train_in_process
+    from tgrpo_ros.training.driver import train_in_process
     from tgrpo_ros.training.run_folder import RunFolder
     from tgrpo_ros.training.settings import SimTrainSettings
     last = RunFolder(out, args.iterations).last_complete() if out.exists() else None

@@ -3,8 +3,8 @@
 r"""Launch the real_deploy graph: camera_state_bridge, policy_node, arm_adapter.
 
 The nodes, their parameters and the launch arguments all come from the graph description
-``tgrpo_ros.graphs.real_deploy`` (also read by ``tgrpo-ros launch real_deploy``) through
-``tgrpo_ros.launch_description.generate``, so the two ways of starting it cannot drift apart.
+``tgrpo_ros.ros.graphs.real_deploy`` (also read by ``tgrpo-ros launch real_deploy``) through
+``tgrpo_ros.ros.launch_description.generate``, so the two ways of starting it cannot drift apart.
 Example::
 
     ros2 launch tgrpo_ros real_deploy.launch.py robot_profile:=franka \
@@ -16,7 +16,7 @@ The adapter starts disarmed (arm_on_start defaults to false): hold the dead-man
 call /arm_adapter/arm (std_srvs/Trigger).
 """
 
-from tgrpo_ros.launch_description import generate
+from tgrpo_ros.ros.launch_description import generate
 
 
 def generate_launch_description():

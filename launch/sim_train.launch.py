@@ -2,11 +2,11 @@
 # SPDX-License-Identifier: Apache-2.0
 """`ros2 launch tgrpo_ros sim_train.launch.py [name:=value ...]`.
 
-The nodes, parameters and arguments come from tgrpo_ros/graphs/sim_train.py, the same description
-`tgrpo-ros launch sim_train` starts where the ros2 CLI does not exist.
+The nodes, parameters and arguments come from tgrpo_ros/ros/graphs/sim_train.py, the same
+description `tgrpo-ros launch sim_train` starts where the ros2 CLI does not exist.
 """
 
-from tgrpo_ros.launch_description import generate
+from tgrpo_ros.ros.launch_description import generate
 
 
 def generate_launch_description():

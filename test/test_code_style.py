@@ -93,7 +93,7 @@ def test_algorithm_policy_and_simulator_import_no_ros(area):
     for path in sorted((REPO_ROOT / 'tgrpo_ros' / area).rglob('*.py')):
         text = path.read_text(encoding='utf-8')
         for bad in ('import rclpy', 'from rclpy', 'tgrpo_ros.msg', 'tgrpo_ros.srv',
-                    'from tgrpo_ros.nodes', 'sensor_msgs'):
+                    'from tgrpo_ros.ros.nodes', 'sensor_msgs'):
             if bad in text:
                 offenders.append(f'{path.relative_to(REPO_ROOT)}: {bad}')
     assert not offenders, offenders

@@ -3,7 +3,7 @@
 """tgrpo_ros: TGRPO fine-tuning of Vision-Language-Action models over ROS 2.
 
 The algorithm (``tgrpo_ros.algo``), the policy (``tgrpo_ros.policy``) and the simulator
-adapter (``tgrpo_ros.sim``) import no ROS module; only ``tgrpo_ros.nodes`` does.
+adapter (``tgrpo_ros.sim``) import no ROS module; only ``tgrpo_ros.ros.nodes`` does.
 The generated interfaces live in ``tgrpo_ros.msg`` and ``tgrpo_ros.srv``.
 """
 

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """ROS 2 bags without rosbag2: record, read, evaluate policies offline, turn into datasets.
 
-Everything here except ``tgrpo_ros.nodes.bag_recorder`` (the node) is free of ROS imports and
+Everything here except ``tgrpo_ros.ros.nodes.bag_recorder`` (the node) is free of ROS imports and
 works from a plain Python install with ``rosbags``:
 
 * ``typestore``: message types (ROS 2 Kilted + this package's .msg files + any .msg found in
@@ -27,7 +27,7 @@ not a ROS graph. It starts no node, subscribes to nothing and needs no parameter
 remapping or lifecycle; a launch file could only wrap the command in ``ExecuteProcess``, would
 lose its exit status (0 = every bag evaluated, 1 = a bag failed) and its progress bar, and
 needs the ``launch`` package that the wheels-only setup does not have. ``tgrpo-ros eval-bag``
-(or ``python -m tgrpo_ros.bags.eval_cli``) is the tool. Recording, in contrast, is a node:
+(or ``python -m tgrpo_ros.commands.eval_bag``) is the tool. Recording, in contrast, is a node:
 ``ros2 run tgrpo_ros bag_recorder`` or ``tgrpo-ros record``, and ``recorder_node_spec`` puts it
 into a graph (sim_train or real_deploy) so one launch command starts it with the rest.
 """

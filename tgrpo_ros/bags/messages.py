@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Turn recorded messages (rosbags objects) into policy inputs and environment-space actions.
 
-Images go through ``tgrpo_ros.image_conversion`` (cv_bridge semantics; Image or CompressedImage
+Images go through ``tgrpo_ros.data.images`` (cv_bridge semantics; Image or CompressedImage
 to upright rgb8). Poses become ``eef_pos_x/y/z`` [m] and ``eef_quat_x/y/z/w``; joint states
 ``joint_pos_<i>`` [rad] for arm joints and ``gripper_qpos_<i>`` [m] for the gripper joints named
 in the topic map (the LIBERO adapter's state names); the end-effector pose may also come from
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tgrpo_ros.image_conversion import message_to_rgb8
+from tgrpo_ros.data.images import message_to_rgb8
 from tgrpo_ros.observation import Observation
 
 

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """The ROS-free core of the bag recorder: what to write, and which episodes to keep.
 
-The node (``tgrpo_ros.nodes.bag_recorder``) hands every received message here as CDR bytes with
+The node (``tgrpo_ros.ros.nodes.bag_recorder``) hands every received message here as CDR bytes with
 its receive time; ``RecorderCore`` writes it to a ``BagWriter``. Topics of this package's
 episode types (Observation, Action, StepResult) can be filtered by policy version, so that a
 training run records every episode of chosen iterations only: an episode's messages are held
@@ -128,19 +128,3 @@ class RecorderCore:
         self._pending.clear()
         self.writer.close()
         return self.stats
-
-
-def recorder_node_spec(output: str, namespaces: tuple[str, ...] = ('',),
-                       policy_versions: str = '', storage: str = 'mcap',
-                       topics: tuple[str, ...] = ()):
-    """Return a ``tgrpo_ros.graph.NodeSpec`` that adds the recorder to a node graph.
-
-    The sim_train graph remaps every environment's topics to the shared ``/observation``,
-    ``/action`` and ``/step_result``, hence the root namespace by default. Not required: the
-    graph goes on if the recorder ends.
-    """
-    from tgrpo_ros.graph import NodeSpec
-    parse_versions(policy_versions)
-    return NodeSpec('bag_recorder', 'bag_recorder', parameters={
-        'output': output, 'storage': storage, 'namespaces': list(namespaces),
-        'topics': list(topics) or [''], 'policy_versions': policy_versions}, required=False)

@@ -151,7 +151,7 @@ def parse_topic_map(raw: dict, source: str = '<dict>') -> TopicMap:
     m = TopicMap(source=source)
     profile_defaults: dict = {}
     if raw.get('robot_profile') is not None:
-        from tgrpo_ros.robot_profile import load_profile
+        from tgrpo_ros.real.robot_profile import load_profile
         try:
             prof = load_profile(str(raw['robot_profile']))
         except (OSError, ValueError) as exc:

@@ -5,7 +5,7 @@
 ``python -m tgrpo_ros.sim.demonstrations --tasks 0 --init-states 0-24 --repeats 2 --noise 0.1
 --out data/demos_object_task0`` runs the scripted expert (``expert.py``) from each chosen
 initial state, renders the cameras the policy will read, and writes the dataset layout of
-``tgrpo_ros.bags.dataset`` (episodes/*.npz, dataset.json, dataset_statistics.json), exactly what
+``tgrpo_ros.data.episodes`` (episodes/*.npz, dataset.json, dataset_statistics.json), exactly what
 a recorded bag converted by ``bags_to_dataset`` gives, so SFT has one input format.
 
 Held-out states: demonstrations use the TRAINING initial states only (the default 0-24); keep
@@ -116,7 +116,7 @@ def record_episode(env, expert, init_state: int, seed: int,
 
 def write_index(out: Path, index: dict) -> None:
     """dataset.json and dataset_statistics.json from the episodes written so far."""
-    from tgrpo_ros.bags.dataset import INDEX_FILE
+    from tgrpo_ros.data.episodes import INDEX_FILE
     from tgrpo_ros.policy.normalization import compute_dataset_statistics, STATISTICS_FILE
     acts = []
     for e in index['episodes']:
@@ -141,7 +141,7 @@ def make_demonstrations(out: str | Path, suite: str, tasks: Sequence[str],
                         seed: int = 7, keep_failures: bool = False, max_steps: int | None = None,
                         log=print, labels: str = 'executed') -> dict:
     """Write (or complete) a demonstration dataset; return its dataset.json contents."""
-    from tgrpo_ros.bags.dataset import FORMAT, FORMAT_VERSION, INDEX_FILE
+    from tgrpo_ros.data.episodes import FORMAT, FORMAT_VERSION, INDEX_FILE
     from tgrpo_ros.sim.expert import ScriptedExpert
     from tgrpo_ros.sim.libero_env import LiberoEnv
 
@@ -214,7 +214,7 @@ def _copy_dataset(src: Path, dst: Path, transform) -> dict:
     """
     import shutil
 
-    from tgrpo_ros.bags.dataset import INDEX_FILE, load_dataset
+    from tgrpo_ros.data.episodes import INDEX_FILE, load_dataset
     index = load_dataset(src)
     if (dst / INDEX_FILE).exists():
         raise FileExistsError(f'{dst} already holds a dataset')
@@ -242,7 +242,7 @@ def relabel_clean(src: str | Path, dst: str | Path) -> dict:
     """
     import re
 
-    from tgrpo_ros.bags.dataset import load_dataset
+    from tgrpo_ros.data.episodes import load_dataset
     from tgrpo_ros.sim.libero_env import resolve_task
     src, dst = Path(src), Path(dst)
     source = load_dataset(src).get('source', {})
@@ -284,7 +284,7 @@ def resize_dataset(src: str | Path, dst: str | Path, image_size: int) -> dict:
     """
     from PIL import Image
 
-    from tgrpo_ros.bags.dataset import INDEX_FILE
+    from tgrpo_ros.data.episodes import INDEX_FILE
 
     def resize(entry: dict, arrays: dict) -> None:
         for k in arrays:

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """``tgrpo-ros sft``: supervised fine-tuning (behaviour cloning) from an episode dataset.
 
-Input: one or more dataset folders in the ``tgrpo_ros.bags.dataset`` layout (bags converted with
+Input: one or more dataset folders in the ``tgrpo_ros.data.episodes`` layout (bags converted with
 ``bags_to_dataset``, or scripted-expert demonstrations from ``tgrpo_ros.sim.demonstrations``).
 Output: a saved policy folder (``save_policy``) that ``load_policy`` and the training runs'
 ``model`` setting accept.
@@ -97,7 +97,7 @@ class DemoData:
 
 def load_episodes(folders: Sequence[str | Path]) -> list[tuple[str, object]]:
     """Return [(episode label, Episode)] from every dataset folder, in index order."""
-    from tgrpo_ros.bags.dataset import load_dataset, load_episode
+    from tgrpo_ros.data.episodes import load_dataset, load_episode
     out = []
     for folder in folders:
         index = load_dataset(folder)
@@ -367,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog='tgrpo-ros sft', description=__doc__.split('\n\n')[0], epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--dataset', nargs='+', required=True, type=Path,
-                   help='dataset folder(s) (tgrpo_ros.bags.dataset layout)')
+                   help='dataset folder(s) (tgrpo_ros.data.episodes layout)')
     p.add_argument('--model', default='tiny:test',
                    help="'tiny:<size>' (random init: test, cpu-2m, cpu-5m, cpu-20m), a policy "
                         "folder, or 'sft:<name>' (models/sft_<name> of this package)")

@@ -1,0 +1,132 @@
+# Copyright 2026 tgrpo_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""benchmarks/run_experiment.py: held-out states stay disjoint; partial results still report.
+
+The table and plot are built from whatever runs exist, so an interrupted experiment still
+reports honestly what it measured.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location('run_experiment',
+                                                  ROOT / 'benchmarks' / 'run_experiment.py')
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _write_run(folder: Path, successes: list[float]) -> None:
+    folder.mkdir(parents=True)
+    with open(folder / 'metrics.csv', 'w', newline='') as f:
+        w = csv.DictWriter(f, fieldnames=['iteration', 'env_steps_total', 'success_rate',
+                                          'mean_return', 'rollout_time_s', 'update_time_s'])
+        w.writeheader()
+        for i, s in enumerate(successes, 1):
+            w.writerow({'iteration': i, 'env_steps_total': 100 * i, 'success_rate': s,
+                        'mean_return': 10 * s, 'rollout_time_s': 5, 'update_time_s': 1})
+
+
+def _write_eval(folder: Path, rate: float, ret: float, episodes: int = 20) -> None:
+    folder.mkdir(parents=True)
+    (folder / 'results.json').write_text(json.dumps({
+        'success_rate': rate, 'mean_return': ret, 'episodes': episodes,
+        'successes': round(rate * episodes), 'seconds': 30.0}))
+
+
+def test_training_and_evaluation_states_must_not_overlap(tmp_path):
+    from tgrpo_ros.training.settings import SimTrainSettings
+    mod = _module()
+    with pytest.raises(SystemExit, match='overlap'):
+        mod.main(['--train-states', '0-24', '--eval-states', '20-30', '--out', str(tmp_path)])
+    args = mod.parse_args([])
+    assert not set(args.train_states) & set(args.eval_states)
+    assert len(args.eval_states) >= 20 and len(args.seeds) >= 3
+    assert set(args.methods) == {'tgrpo', 'traj', 'step', 'grpo_outcome', 'ppo'}
+    # grpo_outcome needs whole episodes; PPO is the 'gae' estimator of the same trainer
+    ppo = mod.run_settings(args, 'ppo', 1, tmp_path)
+    assert ppo['algo.estimator'] == 'gae' and ppo['seed'] == 1
+    # PPO scales its rewards (the default); ppo_unscaled, kept for the older runs, does not
+    assert SimTrainSettings.from_flat(ppo).algo.reward_scaling
+    assert not SimTrainSettings.from_flat(
+        mod.run_settings(args, 'ppo_unscaled', 0, tmp_path)).algo.reward_scaling
+    assert mod.run_settings(args, 'grpo_outcome', 0, tmp_path)['algo.group_completion'] \
+        == 'all_done'
+    for method in mod.METHODS:  # every method's settings are valid
+        SimTrainSettings.from_flat(mod.run_settings(args, method, 0, tmp_path))
+    assert SimTrainSettings.from_flat(mod.run_settings(args, 'tgrpo', 0, tmp_path)) \
+        .init_states_file == ''
+
+
+def test_generated_training_states_are_not_benchmark_indices(tmp_path):
+    from tgrpo_ros.training.settings import SimTrainSettings
+    mod = _module()
+    states = tmp_path / 'gen.npz'
+    args = mod.parse_args(['--train-init-file', str(states), '--train-states', '0-29'])
+    settings = SimTrainSettings.from_flat(mod.run_settings(args, 'tgrpo', 0, tmp_path / 'r'))
+    assert settings.init_states_file == str(states)
+    assert settings.init_states == tuple(range(30))  # indices into the file, not the benchmark
+
+
+def test_summary_table_and_plot_from_partial_results(tmp_path):
+    mod = _module()
+    args = mod.parse_args(['--methods', 'tgrpo', 'traj', '--seeds', '0', '1',
+                           '--out', str(tmp_path)])
+    _write_eval(tmp_path / 'eval' / 'sft', 0.3, 100.0)
+    _write_run(tmp_path / 'runs' / 'tgrpo_s0', [0.25, 0.5])
+    _write_eval(tmp_path / 'eval' / 'tgrpo_s0', 0.4, 120.0)
+    _write_run(tmp_path / 'runs' / 'tgrpo_s1', [0.0, 0.5])
+    _write_eval(tmp_path / 'eval' / 'tgrpo_s1', 0.6, 140.0)
+    _write_run(tmp_path / 'runs' / 'traj_s0', [0.25])  # still running: no evaluation yet
+    doc = mod.summarise(args, tmp_path, 12.0)
+    t = doc['table']
+    assert t['sft']['success'] == [0.3]
+    assert t['tgrpo']['success'] == [0.4, 0.6] and t['tgrpo']['runs'] == 2
+    assert t['tgrpo']['env_steps'] == [200, 200] and t['tgrpo']['wall_s'] == [12.0, 12.0]
+    assert t['traj']['runs'] == 0 and t['traj']['iterations_done'] == [1, 0]
+    md = (tmp_path / 'results.md').read_text()
+    # 8 + 12 successes of 40 episodes: Wilson 95% interval 35.1-65.0%
+    assert '| tgrpo | 2 | 50.0 +- 14.1 | 20/40 [35-65] | 130.0 +- 14.1 | 200 | 12 | 30 |' in md
+    assert '| sft | 1 | 30.0 +- 0.0 | 6/20 [15-52] |' in md
+    assert mod.wilson(0, 60) == (0.0, pytest.approx(0.0602, abs=1e-4))
+    assert (tmp_path / 'curves.png').stat().st_size > 1000
+
+
+def test_runs_render_the_cameras_the_start_policy_was_trained_on(tmp_path):
+    """A two-camera SFT policy gets both cameras in training, export and evaluation."""
+    mod = _module()
+    from tgrpo_ros.policy.checkpoint import save_policy, saved_cameras
+    from tgrpo_ros.policy.tiny import build_tiny_policy
+    from tgrpo_ros.training.settings import SimTrainSettings
+    cams = ['agentview', 'robot0_eye_in_hand']
+    save_policy(build_tiny_policy('test', cameras=tuple(cams)), tmp_path / 'two_cams')
+    assert saved_cameras(tmp_path / 'two_cams') == cams
+    assert mod.model_cameras(str(tmp_path / 'two_cams')) == cams
+    assert mod.model_cameras('tiny:test') == ['agentview']
+    assert mod.model_cameras('sft:object_task0') == ['agentview']
+    args = mod.parse_args(['--model', str(tmp_path / 'two_cams')])
+    settings = SimTrainSettings.from_flat(mod.run_settings(args, 'tgrpo', 0, tmp_path / 'run'))
+    assert list(settings.cameras) == cams
+
+
+def test_an_evaluation_at_another_temperature_is_not_reused(tmp_path):
+    """A cached greedy result must not stand in for a sampled one (or the reverse)."""
+    mod = _module()
+    _write_eval(tmp_path / 'eval' / 'sft', 0.3, 100.0)  # no 'temperature': measured greedy
+    greedy = mod.parse_args(['--out', str(tmp_path)])
+    assert mod.evaluate(greedy, 'unused', tmp_path / 'eval' / 'sft', print)['success_rate'] == 0.3
+    sampled = mod.parse_args(['--out', str(tmp_path), '--eval-temperature', '1'])
+    with pytest.raises(SystemExit, match='evaluated at temperature 0.0.*asks for 1.0'):
+        mod.evaluate(sampled, 'unused', tmp_path / 'eval' / 'sft', print)
+    mod.summarise(sampled, tmp_path, 1.0)
+    assert '20 sampled (temperature 1) episodes per run' in (tmp_path / 'results.md').read_text()

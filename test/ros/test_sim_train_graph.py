@@ -1,0 +1,116 @@
+# Copyright 2026 tgrpo_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""The sim_train graph, as separate processes with real rclpy and real LIBERO (issue E).
+
+Each test starts the whole graph with ``tgrpo-ros launch sim_train`` on a random ROS domain,
+listens to its topics from this process, and checks what the learner did against what the
+environments and the policy node actually published.
+"""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+import threading
+import time
+
+from helpers import child_env, REPO_ROOT, stop_process
+import pytest
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from safetensors.torch import load_file
+
+from tgrpo_ros.msg import Action, IterationMetrics, PolicyVersion, StepResult
+from tgrpo_ros.versioning import sha256_file
+
+pytestmark = [pytest.mark.ros, pytest.mark.libero, pytest.mark.slow]
+RELIABLE = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE)
+LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                     durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+class Listener(Node):
+    """Records what the graph publishes."""
+
+    def __init__(self):
+        super().__init__('test_listener')
+        self.actions: list[Action] = []
+        self.results: list[StepResult] = []
+        self.metrics: list[IterationMetrics] = []
+        self.versions: list[PolicyVersion] = []
+        self.create_subscription(Action, '/action', self.actions.append, RELIABLE)
+        self.create_subscription(StepResult, '/step_result', self.results.append, RELIABLE)
+        self.create_subscription(IterationMetrics, '/metrics', self.metrics.append, RELIABLE)
+        self.create_subscription(PolicyVersion, '/policy_version', self.versions.append, LATCHED)
+
+
+def _run_graph(tmp_path, placement: str):
+    out = tmp_path / f'run_{placement}'
+    cmd = [sys.executable, '-m', 'tgrpo_ros.commands.cli', 'launch', 'sim_train', 'group_size:=2',
+           'iterations:=2', 'max_steps:=6', f'placement:={placement}', f'output_dir:={out}',
+           'completion:=all_done']
+    rclpy.init()
+    listener = Listener()
+    executor = SingleThreadedExecutor()
+    executor.add_node(listener)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    proc = subprocess.Popen(cmd, env=child_env({'MUJOCO_GL': 'egl'}), cwd=REPO_ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        output, _ = proc.communicate(timeout=600)
+    except subprocess.TimeoutExpired:
+        stop_process(proc)
+        raise
+    finally:
+        time.sleep(0.5)  # let the last messages drain into the listener
+        executor.shutdown()
+        spinner.join(5)
+        listener.destroy_node()
+        rclpy.try_shutdown()
+    assert proc.returncode == 0, output + ''.join(
+        p.read_text() for p in sorted((out / 'logs').glob('*.log')))
+    return out, listener
+
+
+@pytest.mark.parametrize('placement', ['separate', 'shared'])
+def test_two_tgrpo_iterations_over_topics(tmp_path, ros_domain, placement):
+    out, seen = _run_graph(tmp_path, placement)
+    with open(out / 'metrics.csv', newline='') as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r['iteration']) for r in rows] == [1, 2]
+    assert [m.iteration for m in seen.metrics] == [1, 2]
+
+    for row in rows:
+        group = int(row['iteration'])
+        # Every step each environment applied in this group reached the learner.
+        applied = {}
+        for r in seen.results:
+            if r.ids.group_id == group and r.done_reason != 'ended':
+                applied[r.ids.env_id] = applied.get(r.ids.env_id, 0) + 1
+        lengths = [int(x) for x in row['lengths'].split(';')]
+        assert [applied.get(f'env{i}', 0) for i in range(2)] == lengths == [6, 6]
+        assert int(row['env_steps']) == sum(lengths)
+        # Sampler and learner agree before the first gradient step.
+        assert float(row['first_abs_log_ratio_max']) < 1e-4
+
+    # Group 2 was sampled by the adapter of iteration 1, and every action says so.
+    v1 = (out / 'adapters' / 'iter_0001' / 'adapter_model.safetensors')
+    group2 = [a for a in seen.actions if a.ids.group_id == 2]
+    assert group2 and {a.policy_version.version for a in group2} == {1}
+    assert {a.policy_version.sha256 for a in group2} == {sha256_file(v1)}
+    group1 = [a for a in seen.actions if a.ids.group_id == 1]
+    assert {a.policy_version.version for a in group1} == {0}
+    assert int(rows[1]['stale_actions']) == 0
+
+    # The adapter on disk changed: LoRA's B matrices start at zero and were trained.
+    w1 = load_file(str(v1))
+    w2 = load_file(str(out / 'adapters' / 'iter_0002' / 'adapter_model.safetensors'))
+    lora_b = [k for k in w1 if 'lora_B' in k]
+    assert lora_b and any(w1[k].abs().max() > 0 for k in lora_b)
+    assert any((w1[k] - w2[k]).abs().max() > 0 for k in w1)
+    assert rows[0]['policy_sha256'] != rows[1]['policy_sha256']
+    assert (out / 'progress.png').is_file() and (out / 'summary.json').is_file()

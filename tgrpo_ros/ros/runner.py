@@ -1,0 +1,262 @@
+# Copyright 2026 tgrpo_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""``tgrpo-ros launch GRAPH [name:=value ...]``: start a node graph without the ros2 CLI.
+
+It reads the same graph description (tgrpo_ros.ros.graph) as ``launch/<graph>.launch.py`` and
+starts each node as ``python -m tgrpo_ros.ros.nodes.<executable> --ros-args ...`` with the same
+parameter files. Node output goes to ``<run_dir>/logs/<node>.log`` so that the terminal shows one
+progress bar. Ctrl-C (SIGINT) or SIGTERM (`kill`, docker/systemd stop) stops every node (SIGINT,
+then SIGTERM, then SIGKILL) before the launcher exits with 130 or 143, so no node is left orphaned;
+when a required node exits, everything is stopped (a non-zero exit is reported with the end of that
+node's log).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import yaml
+
+from tgrpo_ros.ros.graph import get_graph, graph_names, NodeSpec
+
+EXAMPLES = """examples:
+  tgrpo-ros launch sim_train                         # embedded defaults (LIBERO-Object, tiny VLA)
+  tgrpo-ros launch sim_train group_size:=2 iterations:=3 output_dir:=runs/try
+  tgrpo-ros launch sim_train --resume runs/sim_train_20261126_101500
+  tgrpo-ros launch real_deploy robot_profile:=franka   # see config/robots/
+  tgrpo-ros launch sim_train --show-args             # list the graph's launch arguments
+"""
+
+
+def parse_launch_args(tokens: list[str]) -> dict[str, str]:
+    """Parse ``name:=value`` tokens as ``ros2 launch`` does."""
+    values = {}
+    for tok in tokens:
+        if ':=' not in tok:
+            raise ValueError(f'launch arguments are name:=value, got {tok!r}')
+        name, value = tok.split(':=', 1)
+        if not name:
+            raise ValueError(f'empty launch argument name in {tok!r}')
+        values[name] = value
+    return values
+
+
+def full_name(spec: NodeSpec) -> str:
+    return '/' + '/'.join(p for p in (spec.namespace.strip('/'), spec.name) if p)
+
+
+def node_command(spec: NodeSpec, overrides_file: Path | None) -> list[str]:
+    """Command line starting one node with its remappings and parameter files."""
+    cmd = [sys.executable, '-m', f'tgrpo_ros.ros.nodes.{spec.executable}', '--ros-args']
+    if spec.rename:
+        cmd += ['-r', f'__node:={spec.name}']
+    if spec.namespace:
+        cmd += ['-r', f'__ns:=/{spec.namespace.strip("/")}']
+    for src, dst in spec.remappings:
+        cmd += ['-r', f'{src}:={dst}']
+    for f in spec.params_files:
+        cmd += ['--params-file', f]
+    if overrides_file is not None:
+        cmd += ['--params-file', str(overrides_file)]
+    return cmd
+
+
+def write_overrides(spec: NodeSpec, folder: Path) -> Path | None:
+    """Write the node's parameter overrides as a ROS 2 parameter file, keyed by node name.
+
+    ``launch/*.launch.py`` uses this too, so both ways of starting a graph pass identical files.
+    """
+    sections = {}
+    if spec.parameters:
+        sections[full_name(spec)] = {'ros__parameters': spec.parameters}
+    for node, params in spec.extra_parameters.items():
+        ns = spec.namespace.strip('/')
+        sections['/' + '/'.join(p for p in (ns, node) if p)] = {'ros__parameters': params}
+    if not sections:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (full_name(spec).strip('/').replace('/', '__') + '.yaml')
+    path.write_text(yaml.safe_dump(sections, sort_keys=True))
+    return path
+
+
+class _Progress:
+    """One tqdm bar fed by a JSON file that the graph's main node rewrites atomically."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self.bar = None
+        self.last = None
+
+    def poll(self) -> None:
+        if self.path is None or not self.path.is_file():
+            return
+        try:
+            state = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return  # being replaced right now; next poll
+        if state == self.last:
+            return
+        self.last = state
+        from tqdm import tqdm
+        if self.bar is None:
+            self.bar = tqdm(total=state.get('total'), desc=state.get('desc', 'progress'),
+                            unit=state.get('unit', 'it'), dynamic_ncols=True)
+        self.bar.n = state.get('done', 0)
+        if state.get('postfix'):
+            self.bar.set_postfix(state['postfix'], refresh=False)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _stop_all(procs: dict[str, subprocess.Popen], grace: float = 10.0) -> None:
+    for sig, wait in ((signal.SIGINT, grace), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+        alive = [p for p in procs.values() if p.poll() is None]
+        if not alive:
+            return
+        for p in alive:
+            p.send_signal(sig)
+        deadline = time.monotonic() + wait
+        for p in alive:
+            try:
+                p.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+
+
+class _Stop(Exception):
+    """A stop signal reached the launcher."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_stop(signum, frame) -> None:
+    raise _Stop(signum)
+
+
+def _handle_stop_signals(handler) -> dict:
+    """Install ``handler`` for SIGINT and SIGTERM (main thread only); return the old ones.
+
+    Explicit handlers, because Python's default turns only SIGINT into an exception (SIGTERM
+    would kill the launcher and orphan its nodes), and not even that when the launcher was
+    started with SIGINT ignored (a background job of a non-interactive shell).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _tail(path: Path, lines: int = 25) -> str:
+    try:
+        return '\n'.join(path.read_text(errors='replace').splitlines()[-lines:])
+    except OSError:
+        return '(no log)'
+
+
+def run_graph(graph_name: str, values: dict[str, str], quiet: bool = False) -> int:
+    graph = get_graph(graph_name)
+    resolved = graph.resolve_args(values)  # once: it may fill in a timestamped folder
+    specs = graph.build(resolved)
+    run_dir = Path(graph.run_dir(resolved)) if graph.run_dir else Path('runs') / graph_name
+    log_dir = run_dir / 'logs'
+    log_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / 'launch_args.yaml').write_text(yaml.safe_dump(resolved, sort_keys=True))
+    progress = _Progress(Path(graph.progress_file(resolved)) if graph.progress_file else None)
+
+    procs: dict[str, subprocess.Popen] = {}
+    logs: dict[str, Path] = {}
+    env = dict(os.environ, PYTHONUNBUFFERED='1')
+    required = {full_name(s) for s in specs if s.required}
+    code = 0
+    previous = _handle_stop_signals(_raise_stop)
+    try:
+        # started inside the try: a signal during start-up still stops what already runs
+        for spec in specs:
+            key = full_name(spec)
+            cmd = node_command(spec, write_overrides(spec, run_dir / 'params'))
+            logs[key] = log_dir / (key.strip('/').replace('/', '__') + '.log')
+            with open(logs[key], 'w') as log:
+                log.write('$ ' + ' '.join(cmd) + '\n')
+                log.flush()
+                procs[key] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                              env=env)
+            if not quiet:
+                print(f'[launch] started {key} (pid {procs[key].pid}), log: {logs[key]}',
+                      flush=True)
+        while True:
+            progress.poll()
+            ended = [k for k, p in procs.items() if p.poll() is not None]
+            ended_required = [k for k in ended if k in required]
+            if ended_required:
+                key = ended_required[0]
+                rc = procs[key].returncode
+                if rc != 0:
+                    code = 1
+                    print(f'\n[launch] required node {key} exited with code {rc}; stopping. '
+                          f'End of {logs[key]}:\n{_tail(logs[key])}', file=sys.stderr)
+                elif not quiet:
+                    print(f'\n[launch] {key} finished; stopping the graph', flush=True)
+                break
+            if len(ended) == len(procs):
+                break
+            time.sleep(0.5)
+    except (_Stop, KeyboardInterrupt) as stop:
+        signum = stop.signum if isinstance(stop, _Stop) else signal.SIGINT
+        name = 'Ctrl-C' if signum == signal.SIGINT else signal.Signals(signum).name
+        print(f'\n[launch] {name}: stopping all nodes', file=sys.stderr)
+        code = 128 + signum
+    finally:
+        # a second signal must not cut the shutdown short: it escalates to SIGKILL by itself
+        _handle_stop_signals(signal.SIG_IGN)
+        try:
+            _stop_all(procs)
+            progress.poll()
+            progress.close()
+        finally:
+            for s, h in previous.items():
+                signal.signal(s, h)
+    if not quiet:
+        print(f'[launch] run folder: {run_dir}')
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog='tgrpo-ros launch', description=__doc__.split('\n\n')[0], epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('graph', help=f'graph to start: {", ".join(graph_names())}')
+    parser.add_argument('args', nargs='*', metavar='name:=value', help='launch arguments')
+    parser.add_argument('--show-args', action='store_true', help='list launch arguments, exit')
+    parser.add_argument('--resume', metavar='RUN_DIR',
+                        help='continue the run in RUN_DIR from its last complete iteration')
+    ns = parser.parse_args(argv)
+    try:
+        graph = get_graph(ns.graph)
+        values = parse_launch_args(ns.args)
+        if ns.resume:
+            values = graph.resume_args(ns.resume, values)
+        graph.resolve_args(values)
+    except (KeyError, ValueError, FileNotFoundError) as exc:
+        parser.error(str(exc.args[0] if isinstance(exc, KeyError) else exc))
+    if ns.show_args:
+        for a in graph.args:
+            print(f'{a.name}:={a.default!r}\n    {a.description}')
+        return 0
+    return run_graph(ns.graph, values)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
