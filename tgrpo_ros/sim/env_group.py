@@ -1,11 +1,19 @@
 # Copyright 2026 tgrpo_ros contributors
 # SPDX-License-Identifier: Apache-2.0
-"""A group of N LIBERO environments in worker processes, stepped in lockstep (no ROS).
+"""A group of N LIBERO environments stepped in lockstep (no ROS): THE way to step N envs.
 
 TGRPO resets the N environments of a group to the SAME initial state and samples one
-trajectory in each (tgrpo.md). ``EnvGroup`` does that for evaluation, demonstrations and the
-in-process benchmark: one ``LiberoEnv`` per worker process (MuJoCo and EGL are not thread-safe,
-and processes use all cores), commands sent to all workers first, then answers collected.
+trajectory in each (``tgrpo_ros.contract``). ``EnvGroup`` does that for training in one
+process (``tgrpo_ros.training.rollout``), evaluation, demonstrations and the benchmarks: one
+``LiberoEnv`` per worker process (MuJoCo and EGL are not thread-safe, and processes use all
+cores; each worker holds ~2.2 GB), commands sent to all workers first, then answers collected.
+``LocalEnvGroup`` offers the same API over environments in this process (tests with fake or
+wrapped environments, a single environment where a worker does not pay off).
+
+The API both share: ``num_envs``, ``max_steps``, ``task_id``, ``done`` (N,) bool,
+``reset_all(init_state_index, seed)`` (one index for all, or N indices, one per env),
+``reset(i, init_state_index, seed)``, ``step(actions (N, 7), active (N,) bool)`` and
+``close()``.
 
 Failure handling: every wait has a timeout; a worker that exits, crashes or stops answering
 raises ``WorkerError`` naming the worker (never a hang) and is marked dead. ``restart(i)``
@@ -22,6 +30,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from tgrpo_ros.contract import ACTION_DIM
 from tgrpo_ros.observation import Observation, StepOutcome
 from tgrpo_ros.sim.libero_env import check_action, LiberoEnv
 from tgrpo_ros.sim.sim_state import SimState
@@ -83,7 +92,8 @@ class EnvGroup:
 
     Args:
         num_envs: N, the group size (>= 1).
-        suite, task, cameras, image_size, reward_spec, max_steps: as for ``LiberoEnv``.
+        suite, task, cameras, image_size, reward_spec, max_steps, init_states_file: as for
+            ``LiberoEnv``.
         timeout_s: longest wait for any one answer [s] (a LIBERO step takes 2-150 ms; starting
             a worker ~10 s, longer when N workers start on few cores).
         start_timeout_s: longest wait for a worker to build its environment [s].
@@ -93,7 +103,8 @@ class EnvGroup:
     def __init__(self, num_envs: int, suite: str = 'libero_object', task: str | int = 0,
                  cameras: Sequence[str] = ('agentview',), image_size: int = 128,
                  reward_spec: Any = 'auto', max_steps: int | None = None,
-                 timeout_s: float = 60.0, start_timeout_s: float = 600.0,
+                 init_states_file: str | None = None, timeout_s: float = 60.0,
+                 start_timeout_s: float = 600.0,
                  start_method: str = 'spawn'):
         if int(num_envs) < 1:
             raise ValueError(f'num_envs must be >= 1, got {num_envs}')
@@ -106,7 +117,7 @@ class EnvGroup:
         self._ctx = mp.get_context(start_method)
         self._env_kwargs = {'suite': suite, 'task': task, 'cameras': tuple(cameras),
                             'image_size': image_size, 'reward_spec': reward_spec,
-                            'max_steps': max_steps}
+                            'max_steps': max_steps, 'init_states_file': init_states_file}
         self._procs: list[Any] = [None] * self.num_envs
         self._conns: list[Any] = [None] * self.num_envs
         self.done = np.ones(self.num_envs, dtype=bool)  # True until reset
@@ -263,10 +274,16 @@ class EnvGroup:
         return [results[i] for i in workers]
 
     # -- environment API ------------------------------------------------------------------
-    def reset_all(self, init_state_index: int = 0, seed: int = 7) -> list[Observation]:
-        """Reset every worker to the same benchmark initial state; return N observations."""
+    def reset_all(self, init_state_index: int | Sequence[int] = 0,
+                  seed: int = 7) -> list[Observation]:
+        """Reset every worker (in parallel); return N observations.
+
+        init_state_index: one index for every env (a TGRPO group), or N indices, one per env
+            (an evaluation over several held-out states).
+        """
         workers = list(range(self.num_envs))
-        obs = self._call(workers, 'reset', [(int(init_state_index), int(seed))] * len(workers),
+        indices = _per_env(init_state_index, self.num_envs)
+        obs = self._call(workers, 'reset', [(i, int(seed)) for i in indices],
                          f'reset({init_state_index})')
         self.done[:] = False
         return obs
@@ -325,3 +342,93 @@ class EnvGroup:
     def _stall(self, i: int, seconds: float) -> None:
         """Make worker ``i`` stop answering for ``seconds`` (for tests of timeouts)."""
         self._send(i, 'stall', (seconds,))
+
+
+def _per_env(init_state_index: int | Sequence[int], n: int) -> list[int]:
+    """One initial-state index per env: ``n`` copies of one index, or the ``n`` given."""
+    if isinstance(init_state_index, (int, np.integer)):
+        return [int(init_state_index)] * n
+    indices = [int(i) for i in init_state_index]
+    if len(indices) != n:
+        raise ValueError(f'{len(indices)} initial states for {n} environments')
+    return indices
+
+
+class LocalEnvGroup:
+    """``EnvGroup``'s API over N environments in this process, stepped one after another.
+
+    envs: N objects with ``LiberoEnv``'s ``reset(init_state_index, seed) -> Observation``,
+        ``step(action) -> (Observation, StepOutcome)``, ``max_steps`` and ``close()``.
+    Exceptions of an environment propagate unchanged (no worker wraps them).
+    """
+
+    def __init__(self, envs: Sequence[Any]):
+        if not envs:
+            raise ValueError('LocalEnvGroup needs at least one environment')
+        self.envs = list(envs)
+        self.num_envs = len(self.envs)
+        self.done = np.ones(self.num_envs, dtype=bool)
+        self.alive = np.ones(self.num_envs, dtype=bool)
+
+    @classmethod
+    def libero(cls, num_envs: int, **kwargs) -> LocalEnvGroup:
+        """N ``LiberoEnv(**kwargs)`` in this process."""
+        envs: list[LiberoEnv] = []
+        try:
+            for _ in range(int(num_envs)):
+                envs.append(LiberoEnv(**kwargs))
+        except BaseException:
+            for e in envs:
+                e.close()
+            raise
+        return cls(envs)
+
+    @property
+    def task_id(self) -> str:
+        return getattr(self.envs[0], 'task_id', '')
+
+    @property
+    def max_steps(self) -> int:
+        return int(self.envs[0].max_steps)
+
+    def reset_all(self, init_state_index: int | Sequence[int] = 0,
+                  seed: int = 7) -> list[Observation]:
+        """Reset every env (one index for all, or one per env); return N observations."""
+        indices = _per_env(init_state_index, self.num_envs)
+        obs = [env.reset(i, int(seed)) for env, i in zip(self.envs, indices)]
+        self.done[:] = False
+        return obs
+
+    def reset(self, i: int, init_state_index: int = 0, seed: int = 7) -> Observation:
+        """Reset env ``i`` only."""
+        obs = self.envs[i].reset(int(init_state_index), int(seed))
+        self.done[i] = False
+        return obs
+
+    def step(self, actions, active: Sequence[bool] | np.ndarray | None = None
+             ) -> tuple[list[Observation | None], list[StepOutcome | None]]:
+        """Step the active envs; same arguments and results as ``EnvGroup.step``."""
+        a = np.asarray(actions, dtype=np.float64)
+        if a.shape != (self.num_envs, ACTION_DIM):
+            raise ValueError(f'actions must have shape ({self.num_envs}, {ACTION_DIM}), got '
+                             f'{a.shape}')
+        mask = ~self.done if active is None else np.asarray(active, dtype=bool)
+        obs: list[Observation | None] = [None] * self.num_envs
+        outs: list[StepOutcome | None] = [None] * self.num_envs
+        for i in np.flatnonzero(mask):
+            if self.done[i]:
+                raise ValueError(f'env {i} is not in an episode (over, or never reset); '
+                                 'exclude it with active or reset it')
+            obs[i], outs[i] = self.envs[i].step(a[i])
+            self.done[i] = outs[i].done
+        return obs, outs
+
+    def close(self) -> None:
+        for env in self.envs:
+            env.close()
+
+    def __enter__(self) -> LocalEnvGroup:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
