@@ -10,6 +10,7 @@ environments and the policy node actually published.
 from __future__ import annotations
 
 import csv
+import math
 import subprocess
 import sys
 import threading
@@ -22,6 +23,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from safetensors.torch import load_file
+import torch
 
 from tgrpo_ros.msg import Action, IterationMetrics, PolicyVersion, StepResult
 from tgrpo_ros.versioning import sha256_file
@@ -47,11 +49,11 @@ class Listener(Node):
         self.create_subscription(PolicyVersion, '/policy_version', self.versions.append, LATCHED)
 
 
-def _run_graph(tmp_path, placement: str):
+def _run_graph(tmp_path, placement: str, *extra: str, max_steps: int = 6):
     out = tmp_path / f'run_{placement}'
     cmd = [sys.executable, '-m', 'tgrpo_ros.commands.cli', 'launch', 'sim_train', 'group_size:=2',
-           'iterations:=2', 'max_steps:=6', f'placement:={placement}', f'output_dir:={out}',
-           'completion:=all_done']
+           'iterations:=2', f'max_steps:={max_steps}', f'placement:={placement}',
+           f'output_dir:={out}', 'completion:=all_done', *extra]
     rclpy.init()
     listener = Listener()
     executor = SingleThreadedExecutor()
@@ -114,3 +116,30 @@ def test_two_tgrpo_iterations_over_topics(tmp_path, ros_domain, placement):
     assert any((w1[k] - w2[k]).abs().max() > 0 for k in w1)
     assert rows[0]['policy_sha256'] != rows[1]['policy_sha256']
     assert (out / 'progress.png').is_file() and (out / 'summary.json').is_file()
+
+    # The driver's evaluation ran through the same graph: the start policy and the end, each
+    # eval_episodes (4) whole episodes on the held-out states, in groups of their own.
+    with open(out / 'evaluation.csv', newline='') as f:
+        evals = list(csv.DictReader(f))
+    assert [(int(e['iteration']), int(e['policy_version']), int(e['episodes'])) for e in evals] \
+        == [(0, 0, 4), (2, 2, 4)]
+    assert {e['init_states'] for e in evals} == {'25;26;27;28'}
+    eval_groups = {r.ids.group_id for r in seen.results} - {1, 2}
+    assert len(eval_groups) == 4  # 2 evaluations x 2 groups of 2
+    applied = [r for r in seen.results if r.ids.group_id in eval_groups
+               and r.done_reason != 'ended']
+    assert len(applied) == sum(int(e['env_steps']) for e in evals)  # every step was joined
+
+
+def test_ppo_trains_over_the_graph(tmp_path, ros_domain):
+    """PPO (estimator gae) through the learner node: the driver computes the critic's values."""
+    out, seen = _run_graph(tmp_path, 'separate', 'estimator:=gae', 'model:=tiny:test',
+                           max_steps=4)
+    with open(out / 'metrics.csv', newline='') as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r['iteration']) for r in rows] == [1, 2]
+    assert all(math.isfinite(float(r['value_loss'])) for r in rows)
+    assert all(float(r['first_abs_log_ratio_max']) < 1e-4 for r in rows)
+    assert [m.iteration for m in seen.metrics] == [1, 2]
+    state = torch.load(out / 'state' / 'trainer_state.pt', weights_only=True)
+    assert 'value_head' in state and state['return_scaler']['count'] == 16  # 2 x 2 x 4 steps

@@ -63,7 +63,7 @@ def test_ppo_update_uses_gae_and_fits_the_value_targets():
     assert losses[-1] < 0.5 * losses[0]
     # a group collected without values cannot be used by PPO (clear error, not a silent 0)
     seen = trainer.return_scaler.count
-    with pytest.raises(ValueError, match='critic=True'):
+    with pytest.raises(ValueError, match='critic_values'):
         trainer.update(_group(policy, rewards, critic=False))
     assert trainer.return_scaler.count == seen  # the rejected group left no trace
 

@@ -14,45 +14,48 @@ from safetensors.torch import load_file
 import torch
 
 from tgrpo_ros.algo import TGRPOConfig
-from tgrpo_ros.training.driver import make_envs, train_in_process
+from tgrpo_ros.sim.env_group import EnvGroup, WorkerError
+from tgrpo_ros.training.driver import train_in_process
 from tgrpo_ros.training.run_folder import RunFolder
 from tgrpo_ros.training.settings import SimTrainSettings
 
 pytestmark = [pytest.mark.libero, pytest.mark.slow]
 
 
-class Crash(RuntimeError):
-    pass
+class CrashingGroup(EnvGroup):
+    """LIBERO workers; worker 0 dies like a segfaulting simulator at lockstep call ``crash_at``.
 
+    ``EnvGroup`` must report it as ``WorkerError`` (never hang), and the run keeps what was done.
+    """
 
-class CrashingEnv:
-    """A real LiberoEnv that raises at its ``crash_at``-th step (a simulator dying mid-group)."""
+    def __init__(self, *args, crash_at: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.crash_at, self.count = crash_at, 0
 
-    def __init__(self, env, crash_at: int | None):
-        self.env, self.crash_at, self.count = env, crash_at, 0
-
-    def __getattr__(self, name):
-        return getattr(self.env, name)
-
-    def step(self, action):
+    def step(self, actions, active=None):
         self.count += 1
-        if self.crash_at is not None and self.count == self.crash_at:
-            raise Crash('simulated crash')
-        return self.env.step(action)
+        if self.count == self.crash_at:
+            self._crash(0)
+        return super().step(actions, active)
 
 
 def _settings(out, iterations, resume=False):
     return SimTrainSettings(iterations=iterations, max_steps=4, output_dir=str(out),
-                            image_size=32, resume=resume,
+                            image_size=32, resume=resume, eval_every=0,
                             algo=TGRPOConfig(group_size=2, lr=1e-3, minibatch_size=64))
 
 
 def test_crash_then_resume_continues_from_the_last_complete_iteration(tmp_path):
     out = tmp_path / 'run'
-    # Crash during iteration 2's rollout (each env steps 4 times per iteration).
-    factory = lambda task: [CrashingEnv(e, 6) for e in make_envs(_settings(out, 3), task)]  # noqa
-    with pytest.raises(Crash):
-        train_in_process(_settings(out, 3), env_factory=factory, log=lambda s: None)
+    # Crash during iteration 2's rollout (4 lockstep steps per iteration; no evaluation).
+    settings = _settings(out, 3)
+
+    def factory(task, n):
+        return CrashingGroup(n, suite=settings.suite, task=int(task), cameras=settings.cameras,
+                             image_size=settings.image_size, max_steps=settings.max_steps,
+                             crash_at=6)
+    with pytest.raises(WorkerError, match='worker 0'):
+        train_in_process(settings, make_envs=factory, log=lambda s: None)
     run = RunFolder(out, 3)
     last = run.last_complete()
     assert last['iteration'] == 1 and last['env_steps'] == 8

@@ -212,6 +212,33 @@ class GroupRolloutBuffer:
         mask = self.mask
         return torch.where(mask, self._values[:, :mask.shape[1]], 0.0)
 
+    def set_values(self, values: torch.Tensor) -> None:
+        """Record critic values (N, T) for the group's valid steps after collection.
+
+        For collectors that do not evaluate the critic while acting (the ROS graph): the
+        learner computes V(s) of the collected observations under the weights that acted.
+        """
+        mask = self.mask
+        if tuple(values.shape) != tuple(mask.shape):
+            raise ValueError(f'values must have the group shape {tuple(mask.shape)}; got '
+                             f'{tuple(values.shape)}')
+        v = values.detach().to('cpu', torch.float32)
+        if not torch.isfinite(v[mask]).all():
+            raise ValueError('values must be finite at every valid step')
+        self._values.zero_()
+        self._values[:, :mask.shape[1]] = torch.where(mask, v, 0.0)
+        self._has_values = True
+
+    def steps(self) -> tuple[list[Any], torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Every valid step in (trajectory, step) order.
+
+        Returns (observations: B, token_ids: (B, K) int64, env_index: (B,), step_index: (B,)).
+        """
+        env_index, step_index = self.mask.nonzero(as_tuple=True)
+        obs = [self._observations[e][s] for e, s in zip(env_index.tolist(),
+                                                        step_index.tolist())]
+        return obs, self._token_ids[env_index, step_index], env_index, step_index
+
     # --- the update -------------------------------------------------------------------------
     def minibatches(self, advantages: torch.Tensor, minibatch_size: int, *,
                     generator: torch.Generator | None = None,

@@ -1,27 +1,43 @@
 # Copyright 2026 tgrpo_ros contributors
 # SPDX-License-Identifier: Apache-2.0
-"""The whole TGRPO loop in one process: rollout -> advantages/update -> save, repeated.
+"""The training driver: the one loop every TGRPO (and PPO) run goes through.
 
-The ROS 2 graph runs the same steps with the rollout spread over topics (see
-``tgrpo_ros.ros.nodes.learner_node``); both use ``TGRPOTrainer`` and ``RunFolder``.
+``train(settings, collector, policy)`` reads top to bottom: resume -> (evaluate the start) ->
+for each iteration: schedule -> collect a group -> (PPO: critic values) -> update -> save the
+adapter -> serve it -> evaluate when due -> metrics row -> commit the iteration. Where the
+episodes run is the collector's business (``tgrpo_ros.training.collector``): in this process
+(``train_in_process``, ``tgrpo-ros train``) or over the ROS graph (the learner node).
+
+This module is the only caller of ``TGRPOTrainer.update`` and ``RunFolder.complete_iteration``
+(test/training/test_driver.py checks it), so the two ways of training cannot drift apart.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
-from typing import Callable
+import time
+from typing import Any, Callable
 
 import torch
 
-from tgrpo_ros.algo import GroupRolloutBuffer
-from tgrpo_ros.training.metrics import metrics_row
+from tgrpo_ros.policy.base import VLAPolicy
+from tgrpo_ros.sim.env_group import EnvGroup
+from tgrpo_ros.training.collector import Collector, EVAL_GROUP_ID_BASE, Group, GroupRequest
+from tgrpo_ros.training.metrics import evaluation_row, metrics_row
 from tgrpo_ros.training.policy_setup import build_policy
-from tgrpo_ros.training.rollout import collect_group
+from tgrpo_ros.training.rollout import EnvGroupFactory, InProcessCollector
 from tgrpo_ros.training.run_folder import default_run_dir, RunFolder
 from tgrpo_ros.training.settings import SimTrainSettings
 from tgrpo_ros.training.trainer import TGRPOTrainer
+from tgrpo_ros.versioning import PolicyVersion
+
+Log = Callable[[str], None]
+# on_iteration(row, version): after each committed iteration (the learner node publishes it).
+OnIteration = Callable[[dict, PolicyVersion], None]
 
 
+# --- what to collect --------------------------------------------------------------------------
 def schedule(settings: SimTrainSettings, iteration: int) -> tuple[str, int]:
     """(task, initial-state index) of iteration ``iteration`` (1-based): tasks cycle fastest."""
     k = iteration - 1
@@ -30,72 +46,203 @@ def schedule(settings: SimTrainSettings, iteration: int) -> tuple[str, int]:
     return task, init_state
 
 
-def make_envs(settings: SimTrainSettings, task: str) -> list:
-    from tgrpo_ros.sim.libero_env import LiberoEnv
-    return [LiberoEnv(settings.suite, int(task) if task.isdigit() else task,
-                      cameras=settings.cameras, image_size=settings.image_size,
-                      max_steps=settings.max_steps or None,
-                      init_states_file=settings.init_states_file or None)
-            for _ in range(settings.group_size)]
+def train_request(settings: SimTrainSettings, iteration: int) -> GroupRequest:
+    """Return the group of iteration ``iteration``: N episodes from one scheduled initial state."""
+    task, init_state = schedule(settings, iteration)
+    n = settings.group_size
+    return GroupRequest(group_id=iteration, task=task, init_states=(init_state,) * n,
+                        seed=settings.seed + iteration, num_envs=n,
+                        max_steps=settings.max_steps, completion=settings.algo.group_completion,
+                        temperature=settings.algo.temperature, purpose='train')
 
 
-def train_in_process(settings: SimTrainSettings, env_factory: Callable | None = None,
-                     log: Callable[[str], None] = print) -> dict:
-    """Run (or resume) a training run; return its summary."""
-    if settings.torch_threads > 0:
-        torch.set_num_threads(settings.torch_threads)
+def evaluation_due(settings: SimTrainSettings, iteration: int) -> bool:
+    """Evaluate after ``iteration`` (0 = the start policy)? Every eval_every, and at the end."""
+    if settings.eval_every <= 0 or settings.eval_episodes <= 0:
+        return False
+    return iteration % settings.eval_every == 0 or iteration == settings.iterations
+
+
+def eval_requests(settings: SimTrainSettings, iteration: int) -> list[GroupRequest]:
+    """Return the evaluation after ``iteration``: eval_episodes episodes in all_done groups.
+
+    Episode j starts from ``eval_init_states[j % len]`` and group g runs task
+    ``tasks[g % len]``; every evaluation uses the same states and seeds, so they differ only
+    by the policy (and, over ROS, by the sampling noise).
+    """
+    n = settings.group_size
+    groups = math.ceil(settings.eval_episodes / n)
+    states = settings.eval_init_states
+    return [GroupRequest(group_id=EVAL_GROUP_ID_BASE + iteration * 1000 + g,
+                         task=settings.tasks[g % len(settings.tasks)],
+                         init_states=tuple(states[(g * n + j) % len(states)] for j in range(n)),
+                         seed=settings.seed + g, num_envs=n, max_steps=settings.max_steps,
+                         completion='all_done', temperature=settings.algo.temperature,
+                         purpose='eval')
+            for g in range(groups)]
+
+
+# --- PPO: the critic's values of what was collected --------------------------------------------
+def critic_values(policy: VLAPolicy, group: Group, temperature: float,
+                  batch_size: int) -> list[float]:
+    """Fill ``group.buffer``'s values V(s) (N, T); return V of each trajectory's final state.
+
+    Computed here, after collection, with the value head under the weights that acted (no
+    update happened in between), so PPO works with every collector, including ones whose
+    actors have no critic. The final value is 0 after a success (the task ended); otherwise
+    V(final observation), or V(last observation acted on) where the collector never saw the
+    final one (``Group.final_observations``).
+    """
+    buffer = group.buffer
+    obs, tokens, env_index, step_index = buffer.steps()
+    values = torch.zeros(buffer.mask.shape)
+    for s in range(0, len(obs), batch_size):
+        v = policy.evaluate(obs[s:s + batch_size], tokens[s:s + batch_size], temperature,
+                            grad=False, values=True)[1]
+        values[env_index[s:s + batch_size], step_index[s:s + batch_size]] = v.float().cpu()
+    buffer.set_values(values)
+    lengths, success = buffer.lengths.tolist(), buffer.success.tolist()
+    last_obs, last_tokens = [], []
+    for i, length in enumerate(lengths):
+        # The value head reads only the prefix (observation + prompt); the trajectory's last
+        # tokens complete the call.
+        rows = ((env_index == i) & (step_index == length - 1)).nonzero().flatten()
+        k = int(rows[0])
+        final = group.final_observations[i]
+        last_obs.append(final if final is not None else obs[k])
+        last_tokens.append(tokens[k])
+    v = policy.evaluate(last_obs, torch.stack(last_tokens), temperature, grad=False,
+                        values=True)[1].float().cpu()
+    return torch.where(torch.tensor(success), 0.0, v).tolist()
+
+
+# --- evaluation -------------------------------------------------------------------------------
+def evaluate(settings: SimTrainSettings, collector: Collector, iteration: int,
+             version: PolicyVersion) -> dict:
+    """Run the evaluation after ``iteration`` through the collector; return its row."""
+    t0 = time.monotonic()
+    groups = collector.collect_many(eval_requests(settings, iteration))
+    states = [s for g in groups for s in g.request.init_states]
+    return evaluation_row(iteration, version, [g.stats for g in groups], states,
+                          time.monotonic() - t0)
+
+
+# --- the loop ---------------------------------------------------------------------------------
+def train(settings: SimTrainSettings, collector: Collector, policy: VLAPolicy,
+          log: Log = print, *, extra_config: dict | None = None,
+          on_iteration: OnIteration | None = None) -> dict:
+    """Run (or resume) the training run of ``settings``; return its summary.
+
+    collector: runs the groups (and makes new weights act: ``Collector.serve``).
+    policy: the learner's policy, with its LoRA adapter; updated in place.
+    """
     run = RunFolder(settings.output_dir or default_run_dir(), settings.iterations)
-    policy = build_policy(settings.model, device=settings.device, cameras=settings.cameras,
-                          lora_rank=settings.lora_rank, lora_alpha=settings.lora_alpha,
-                          seed=settings.seed)
     trainer = TGRPOTrainer(policy, settings.algo, seed=settings.seed)
-    start, env_steps_total = 1, 0
+
+    # Resume: the adapter, optimiser and critic of the last complete iteration.
+    start, env_steps_total, version, adapter = 1, 0, policy.version, ''
     last = run.last_complete()
     if last is not None:
         if not settings.resume:
             raise FileExistsError(f'{run.path} already holds iterations up to '
                                   f'{last["iteration"]}; resume it (--resume) or choose a new '
                                   'output_dir')
-        policy.load_adapter(last['adapter'])
+        adapter = last['adapter']
+        version = policy.load_adapter(adapter)
         trainer.load_state_dict(run.load_trainer_state())
         start, env_steps_total = last['iteration'] + 1, int(last['env_steps'])
         log(f'[train] resuming {run.path} after iteration {last["iteration"]}')
-    run.write_config(settings.to_dict())
-    run.progress(start - 1)
-    sampler = torch.Generator().manual_seed(settings.seed * 1000 + start)
-    buffer = GroupRolloutBuffer(settings.group_size, settings.max_steps or 10_000,
-                                settings.algo.group_completion)
-    factory = env_factory or (lambda task: make_envs(settings, task))
-    envs, env_task = None, None
-    try:
-        for it in range(start, settings.iterations + 1):
-            task, init_state = schedule(settings, it)
-            if env_task != task:
-                for e in envs or []:
-                    e.close()
-                envs, env_task = factory(task), task
-                buffer = GroupRolloutBuffer(settings.group_size, envs[0].max_steps,
-                                            settings.algo.group_completion)
-            stats = collect_group(envs, policy, buffer, init_state_index=init_state,
-                                  seed=settings.seed + it, temperature=settings.algo.temperature,
-                                  generator=sampler, group_id=it,
-                                  critic=trainer.uses_critic)
-            update = trainer.update(buffer, stats.last_values)
-            version = policy.save_adapter(str(run.adapter_dir(it)), it)
-            env_steps_total += stats.env_steps
-            row = metrics_row(it, task, init_state, stats, update, version, env_steps_total,
-                              settings.algo.lr)
-            run.complete_iteration(it, row, trainer.state_dict(), version)
-            run.progress(it, {'return': round(row['mean_return'], 3),
-                              'success': row['success_rate']})
-            log(f'[train] iter {it}/{settings.iterations} task {task} state {init_state}: '
-                f'return {row["mean_return"]:.3f} success {row["success_rate"]:.2f} '
-                f'loss {row["loss"]:.4f} |logratio|0 {row["first_abs_log_ratio_max"]:.1e} '
-                f'({stats.rollout_time_s:.1f}s + {update.update_time_s:.1f}s)')
-    finally:
-        for e in envs or []:
-            e.close()
+    run.write_config(settings.to_dict(), extra_config)
+    run.progress(start - 1, _postfix(run))
+    log(f'[train] run folder {run.path}; iterations {start}..{settings.iterations}')
+    collector.serve(version, adapter)
+
+    if start == 1 and evaluation_due(settings, 0) and not run.has_evaluation(0):
+        evaluation = evaluate(settings, collector, 0, version)
+        run.record_evaluation(evaluation)
+        log(_eval_line(evaluation))
+        run.progress(0, _postfix(run))
+
+    for it in range(start, settings.iterations + 1):
+        request = train_request(settings, it)
+        group = collector.collect(request)
+        last_values = None
+        if trainer.uses_critic:
+            last_values = critic_values(policy, group, settings.algo.temperature,
+                                        settings.algo.minibatch_size)
+        update = trainer.update(group.buffer, last_values)
+        adapter = str(run.adapter_dir(it))
+        version = policy.save_adapter(adapter, it)
+        collector.serve(version, adapter)
+        evaluation = (evaluate(settings, collector, it, version)
+                      if evaluation_due(settings, it) else None)
+        env_steps_total += group.stats.env_steps
+        row = metrics_row(it, request.task, request.init_states[0], group.stats, update,
+                          version, env_steps_total, settings.algo.lr)
+        run.complete_iteration(it, row, trainer.state_dict(), version, evaluation=evaluation)
+        run.progress(it, _postfix(run))
+        if on_iteration is not None:
+            on_iteration(row, version)
+        log(_iteration_line(settings, row, group, update))
+        if evaluation is not None:
+            log(_eval_line(evaluation))
     return run.finish()
+
+
+def _postfix(run: RunFolder) -> dict:
+    """Return the progress bar's numbers: what moves (first-success steps, eval success)."""
+    out: dict[str, Any] = {}
+    rows = run.rows()
+    if rows:
+        out['return'] = round(float(rows[-1]['mean_return']), 3)
+        steps = float(rows[-1].get('first_success_step', 'nan'))
+        out['first_success_step'] = '-' if math.isnan(steps) else int(steps)
+    evals = run.evaluations()
+    if evals:
+        e = evals[-1]
+        out['eval_success'] = f'{e["successes"]}/{e["episodes"]} (it {e["iteration"]})'
+    return out
+
+
+def _iteration_line(settings: SimTrainSettings, row: dict, group: Group, update) -> str:
+    steps = row['first_success_step']
+    first = 'none' if math.isnan(steps) else f'{int(steps)} steps'
+    return (f'[train] iter {row["iteration"]}/{settings.iterations} task {row["task"]} state '
+            f'{row["init_state"]}: return {row["mean_return"]:.3f} first success {first} '
+            f'loss {row["loss"]:.4f} |logratio|0 {row["first_abs_log_ratio_max"]:.1e} '
+            f'({group.stats.rollout_time_s:.1f}s + {update.update_time_s:.1f}s)')
+
+
+def _eval_line(e: dict) -> str:
+    return (f'[train] evaluation after iter {e["iteration"]} (version {e["policy_version"]}): '
+            f'success {e["successes"]}/{e["episodes"]} = {e["success_rate"]:.2f} '
+            f'[95% CI {e["success_ci_low"]:.2f}, {e["success_ci_high"]:.2f}] return '
+            f'{e["mean_return"]:.3f} on states {e["init_states"]} ({e["time_s"]:.1f}s)')
+
+
+# --- in this process --------------------------------------------------------------------------
+def make_env_group(settings: SimTrainSettings, task: str, num_envs: int) -> EnvGroup:
+    """N LIBERO environments of ``task`` in worker processes (~2.2 GB each)."""
+    return EnvGroup(num_envs, suite=settings.suite, task=int(task) if task.isdigit() else task,
+                    cameras=settings.cameras, image_size=settings.image_size,
+                    max_steps=settings.max_steps or None,
+                    init_states_file=settings.init_states_file or None)
+
+
+def train_in_process(settings: SimTrainSettings, make_envs: EnvGroupFactory | None = None,
+                     log: Log = print) -> dict:
+    """``train`` with the in-process collector; ``make_envs(task, num_envs)`` builds groups."""
+    if settings.torch_threads > 0:
+        torch.set_num_threads(settings.torch_threads)
+    policy = build_policy(settings.model, device=settings.device, cameras=settings.cameras,
+                          lora_rank=settings.lora_rank, lora_alpha=settings.lora_alpha,
+                          seed=settings.seed)
+    factory = make_envs or (lambda task, n: make_env_group(settings, task, n))
+    collector = InProcessCollector(policy, factory)
+    try:
+        return train(settings, collector, policy, log)
+    finally:
+        collector.close()
 
 
 def load_settings(config: str | Path | None, overrides: dict) -> SimTrainSettings:

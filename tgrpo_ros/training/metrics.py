@@ -1,10 +1,19 @@
 # Copyright 2026 tgrpo_ros contributors
 # SPDX-License-Identifier: Apache-2.0
-"""One metrics row per iteration, the same for the in-process loop and the learner node."""
+"""One metrics row per iteration, and one row per evaluation, for every collector.
+
+With first-success groups a training group's success rate is 1/N whenever anything succeeds
+(the group ends at the first success), so it cannot show learning. What moves: the control
+steps to the group's first success (``first_success_step``), and the success rate of a short
+sampled evaluation on held-out initial states (``evaluation_row``).
+"""
 
 from __future__ import annotations
 
-from tgrpo_ros.training.rollout import GroupStats
+import math
+from typing import Sequence
+
+from tgrpo_ros.training.collector import GroupStats
 from tgrpo_ros.training.trainer import UpdateResult
 from tgrpo_ros.versioning import PolicyVersion
 
@@ -12,7 +21,11 @@ from tgrpo_ros.versioning import PolicyVersion
 def metrics_row(iteration: int, task: str, init_state: int, stats: GroupStats,
                 update: UpdateResult, version: PolicyVersion, env_steps_total: int,
                 lr: float) -> dict:
-    """Flat dict of scalars (CSV/TensorBoard) plus a few ';'-joined per-trajectory lists."""
+    """Flat dict of scalars (CSV/TensorBoard) plus a few ';'-joined per-trajectory lists.
+
+    The keys are the same for every collector and iteration (metrics.csv's columns are fixed
+    within a run): ``first_success_step`` is NaN when no trajectory succeeded.
+    """
     n = len(stats.returns)
     hist = [0] * (stats.num_stages + 1)
     for s in stats.max_stage:
@@ -29,6 +42,8 @@ def metrics_row(iteration: int, task: str, init_state: int, stats: GroupStats,
         'returns': ';'.join(f'{r:.4f}' for r in stats.returns),
         'lengths': ';'.join(str(x) for x in stats.lengths),
         'success_rate': sum(stats.success) / n,
+        'first_success_step': (math.nan if stats.first_success_step is None
+                               else stats.first_success_step),
         'stage_histogram': ';'.join(str(h) for h in hist),
         'loss': update.loss,
         'pg_loss': update.pg_loss,
@@ -42,6 +57,45 @@ def metrics_row(iteration: int, task: str, init_state: int, stats: GroupStats,
         'lr': lr,
         'rollout_time_s': stats.rollout_time_s,
         'update_time_s': update.update_time_s,
+        'stale_actions': stats.stale_actions,
         'policy_version': version.version,
         'policy_sha256': version.sha256,
+    }
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """95% Wilson score interval of a success rate (sensible at 0/n and n/n, unlike Wald's)."""
+    if n <= 0:
+        return math.nan, math.nan
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def evaluation_row(iteration: int, version: PolicyVersion, stats: Sequence[GroupStats],
+                   init_states: Sequence[int], time_s: float) -> dict:
+    """One evaluation: the groups' episodes pooled (all_done groups: every episode whole).
+
+    iteration: the policy evaluated is the one after this iteration's update (0 = the start).
+    """
+    returns = [r for s in stats for r in s.returns]
+    success = [x for s in stats for x in s.success]
+    lengths = [x for s in stats for x in s.lengths]
+    n, k = len(success), sum(success)
+    lo, hi = wilson_interval(k, n)
+    return {
+        'iteration': iteration,
+        'policy_version': version.version,
+        'episodes': n,
+        'successes': k,
+        'success_rate': k / n if n else math.nan,
+        'success_ci_low': lo,
+        'success_ci_high': hi,
+        'mean_return': sum(returns) / n if n else math.nan,
+        'mean_length': sum(lengths) / n if n else math.nan,
+        'init_states': ';'.join(str(s) for s in init_states),
+        'env_steps': sum(s.env_steps for s in stats),
+        'time_s': time_s,
     }

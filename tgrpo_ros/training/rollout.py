@@ -1,88 +1,106 @@
 # Copyright 2026 tgrpo_ros contributors
 # SPDX-License-Identifier: Apache-2.0
-"""Collect one group in-process: N environments from one initial state, one policy, no ROS.
+"""Collect groups in this process: an env group of N environments, one policy, no ROS.
 
-The environments are anything with LiberoEnv's ``reset(init_state_index, seed)`` and
-``step(action) -> (Observation, StepOutcome)``. All active environments act in one batched
-policy call per step, as the policy node batches observations arriving together.
-
-With ``critic=True`` (the PPO baseline) each step also records the value head's V(s) of the
-observation acted on, and ``GroupStats.last_values`` holds V of the state after each
-trajectory's last step (0 after a success, which ends the task; a time limit or the group's
-end only cuts the episode, so GAE bootstraps from it).
+The environments are stepped through ``EnvGroup``'s API (``tgrpo_ros.sim.env_group``: worker
+processes by default, or a ``LocalEnvGroup`` of environments in this process), the one way of
+stepping N environments. All active environments act in one batched policy call per step, as
+the policy node batches observations arriving together.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import time
-from typing import Callable, Sequence
+from typing import Any, Callable
 
+import numpy as np
 import torch
 
 from tgrpo_ros.algo import GroupRolloutBuffer
+from tgrpo_ros.contract import DoneReason
 from tgrpo_ros.policy.base import VLAPolicy
+from tgrpo_ros.training.collector import Collector, Group, group_stats, GroupRequest
+from tgrpo_ros.versioning import PolicyVersion
+
+# make_envs(task, num_envs) -> an object with EnvGroup's API for that task.
+EnvGroupFactory = Callable[[str, int], Any]
 
 
-@dataclass
-class GroupStats:
-    """What a group's rollout produced (per trajectory lists have N entries)."""
+def collect_group(envs: Any, policy: VLAPolicy, request: GroupRequest,
+                  generator: torch.Generator | None = None) -> Group:
+    """Run ``request`` in ``envs`` (EnvGroup API, ``envs.num_envs`` >= N) until it is complete.
 
-    returns: list[float]
-    lengths: list[int]
-    success: list[bool]
-    max_stage: list[int]
-    num_stages: int
-    env_steps: int
-    rollout_time_s: float
-    last_values: list[float] | None = None
-
-
-def collect_group(envs: Sequence, policy: VLAPolicy, buffer: GroupRolloutBuffer, *,
-                  init_state_index: int, seed: int, temperature: float,
-                  generator: torch.Generator | None = None, group_id: int = 0,
-                  on_step: Callable[[int], None] | None = None,
-                  critic: bool = False) -> GroupStats:
-    """Run the N environments of ``envs`` until the buffer's completion rule ends the group."""
+    Trajectory i runs in env i; envs beyond N stay idle. Each step: the active envs' N_a
+    observations go to ``policy.sample`` in one call (actions (N_a, 7)), then
+    ``envs.step(actions (num_envs, 7), active (num_envs,))``.
+    """
     t0 = time.monotonic()
-    n = len(envs)
-    if n != buffer.num_envs:
-        raise ValueError(f'{n} environments for a buffer of {buffer.num_envs}')
-    buffer.reset(group_id)
-    obs = [env.reset(init_state_index, seed) for env in envs]
+    n = request.num_envs
+    if envs.num_envs < n:
+        raise ValueError(f'{envs.num_envs} environments for a group of {n}')
+    max_steps = request.max_steps or int(envs.max_steps)
+    buffer = GroupRolloutBuffer(n, max_steps, request.completion)
+    buffer.reset(request.group_id)
+    states = list(request.init_states) + [request.init_states[0]] * (envs.num_envs - n)
+    obs = envs.reset_all(states, request.seed)
     steps = [0] * n
     max_stage = [0] * n
     num_stages = 0
-    env_steps = 0
-    last_tokens: list = [None] * n
+    valid = [True] * n
+    actions = np.zeros((envs.num_envs, 7))
     while not buffer.is_complete:
         active = [i for i in range(n) if buffer.is_active(i)]
-        batch = [obs[i] for i in active]
-        sample = policy.sample(batch, temperature, generator)
-        values = (policy.evaluate(batch, sample.token_ids, temperature, grad=False,
-                                  values=True)[1].float().cpu().tolist()
-                  if critic else [None] * len(active))
+        sample = policy.sample([obs[i] for i in active], request.temperature, generator)
+        mask = np.zeros(envs.num_envs, dtype=bool)
+        mask[active] = True
+        actions[active] = np.asarray(sample.actions, dtype=np.float64)
+        next_obs, outs = envs.step(actions, mask)
         for j, i in enumerate(active):
-            next_obs, out = envs[i].step(sample.actions[j])
-            buffer.add(i, steps[i], obs[i], sample.token_ids[j], sample.logprobs[j], out.reward,
-                       success=out.success, done=out.done, value=values[j])
-            last_tokens[i] = sample.token_ids[j]
-            obs[i] = next_obs
+            out = outs[i]
+            buffer.add(i, steps[i], obs[i], sample.token_ids[j], sample.logprobs[j],
+                       out.reward, success=out.success, done=out.done)
+            obs[i] = next_obs[i]
             steps[i] += 1
-            env_steps += 1
             max_stage[i] = max(max_stage[i], out.stage)
             num_stages = out.num_stages
-        if on_step is not None:
-            on_step(env_steps)
-    rewards, mask = buffer.rewards, buffer.mask
-    last_values = None
-    if critic:
-        # The value head reads only the prefix (observation + prompt); any valid action tokens
-        # complete the call, so the trajectory's last ones are reused.
-        v = policy.evaluate(obs, torch.stack(last_tokens), temperature, grad=False,
-                            values=True)[1].float().cpu()
-        last_values = torch.where(buffer.success, 0.0, v).tolist()
-    return GroupStats(returns=(rewards * mask).sum(1).tolist(), lengths=buffer.lengths.tolist(),
-                      success=buffer.success.tolist(), max_stage=max_stage,
-                      num_stages=num_stages, env_steps=env_steps,
-                      rollout_time_s=time.monotonic() - t0, last_values=last_values)
+            valid[i] = valid[i] and out.done_reason != DoneReason.ERROR.value
+    # Lockstep: every trajectory stopped at its last valid step, so obs[i] is what it reached.
+    return Group(request=request, buffer=buffer,
+                 stats=group_stats(buffer, max_stage, num_stages, time.monotonic() - t0),
+                 final_observations=obs[:n], valid=valid)
+
+
+class InProcessCollector(Collector):
+    """Groups from environments in this process's control, acted by the trainer's policy.
+
+    make_envs: ``(task, num_envs) -> env group`` (``EnvGroup`` API); called when a request
+        names another task than the current group's, or more environments.
+    The policy object is the one the trainer updates, so ``serve`` has nothing to do. Sampling
+    draws from a generator seeded with ``request.seed`` per group: a resumed run samples what
+    an uninterrupted one would have.
+    """
+
+    def __init__(self, policy: VLAPolicy, make_envs: EnvGroupFactory):
+        self.policy = policy
+        self.make_envs = make_envs
+        self.envs: Any = None
+        self._key: tuple[str, int] | None = None
+
+    def collect(self, request: GroupRequest) -> Group:
+        if self._key is None or self._key[0] != request.task or self._key[1] < request.num_envs:
+            self.close()
+            self.envs = self.make_envs(request.task, request.num_envs)
+            self._key = (request.task, int(self.envs.num_envs))
+        generator = torch.Generator().manual_seed(int(request.seed))
+        return collect_group(self.envs, self.policy, request, generator)
+
+    def serve(self, version: PolicyVersion, adapter_path: str) -> None:
+        if self.policy.version.version != version.version:
+            raise RuntimeError(f'the policy acts with version {self.policy.version.version}, '
+                               f'not {version.version}: the in-process collector shares the '
+                               "trainer's policy object")
+
+    def close(self) -> None:
+        if self.envs is not None:
+            self.envs.close()
+        self.envs, self._key = None, None

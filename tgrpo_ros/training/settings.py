@@ -35,6 +35,15 @@ class SimTrainSettings:
         "A .npz of generated initial states (python -m tgrpo_ros.sim.init_states); '' = the "
         "benchmark's 50 fixed ones. Lets RL train on states that neither the demonstrations "
         'nor the evaluation use.'))
+    eval_init_states: tuple[int, ...] = field(default=(25, 26, 27, 28), metadata=_help(
+        'Held-out initial-state indices of the evaluation during training (same list as '
+        'init_states indexes; must not overlap init_states); episodes cycle through them.'))
+    eval_every: int = field(default=3, metadata=_help(
+        'Evaluate the policy on eval_init_states every this many iterations, plus before the '
+        'first (the start policy) and after the last (0 = never).'))
+    eval_episodes: int = field(default=4, metadata=_help(
+        'Sampled episodes per evaluation, run as all_done groups of algo.group_size at '
+        'algo.temperature, no update (rounded up to whole groups).'))
     iterations: int = field(default=9, metadata=_help(
         'TGRPO iterations (one group rollout + one update each).'))
     max_steps: int = field(default=160, metadata=_help(
@@ -73,6 +82,17 @@ class SimTrainSettings:
             raise ValueError(f'max_steps must be >= 0 (0 = suite default), got {self.max_steps}')
         if not self.tasks or not self.init_states:
             raise ValueError('tasks and init_states must each name at least one entry')
+        if self.eval_every < 0 or self.eval_episodes < 0:
+            raise ValueError('eval_every and eval_episodes must be >= 0')
+        if self.eval_every > 0 and self.eval_episodes > 0:
+            overlap = sorted(set(self.eval_init_states) & set(self.init_states))
+            if overlap:
+                raise ValueError(f'eval_init_states and init_states overlap at {overlap}: an '
+                                 'evaluation on training states says nothing about held-out '
+                                 'ones; choose disjoint states')
+            if not self.eval_init_states:
+                raise ValueError('eval_init_states must name at least one state (or set '
+                                 'eval_every=0)')
         if not self.cameras:
             raise ValueError('cameras must name at least one camera')
         if self.image_size < 8:
@@ -86,6 +106,7 @@ class SimTrainSettings:
         d = asdict(self)
         d['tasks'] = list(self.tasks)
         d['init_states'] = list(self.init_states)
+        d['eval_init_states'] = list(self.eval_init_states)
         d['cameras'] = list(self.cameras)
         return d
 

@@ -2,13 +2,13 @@
 # SPDX-License-Identifier: Apache-2.0
 """TGRPOTrainer: one update from one complete group, shared by every way of collecting it.
 
-The in-process loop and the ROS 2 learner node collect a group differently (direct calls vs
-topics) but hand the same ``GroupRolloutBuffer`` to ``TGRPOTrainer.update``; nothing about the
-update exists twice.
+Every collector (in-process environments, the ROS graph) hands the training driver a
+``GroupRolloutBuffer``; the driver (``tgrpo_ros.training.driver``, the only caller) passes it to
+``TGRPOTrainer.update``, so nothing about the update exists twice.
 
 The PPO baseline is the same trainer with ``estimator='gae'``: the policy gets a value head
-(``add_value_head``, on the shared trunk), the rollout records V(s) per step
-(``collect_group(..., critic=True)``), advantages come from GAE, are standardised over the
+(``add_value_head``, on the shared trunk), the driver records V(s) per step of the collected
+group (``driver.critic_values``, under the weights that acted), advantages come from GAE, are standardised over the
 group's steps (PPO's usual per-batch normalisation; the group-relative estimators are already
 standardised), and the clipped value loss times ``value_loss_coef`` joins the clipped policy
 loss in one backward pass. With ``reward_scaling`` (default) the critic sees rewards divided by
@@ -91,7 +91,8 @@ class TGRPOTrainer:
 
         ``first_abs_log_ratio_max`` is max |log pi_theta - log pi_old| on the first minibatch,
         before any gradient step: the sampler and the learner must agree there (< 1e-4).
-        last_values: PPO only, V of the state after each trajectory (``GroupStats``).
+        last_values: PPO only, (N,) V of the state after each trajectory
+            (``driver.critic_values``).
         """
         cfg = self.config
         t0 = time.monotonic()
@@ -184,5 +185,5 @@ class TGRPOTrainer:
 
 def _require_values(buffer: GroupRolloutBuffer) -> None:
     if buffer.values is None:
-        raise ValueError("estimator 'gae' needs the critic's values in the buffer: collect "
-                         'the group with collect_group(..., critic=True)')
+        raise ValueError("estimator 'gae' needs the critic's values in the buffer: fill them "
+                         'with tgrpo_ros.training.driver.critic_values before the update')

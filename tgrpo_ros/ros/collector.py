@@ -1,0 +1,236 @@
+# Copyright 2026 tgrpo_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""RosCollector: groups collected over the ROS graph, for the training driver.
+
+Per group: reset trajectory i's environment (``/<env_id>/reset``) to ``request.init_states[i]``
+with the group's id; feed the shared ``observation``, ``action`` and ``step_result`` topics into
+a ``StepAssembler`` (ROS-free: ``tgrpo_ros.training.step_assembler``); end the episodes the
+completion rule no longer needs (``/<env_id>/end_episode``, reason
+``tgrpo_ros.contract.EndReason.GROUP_DONE``). ``serve`` announces an adapter on
+``adapter_announcement`` and waits until the policy node publishes that version on
+``policy_version``.
+
+The N environments of a request are the first N env ids alive (their reset service answers);
+environments that appear or disappear between groups are picked up or skipped.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Sequence
+
+import numpy as np
+from rclpy.node import Node
+from std_msgs.msg import Header
+
+from tgrpo_ros.algo import GroupRolloutBuffer
+from tgrpo_ros.contract import EndReason
+from tgrpo_ros.msg import Action, AdapterAnnouncement
+from tgrpo_ros.msg import Observation as ObservationMsg, PolicyVersion as PolicyVersionMsg
+from tgrpo_ros.msg import StepResult
+from tgrpo_ros.ros.conversions import msg_to_observation, version_msg
+from tgrpo_ros.ros.qos import LATCHED, reliable
+from tgrpo_ros.sim.libero_env import MAX_STEPS
+from tgrpo_ros.srv import EndEpisode, ResetEnv
+from tgrpo_ros.training.collector import Collector, Group, group_stats, GroupRequest
+from tgrpo_ros.training.step_assembler import (ActionRecord, ObservationRecord, ResultRecord,
+                                               StepAssembler, StepIds)
+from tgrpo_ros.versioning import PolicyVersion
+
+RELIABLE = reliable(1000)
+SETTLE_S = 5.0  # after a group completes, how long to wait for the ended episodes' last words
+
+
+def _ids(msg) -> StepIds:
+    return StepIds(msg.ids.env_id, int(msg.ids.episode_id), int(msg.ids.step),
+                   int(msg.ids.group_id))
+
+
+class RosCollector(Collector):
+    """Collects groups through ``node``'s subscriptions and service clients.
+
+    env_ids: environment namespaces that may serve trajectories (one ``sim_env`` node each).
+    suite: the suite every reset names. step_timeout_s: fail when no step joins for this long.
+    startup_timeout_s: longest wait for a service, or for the policy node to serve a version.
+    """
+
+    def __init__(self, node: Node, env_ids: Sequence[str], suite: str,
+                 step_timeout_s: float = 120.0, startup_timeout_s: float = 300.0):
+        self.node = node
+        self.env_ids = list(env_ids)
+        self.suite = suite
+        self.step_timeout = float(step_timeout_s)
+        self.startup_timeout = float(startup_timeout_s)
+        self._cond = threading.Condition()
+        self.assembler: StepAssembler | None = None
+        self.served = PolicyVersion(-1, '')
+        self.expected = PolicyVersion(-1, '')
+        self._last_progress = time.monotonic()
+        node.create_subscription(ObservationMsg, 'observation', self._on_observation, RELIABLE)
+        node.create_subscription(Action, 'action', self._on_action, RELIABLE)
+        node.create_subscription(StepResult, 'step_result', self._on_result, RELIABLE)
+        node.create_subscription(PolicyVersionMsg, 'policy_version', self._on_version, LATCHED)
+        self.announce_pub = node.create_publisher(AdapterAnnouncement, 'adapter_announcement',
+                                                  LATCHED)
+        self.reset_clients = {e: node.create_client(ResetEnv, f'/{e}/reset')
+                              for e in self.env_ids}
+        self.end_clients = {e: node.create_client(EndEpisode, f'/{e}/end_episode')
+                            for e in self.env_ids}
+
+    # --- topic callbacks (executor threads) ---------------------------------------------------
+    def _wants(self, msg) -> bool:
+        with self._cond:
+            return self.assembler is not None and self.assembler.wants(_ids(msg))
+
+    def _on_observation(self, msg: ObservationMsg) -> None:
+        if not self._wants(msg):
+            return
+        obs = msg_to_observation(msg)  # outside the lock: image copies take a while
+        self._feed(lambda a: a.add_observation(ObservationRecord(_ids(msg), obs)))
+
+    def _on_action(self, msg: Action) -> None:
+        rec = ActionRecord(_ids(msg), np.asarray(msg.token_ids, dtype=np.int64),
+                           np.asarray(msg.token_logprobs, dtype=np.float32),
+                           int(msg.policy_version.version))
+        self._feed(lambda a: a.add_action(rec))
+
+    def _on_result(self, msg: StepResult) -> None:
+        rec = ResultRecord(_ids(msg), float(msg.reward), int(msg.stage), int(msg.num_stages),
+                           bool(msg.success), bool(msg.done), msg.done_reason)
+        self._feed(lambda a: a.add_result(rec))
+
+    def _feed(self, add) -> None:
+        with self._cond:
+            if self.assembler is None:
+                return
+            joined = self.assembler.counts['joined']
+            add(self.assembler)
+            if self.assembler.counts['joined'] != joined:
+                self._last_progress = time.monotonic()
+            self._cond.notify_all()
+
+    def _on_version(self, msg: PolicyVersionMsg) -> None:
+        with self._cond:
+            self.served = PolicyVersion(int(msg.version), msg.sha256)
+            self._cond.notify_all()
+
+    # --- Collector ------------------------------------------------------------------------------
+    def serve(self, version: PolicyVersion, adapter_path: str) -> None:
+        with self._cond:
+            self.expected = version
+        if adapter_path:
+            self.announce_pub.publish(AdapterAnnouncement(
+                header=Header(stamp=self.node.get_clock().now().to_msg()),
+                version=version_msg(version), path=str(adapter_path)))
+        self._wait(lambda: self.served.version == version.version, self.startup_timeout,
+                   f'the policy node to serve version {version.version}')
+
+    def collect(self, request: GroupRequest) -> Group:
+        t0 = time.monotonic()
+        env_ids = self._pick_envs(request.num_envs)
+        max_steps = request.max_steps or MAX_STEPS.get(self.suite, 1000)
+        assembler = StepAssembler(request.group_id, env_ids,
+                                  GroupRolloutBuffer(request.num_envs, max_steps,
+                                                     request.completion),
+                                  self.expected.version)
+        with self._cond:
+            self.assembler = assembler
+        try:
+            for env, state in zip(env_ids, request.init_states):
+                req = ResetEnv.Request(suite=self.suite, task=request.task,
+                                       init_state_index=int(state), seed=request.seed,
+                                       group_id=request.group_id, max_steps=request.max_steps)
+                res = self._call(self.reset_clients[env], req, self.startup_timeout)
+                if not res.success:
+                    raise RuntimeError(f'{env}: reset failed: {res.message}')
+                with self._cond:
+                    assembler.set_episode(env, int(res.episode_id))
+            self._run_until_complete(request, assembler)
+            self._settle(assembler)
+            with self._cond:
+                final = [assembler.final_observation(i) for i in range(request.num_envs)]
+                stats = group_stats(assembler.buffer, assembler.max_stage,
+                                    assembler.num_stages, time.monotonic() - t0,
+                                    assembler.stale_actions)
+                return Group(request=request, buffer=assembler.buffer, stats=stats,
+                             final_observations=final, valid=list(assembler.valid))
+        finally:
+            with self._cond:
+                self.assembler = None
+
+    def _pick_envs(self, n: int) -> list[str]:
+        """Pick the first ``n`` environments whose reset service is up (any may come or go)."""
+        deadline = time.monotonic() + self.startup_timeout
+        while True:
+            alive = [e for e in self.env_ids if self.reset_clients[e].service_is_ready()]
+            if len(alive) >= n:
+                return alive[:n]
+            if time.monotonic() > deadline:
+                raise TimeoutError(f'{len(alive)} of the {n} environments a group needs are up '
+                                   f'after {self.startup_timeout:.0f} s (alive: {alive}; '
+                                   f'known: {self.env_ids})')
+            time.sleep(0.2)
+
+    def _run_until_complete(self, request: GroupRequest, assembler: StepAssembler) -> None:
+        with self._cond:
+            self._last_progress = time.monotonic()
+        while True:
+            with self._cond:
+                if assembler.is_complete:
+                    return
+                if time.monotonic() - self._last_progress > self.step_timeout:
+                    missing = '; '.join(str(m) for m in assembler.missing()) or 'nothing'
+                    raise TimeoutError(f'group {request.group_id}: no step joined for '
+                                       f'{self.step_timeout:.0f} s; waiting for {missing} '
+                                       f'(dropped: {dict(assembler.counts)})')
+                to_end = assembler.to_end()
+                if not to_end:
+                    self._cond.wait(0.2)
+            for i in to_end:
+                self._end(assembler, i)
+
+    def _settle(self, assembler: StepAssembler) -> None:
+        """End what still runs; give the ended episodes a moment to report (final obs)."""
+        for i in assembler.to_end():
+            self._end(assembler, i)
+        n = len(assembler.env_ids)
+        try:
+            self._wait(lambda: all(assembler.env_done(i) for i in range(n)), SETTLE_S,
+                       'the ended episodes')
+        except TimeoutError:
+            pass  # only the final observations wait on this; a missing one is tolerated
+
+    def _end(self, assembler: StepAssembler, i: int) -> None:
+        env = assembler.env_ids[i]
+        req = EndEpisode.Request(episode_id=assembler.episode[i] or 0,
+                                 reason=EndReason.GROUP_DONE.value)
+        with self._cond:
+            assembler.mark_end_requested(i)
+        res = self._call(self.end_clients[env], req, 30.0)
+        if not res.success:
+            self.node.get_logger().warning(f'{env}: end_episode refused: {res.message}')
+
+    def close(self) -> None:
+        with self._cond:
+            self.assembler = None
+
+    # --- helpers ----------------------------------------------------------------------------
+    def _wait(self, predicate, timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not predicate():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f'timed out after {timeout:.0f} s waiting for {what}')
+                self._cond.wait(min(left, 0.5))
+
+    def _call(self, client, request, timeout: float):
+        if not client.wait_for_service(timeout_sec=timeout):
+            raise TimeoutError(f'service {client.srv_name} not available after {timeout:.0f} s')
+        future = client.call_async(request)
+        done = threading.Event()
+        future.add_done_callback(lambda _: done.set())
+        if not done.wait(timeout):
+            raise TimeoutError(f'service {client.srv_name} did not answer in {timeout:.0f} s')
+        return future.result()
