@@ -8,11 +8,12 @@ Every collector (in-process environments, the ROS graph) hands the training driv
 
 The PPO baseline is the same trainer with ``estimator='gae'``: the policy gets a value head
 (``add_value_head``, on the shared trunk), the driver records V(s) per step of the collected
-group (``driver.critic_values``, under the weights that acted), advantages come from GAE, are standardised over the
-group's steps (PPO's usual per-batch normalisation; the group-relative estimators are already
-standardised), and the clipped value loss times ``value_loss_coef`` joins the clipped policy
-loss in one backward pass. With ``reward_scaling`` (default) the critic sees rewards divided by
-the running std of the return (``algo.reward_scaling``), so its loss stays O(1).
+group (``driver.critic_values``, under the weights that acted), advantages come from GAE, are
+standardised over the group's steps (PPO's usual per-batch normalisation; the group-relative
+estimators are already standardised), and the clipped value loss times ``value_loss_coef``
+joins the clipped policy loss in one backward pass. With ``reward_scaling`` (default) the
+critic sees rewards divided by the running std of the return (``algo.reward_scaling``), so its
+loss stays O(1).
 """
 
 from __future__ import annotations
