@@ -18,7 +18,7 @@ from tgrpo_ros.training.metrics import metrics_row
 from tgrpo_ros.training.policy_setup import build_policy
 from tgrpo_ros.training.rollout import collect_group
 from tgrpo_ros.training.run_folder import default_run_dir, RunFolder
-from tgrpo_ros.training.settings import SimTrainSettings
+from tgrpo_ros.training.settings import resolve, SimTrainSettings
 from tgrpo_ros.training.trainer import TGRPOTrainer
 
 
@@ -98,10 +98,7 @@ def train_in_process(settings: SimTrainSettings, env_factory: Callable | None = 
     return run.finish()
 
 
-def load_settings(config: str | Path | None, overrides: dict) -> SimTrainSettings:
-    if config:
-        base = SimTrainSettings.from_ros_yaml(config).to_flat()
-    else:
-        base = SimTrainSettings().to_flat()
-    base.update(overrides)
-    return SimTrainSettings.from_flat(base)
+def load_settings(config: str | Path | None, overrides: dict,
+                  preset: str = '') -> SimTrainSettings:
+    """Defaults < preset < parameter file ``config`` < overrides (tgrpo_ros.training.settings)."""
+    return resolve(preset, config or '', overrides)

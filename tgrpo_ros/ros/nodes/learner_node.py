@@ -7,31 +7,31 @@ Each iteration: wait until the policy node serves the latest version; reset the 
 shared ``observation``, ``action`` and ``step_result`` topics into a ``GroupRolloutBuffer``; end
 the episodes that the completion rule no longer needs (``<env_id>/end_episode``); update with
 ``TGRPOTrainer``; save the adapter atomically; publish ``metrics`` (tgrpo_ros/IterationMetrics)
-and announce the adapter on ``adapter_announcement``. Parameters: every field of
-``SimTrainSettings`` (flat, TGRPO's as ``algo.<name>``), documented in config/sim_train.yaml.
+and announce the adapter on ``adapter_announcement``. Parameters: every setting of
+``SimTrainSettings`` as ``<section>.<field>`` (env, policy, algo, run), documented in
+config/sim_train.yaml.
 """
 
 from __future__ import annotations
 
-from dataclasses import fields
 import sys
 import threading
 import time
 
-from rcl_interfaces.msg import ParameterDescriptor
 import rclpy
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from std_msgs.msg import Header
 import torch
 
-from tgrpo_ros.algo import GroupRolloutBuffer, TGRPOConfig
+from tgrpo_ros.algo import GroupRolloutBuffer
 from tgrpo_ros.msg import Action, AdapterAnnouncement, IterationMetrics
 from tgrpo_ros.msg import Observation as ObservationMsg, PolicyVersion as PolicyVersionMsg
 from tgrpo_ros.msg import StepResult
 from tgrpo_ros.ros.conversions import msg_to_observation, version_msg
 from tgrpo_ros.ros.qos import LATCHED, reliable
 from tgrpo_ros.ros.node_main import try_shutdown
+from tgrpo_ros.ros.parameters import declare_settings
 from tgrpo_ros.sim.libero_env import MAX_STEPS
 from tgrpo_ros.srv import EndEpisode, ResetEnv
 from tgrpo_ros.training.driver import schedule
@@ -39,17 +39,11 @@ from tgrpo_ros.training.metrics import metrics_row
 from tgrpo_ros.training.policy_setup import build_policy
 from tgrpo_ros.training.rollout import GroupStats
 from tgrpo_ros.training.run_folder import default_run_dir, RunFolder
-from tgrpo_ros.training.settings import SimTrainSettings
+from tgrpo_ros.training.settings import SECTIONS, SimTrainSettings
 from tgrpo_ros.training.trainer import TGRPOTrainer
 from tgrpo_ros.versioning import PolicyVersion
 
 RELIABLE = reliable(1000)
-
-
-def _parameter_help() -> dict[str, str]:
-    out = {f.name: f.metadata.get('help', '') for f in fields(SimTrainSettings)}
-    out.update({f'algo.{f.name}': f.metadata.get('help', '') for f in fields(TGRPOConfig)})
-    return out
 
 
 class LearnerNode(Node):
@@ -58,32 +52,16 @@ class LearnerNode(Node):
         """Create the learner; ``shared``: the policy node serves ``policy`` in this process."""
         super().__init__(node_name)
         self.shared = shared
-        helps = _parameter_help()
-        defaults = SimTrainSettings().to_flat()
-        for name, value in defaults.items():
-            if value is None:
-                value = 0.0  # ROS parameters cannot be None; 0 means "off" for these fields
-            self.declare_parameter(name, value, ParameterDescriptor(description=helps[name]))
-        d = self.declare_parameter
-        d('env_ids', ['env0', 'env1', 'env2', 'env3'], ParameterDescriptor(
-            description='Environment namespaces of the group (one sim_env_node each).'))
-        d('step_timeout_s', 120.0, ParameterDescriptor(
-            description='Fail if the group makes no progress for this long [s].'))
-        d('startup_timeout_s', 300.0, ParameterDescriptor(
-            description='Wait at most this long for environments and policy to appear [s].'))
-        flat = {name: self.get_parameter(name).value for name in defaults}
-        self.settings = SimTrainSettings.from_flat(flat)
+        # Every setting, as parameters <section>.<field> (config/sim_train.yaml documents them).
+        self.settings = SimTrainSettings.from_flat(declare_settings(self, SECTIONS))
         if self.settings.algo.estimator == 'gae':
             raise ValueError("the PPO baseline (algo.estimator 'gae') records critic values "
                              'during the rollout and runs in one process: use tgrpo-ros train '
                              "--set algo.estimator=gae; the graph's learner runs the "
                              'group-relative estimators (tgrpo, traj, step, grpo_outcome)')
-        self.env_ids = list(self.get_parameter('env_ids').value)
-        if len(self.env_ids) != self.settings.group_size:
-            raise ValueError(f'env_ids names {len(self.env_ids)} environments but '
-                             f'algo.group_size is {self.settings.group_size}')
-        self.step_timeout = float(self.get_parameter('step_timeout_s').value)
-        self.startup_timeout = float(self.get_parameter('startup_timeout_s').value)
+        self.env_ids = list(self.settings.env_ids)
+        self.step_timeout = self.settings.run.step_timeout_s
+        self.startup_timeout = self.settings.run.startup_timeout_s
 
         s = self.settings
         if s.torch_threads > 0:
