@@ -13,7 +13,6 @@ import pytest
 from safetensors.torch import load_file
 import torch
 
-from tgrpo_ros.algo import TGRPOConfig
 from tgrpo_ros.training.driver import make_envs, train_in_process
 from tgrpo_ros.training.run_folder import RunFolder
 from tgrpo_ros.training.settings import SimTrainSettings
@@ -42,9 +41,10 @@ class CrashingEnv:
 
 
 def _settings(out, iterations, resume=False):
-    return SimTrainSettings(iterations=iterations, max_steps=4, output_dir=str(out),
-                            image_size=32, resume=resume,
-                            algo=TGRPOConfig(group_size=2, lr=1e-3, minibatch_size=64))
+    return SimTrainSettings.from_flat({
+        'run.iterations': iterations, 'env.max_steps': 4, 'run.output_dir': str(out),
+        'env.image_size': 32, 'run.resume': resume, 'algo.group_size': 2, 'algo.lr': 1e-3,
+        'algo.minibatch_size': 64})
 
 
 def test_crash_then_resume_continues_from_the_last_complete_iteration(tmp_path):

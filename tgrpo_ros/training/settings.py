@@ -65,7 +65,8 @@ class EnvSettings:
     init_states: tuple[int, ...] = setting(
         (0, 1, 2, 3, 4), 'Initial-state indices used for training (into the benchmark list, '
         'or into init_states_file); groups cycle through them. Keep evaluation states disjoint '
-        '(eval-sim --init-states).', launch_arg='init_states')
+        '(eval-sim --init-states).', unit='index', range='[0, 1000000]',
+        launch_arg='init_states')
     init_states_file: str = setting(
         '', "A .npz of generated initial states (tgrpo-ros init-states) that init_states index "
         "into; '' = the benchmark's 50 fixed ones.", launch_arg='init_states_file')
