@@ -55,7 +55,7 @@ def test_graph_builds_bridge_policy_adapter_from_the_profile():
     ({'robot_profile': 'ur', 'camera_topics': '/a,/b'},
      r"camera_topics has 2 topic\(s\) \['/a', '/b'\] but profile ur has 1 camera"),
     ({'robot_profile': 'ur', 'arm_on_start': 'maybe'}, r'arm_on_start must be true or false'),
-    ({'robot_profile': 'ur', 'temperature': 'hot'}, r"temperature must be a number, got str"),
+    ({'robot_profile': 'ur', 'temperature': 'hot'}, r'temperature must be a number, got str'),
     ({'robot_profile': 'ur', 'temperature': '7'}, r'temperature = 7.0 is out of range \[0, 5\]'),
     ({'robot_profile': 'ur', 'speed': '2'}, r"unknown launch argument\(s\) \['speed'\]"),
 ])
