@@ -83,7 +83,7 @@ def main(argv=None) -> int:
         stand.answer_on_arrival = [0.05, 0.0, 0.0, 0.0, 0.0, 0.0, -1.0]
     else:
         procs.append(start_node('tgrpo_ros.ros.nodes.policy_node', '--ros-args', '-p',
-                                f'model:={ns.model}', '-p', 'temperature:=0.0',
+                                f'policy.model:={ns.model}', '-p', 'policy.temperature:=0.0',
                                 log_path=logs / 'policy.log'))
     WATCHED[:] = procs
     try:

@@ -69,7 +69,7 @@ def over_ros(n: int, steps: int) -> float:
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
              for i in range(n)]
     procs.append(subprocess.Popen([sys.executable, '-m', 'tgrpo_ros.ros.nodes.policy_node',
-                                   '--ros-args', '-p', 'model:=tiny:test'], env=env,
+                                   '--ros-args', '-p', 'policy.model:=tiny:test'], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     os.environ['ROS_DOMAIN_ID'] = env['ROS_DOMAIN_ID']
     rclpy.init()

@@ -48,10 +48,10 @@ def test_greedy_live_episode_is_reproduced_exactly(tmp_path, ros_domain, storage
         start_node('tgrpo_ros.ros.nodes.bag_recorder', '--ros-args', '-p', f'output:={bag}', '-p',
                    f'storage:={storage}', '-p', 'namespaces:=["env0"]', '-p', 'max_episodes:=1',
                    log_path=logs[0]),
-        start_node('tgrpo_ros.ros.nodes.sim_env_node', *ns, '-p', 'image_size:=64', '-p',
-                   'cameras:=["agentview"]', log_path=logs[1]),
-        start_node('tgrpo_ros.ros.nodes.policy_node', *ns, '-p', 'model:=tiny:test', '-p',
-                   'temperature:=0.0', '-p', 'seed:=7', log_path=logs[2]),
+        start_node('tgrpo_ros.ros.nodes.sim_env_node', *ns, '-p', 'env.image_size:=64', '-p',
+                   'env.cameras:=["agentview"]', log_path=logs[1]),
+        start_node('tgrpo_ros.ros.nodes.policy_node', *ns, '-p', 'policy.model:=tiny:test', '-p',
+                   'policy.temperature:=0.0', '-p', 'run.seed:=7', log_path=logs[2]),
     ]
     rclpy.init()
     node = rclpy.create_node('live_test')

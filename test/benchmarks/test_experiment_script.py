@@ -74,8 +74,8 @@ def test_generated_training_states_are_not_benchmark_indices(tmp_path):
     states = tmp_path / 'gen.npz'
     args = mod.parse_args(['--train-init-file', str(states), '--train-states', '0-29'])
     settings = SimTrainSettings.from_flat(mod.run_settings(args, 'tgrpo', 0, tmp_path / 'r'))
-    assert settings.init_states_file == str(states)
-    assert settings.init_states == tuple(range(30))  # indices into the file, not the benchmark
+    assert settings.env.init_states_file == str(states)
+    assert settings.env.init_states == tuple(range(30))  # indices into the file, not the benchmark
 
 
 def test_summary_table_and_plot_from_partial_results(tmp_path):
@@ -116,7 +116,7 @@ def test_runs_render_the_cameras_the_start_policy_was_trained_on(tmp_path):
     assert mod.model_cameras('sft:object_task0') == ['agentview']
     args = mod.parse_args(['--model', str(tmp_path / 'two_cams')])
     settings = SimTrainSettings.from_flat(mod.run_settings(args, 'tgrpo', 0, tmp_path / 'run'))
-    assert list(settings.cameras) == cams
+    assert list(settings.env.cameras) == cams
 
 
 def test_an_evaluation_at_another_temperature_is_not_reused(tmp_path):

@@ -80,8 +80,7 @@ def test_sim_train_graph_has_one_env_per_group_member_and_both_placements(tmp_pa
     assert [s.namespace for s in envs] == ['env0', 'env1', 'env2']
     assert {s.executable for s in specs} == {'sim_env_node', 'policy_node', 'learner_node'}
     learner = next(s for s in specs if s.executable == 'learner_node')
-    assert learner.parameters['env_ids'] == ['env0', 'env1', 'env2']
-    assert learner.parameters['algo.group_size'] == 3
+    assert learner.parameters['algo.group_size'] == 3  # given: overrides the files
     shared = graph.build(graph.resolve_args({'placement': 'shared',
                                              'output_dir': str(tmp_path)}))
     trainer = [s for s in shared if s.executable == 'trainer_node']
@@ -95,7 +94,7 @@ def test_sim_train_graph_has_one_env_per_group_member_and_both_placements(tmp_pa
     recorder = [s for s in recording if s.executable == 'bag_recorder']
     assert len(recorder) == 1 and not recorder[0].required
     assert (REPO_ROOT / 'scripts' / 'nodes' / 'bag_recorder').is_file()
-    with pytest.raises(ValueError, match='group_size must be >= 2'):
+    with pytest.raises(ValueError, match=r'algo.group_size = 1 is out of range \[2, 1024\]'):
         graph.build(graph.resolve_args({'group_size': '1', 'output_dir': str(tmp_path)}))
 
 
@@ -103,7 +102,7 @@ def test_generated_initial_states_reach_every_env_and_the_learner(tmp_path, monk
     graph = get_graph('sim_train')
     default = graph.build(graph.resolve_args({'output_dir': str(tmp_path)}))
     # no argument: the parameter file decides (nothing overrides it)
-    assert all('init_states_file' not in s.parameters for s in default)
+    assert all('env.init_states_file' not in s.parameters for s in default)
     states = tmp_path / 'gen.npz'
     states.write_bytes(b'')  # the graph checks it exists; the env nodes read it
     monkeypatch.chdir(tmp_path)  # a relative path becomes absolute for nodes started elsewhere
@@ -111,26 +110,7 @@ def test_generated_initial_states_reach_every_env_and_the_learner(tmp_path, monk
                                             'output_dir': str(tmp_path)}))
     with_file = [s for s in specs if s.executable in ('sim_env_node', 'learner_node')]
     assert len(with_file) == 5
-    assert {s.parameters['init_states_file'] for s in with_file} == {str(states.resolve())}
+    assert {s.parameters['env.init_states_file'] for s in with_file} == {str(states.resolve())}
     with pytest.raises(ValueError, match='missing.npz does not exist'):
         graph.build(graph.resolve_args({'init_states_file': 'missing.npz',
                                         'output_dir': str(tmp_path)}))
-
-
-def test_every_learner_setting_is_documented_in_the_parameter_file():
-    import yaml
-
-    from tgrpo_ros.training.settings import SimTrainSettings
-    doc = yaml.safe_load((REPO_ROOT / 'config' / 'sim_train.yaml').read_text())
-    learner = doc['/learner']['ros__parameters']
-    flat = {}
-    for k, v in learner.items():
-        if isinstance(v, dict):
-            flat.update({f'{k}.{kk}': vv for kk, vv in v.items()})
-        else:
-            flat[k] = v
-    missing = sorted(set(SimTrainSettings().to_flat()) - set(flat))
-    assert not missing, f'settings missing from config/sim_train.yaml: {missing}'
-    # The file's values are the code's defaults (so the docs do not lie about them).
-    settings = SimTrainSettings.from_ros_yaml(REPO_ROOT / 'config' / 'sim_train.yaml')
-    assert settings == SimTrainSettings()

@@ -31,15 +31,21 @@ def test_graph_builds_bridge_policy_adapter_from_the_profile():
         assert (REPO_ROOT / 'scripts' / 'nodes' / n.executable).is_file()
         assert (REPO_ROOT / 'tgrpo_ros' / 'ros' / 'nodes' / f'{n.executable}.py').is_file()
         assert n.params_files == [PARAMS]
-    assert nodes['arm_adapter'].parameters['arm_on_start'] is False  # never armed by default
-    assert nodes['policy'].parameters['cameras'] == ['agentview']  # from the profile
-    assert nodes['policy'].parameters['temperature'] == 0.0
+    # never armed by default: no argument given, so the parameter file's false stands
+    assert 'arm_on_start' not in nodes['arm_adapter'].parameters
+    assert yaml.safe_load(open(PARAMS))['/arm_adapter']['ros__parameters']['arm_on_start'] is False
+    assert nodes['policy'].parameters['env.cameras'] == ['agentview']  # from the profile
+    # greedy by default: the parameter file says so and no argument overrides it
+    assert 'policy.temperature' not in nodes['policy'].parameters
+    assert yaml.safe_load(open(PARAMS))['/policy']['ros__parameters']['policy'][
+        'temperature'] == 0.0
     assert 'camera_topics' not in nodes['camera_state_bridge'].parameters
     nodes = _nodes(robot_profile='franka', camera_topics='/cam/rgb', arm_on_start='true',
                    model='/models/x', device='cuda', adapter='/runs/a/v3')
     assert nodes['camera_state_bridge'].parameters['camera_topics'] == ['/cam/rgb']
     assert nodes['arm_adapter'].parameters['arm_on_start'] is True
-    assert {k: nodes['policy'].parameters[k] for k in ('model', 'device', 'adapter')} == \
+    assert {k: nodes['policy'].parameters[f'policy.{k}'] for k in ('model', 'device',
+                                                                    'adapter')} == \
         {'model': '/models/x', 'device': 'cuda', 'adapter': '/runs/a/v3'}
 
 
@@ -49,7 +55,8 @@ def test_graph_builds_bridge_policy_adapter_from_the_profile():
     ({'robot_profile': 'ur', 'camera_topics': '/a,/b'},
      r"camera_topics has 2 topic\(s\) \['/a', '/b'\] but profile ur has 1 camera"),
     ({'robot_profile': 'ur', 'arm_on_start': 'maybe'}, r'arm_on_start must be true or false'),
-    ({'robot_profile': 'ur', 'temperature': 'hot'}, r"temperature must be a number, got 'hot'"),
+    ({'robot_profile': 'ur', 'temperature': 'hot'}, r'temperature must be a number, got str'),
+    ({'robot_profile': 'ur', 'temperature': '7'}, r'temperature = 7.0 is out of range \[0, 5\]'),
     ({'robot_profile': 'ur', 'speed': '2'}, r"unknown launch argument\(s\) \['speed'\]"),
 ])
 def test_graph_rejects_bad_arguments_by_name(given, message):

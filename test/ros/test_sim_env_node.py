@@ -35,7 +35,7 @@ def _spin_until(node, predicate, timeout=60.0, what='condition'):
 
 def test_late_duplicate_mismatched_and_stale_actions(tmp_path, ros_domain):
     proc = start_node('tgrpo_ros.ros.nodes.sim_env_node', '--ros-args', '-r', '__ns:=/env0',
-                      '-p', 'image_size:=32', extra_env={'MUJOCO_GL': 'egl'},
+                      '-p', 'env.image_size:=32', extra_env={'MUJOCO_GL': 'egl'},
                       log_path=tmp_path / 'env.log')
     rclpy.init()
     node = Node('test_driver')
@@ -135,7 +135,7 @@ def test_reset_loads_generated_initial_states_from_the_parameter_file(tmp_path, 
                    init_states_file=states) as env:
         expected = env.reset(1, seed=7).images['agentview']
     proc = start_node('tgrpo_ros.ros.nodes.sim_env_node', '--ros-args', '-r', '__ns:=/env0',
-                      '-p', 'image_size:=32', '-p', f'init_states_file:={states}',
+                      '-p', 'env.image_size:=32', '-p', f'env.init_states_file:={states}',
                       extra_env={'MUJOCO_GL': 'egl'}, log_path=tmp_path / 'env.log')
     rclpy.init()
     node = Node('test_driver')

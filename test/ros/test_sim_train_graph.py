@@ -118,7 +118,7 @@ def test_two_tgrpo_iterations_over_topics(tmp_path, ros_domain, placement):
     assert (out / 'progress.png').is_file() and (out / 'summary.json').is_file()
 
     # The driver's evaluation ran through the same graph: the start policy and the end, each
-    # eval_episodes (4) whole episodes on the held-out states, in groups of their own.
+    # eval.episodes (4) whole episodes on the held-out states, in groups of their own.
     with open(out / 'evaluation.csv', newline='') as f:
         evals = list(csv.DictReader(f))
     assert [(int(e['iteration']), int(e['policy_version']), int(e['episodes'])) for e in evals] \

@@ -19,7 +19,6 @@ from helpers import REPO_ROOT
 import pytest
 from training_fakes import FakeEnv, FakeGroups
 
-from tgrpo_ros.algo import TGRPOConfig
 from tgrpo_ros.sim.env_group import LocalEnvGroup
 from tgrpo_ros.training.collector import EVAL_GROUP_ID_BASE, GroupRequest
 from tgrpo_ros.training.driver import eval_requests, evaluation_due, train_in_process
@@ -32,12 +31,13 @@ QUIET = {'log': lambda s: None}
 def _settings(out: Path, iterations: int = 3, resume: bool = False, **kw) -> SimTrainSettings:
     algo = {'group_size': 2, 'lr': 1e-3, 'minibatch_size': 64}
     algo.update(kw.pop('algo', {}))
-    base = {'model': 'tiny:test', 'lora_rank': 4, 'iterations': iterations, 'max_steps': 6,
-            'image_size': 32, 'output_dir': str(out), 'resume': resume, 'init_states': (0, 1),
-            'eval_init_states': (7, 8), 'eval_every': 2, 'eval_episodes': 2,
-            'torch_threads': 0}
+    base = {'policy.model': 'tiny:test', 'policy.lora_rank': 4, 'run.iterations': iterations,
+            'env.max_steps': 6, 'env.image_size': 32, 'run.output_dir': str(out),
+            'run.resume': resume, 'env.init_states': (0, 1), 'eval.init_states': (7, 8),
+            'eval.every': 2, 'eval.episodes': 2, 'policy.torch_threads': 0}
     base.update(kw)
-    return SimTrainSettings(**base, algo=TGRPOConfig(**algo))
+    base.update({f'algo.{k}': v for k, v in algo.items()})
+    return SimTrainSettings.from_flat(base)
 
 
 def _rows(path: Path) -> list[dict]:
@@ -84,7 +84,7 @@ def test_a_run_evaluates_on_held_out_states_and_records_what_moves(tmp_path):
             assert math.isnan(steps)
     assert any(float(r['success_rate']) > 0 for r in rows)
     assert {r['stale_actions'] for r in rows} == {'0'}
-    # evaluations: the start policy, every eval_every (2) iterations, and the end
+    # evaluations: the start policy, every eval.every (2) iterations, and the end
     evals = _rows(tmp_path / 'evaluation.csv')
     assert [int(e['iteration']) for e in evals] == [0, 2, 3]
     assert [int(e['policy_version']) for e in evals] == [0, 2, 3]
@@ -112,8 +112,8 @@ def test_a_run_evaluates_on_held_out_states_and_records_what_moves(tmp_path):
 
 
 def test_evaluation_schedule_and_requests():
-    s = _settings(Path('/nonexistent'), iterations=7, eval_every=3, eval_episodes=5,
-                  eval_init_states=(10, 11, 12))
+    s = _settings(Path('/nonexistent'), iterations=7, **{
+        'eval.every': 3, 'eval.episodes': 5, 'eval.init_states': (10, 11, 12)})
     assert [i for i in range(8) if evaluation_due(s, i)] == [0, 3, 6, 7]
     reqs = eval_requests(s, 3)
     assert len(reqs) == 3  # 5 episodes in groups of 2: rounded up to whole groups
@@ -121,9 +121,9 @@ def test_evaluation_schedule_and_requests():
     assert all(r.purpose == 'eval' and r.completion == 'all_done' for r in reqs)
     assert len({r.group_id for r in reqs}) == 3
     assert all(r.group_id > EVAL_GROUP_ID_BASE for r in reqs)
-    assert not any(evaluation_due(_settings(Path('/x'), eval_every=0), i) for i in range(4))
+    assert not any(evaluation_due(_settings(Path('/x'), **{'eval.every': 0}), i) for i in range(4))
     with pytest.raises(ValueError, match='overlap at \\[1\\]'):
-        _settings(Path('/x'), init_states=(0, 1), eval_init_states=(1, 2))
+        _settings(Path('/x'), **{'env.init_states': (0, 1), 'eval.init_states': (1, 2)})
     with pytest.raises(ValueError, match='3 initial states for 2'):
         GroupRequest(group_id=1, task='0', init_states=(0, 0, 0), seed=0, num_envs=2,
                      max_steps=5, completion='all_done', temperature=1.0)

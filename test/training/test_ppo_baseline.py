@@ -84,10 +84,11 @@ def test_ppo_in_process_run_resumes_its_critic(tmp_path):
     from tgrpo_ros.training.settings import SimTrainSettings
 
     def settings(iterations, resume=False):
-        return SimTrainSettings(iterations=iterations, max_steps=3, output_dir=str(tmp_path),
-                                image_size=32, resume=resume,
-                                algo=TGRPOConfig(estimator='gae', group_size=2, lr=1e-3,
-                                                 minibatch_size=64, group_completion='all_done'))
+        return SimTrainSettings.from_flat({
+            'run.iterations': iterations, 'env.max_steps': 3, 'run.output_dir': str(tmp_path),
+            'env.image_size': 32, 'run.resume': resume, 'algo.estimator': 'gae',
+            'algo.group_size': 2, 'algo.lr': 1e-3, 'algo.minibatch_size': 64,
+            'algo.group_completion': 'all_done'})
     train_in_process(settings(1), log=lambda s: None)
     state1 = RunFolder(tmp_path, 2).load_trainer_state()
     train_in_process(settings(2, resume=True), log=lambda s: None)

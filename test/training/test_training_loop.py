@@ -13,7 +13,6 @@ import pytest
 from safetensors.torch import load_file
 import torch
 
-from tgrpo_ros.algo import TGRPOConfig
 from tgrpo_ros.sim.env_group import EnvGroup, WorkerError
 from tgrpo_ros.training.driver import train_in_process
 from tgrpo_ros.training.run_folder import RunFolder
@@ -40,9 +39,10 @@ class CrashingGroup(EnvGroup):
 
 
 def _settings(out, iterations, resume=False):
-    return SimTrainSettings(iterations=iterations, max_steps=4, output_dir=str(out),
-                            image_size=32, resume=resume, eval_every=0,
-                            algo=TGRPOConfig(group_size=2, lr=1e-3, minibatch_size=64))
+    return SimTrainSettings.from_flat({
+        'run.iterations': iterations, 'env.max_steps': 4, 'run.output_dir': str(out),
+        'env.image_size': 32, 'run.resume': resume, 'algo.group_size': 2, 'algo.lr': 1e-3,
+        'algo.minibatch_size': 64, 'eval.every': 0})
 
 
 def test_crash_then_resume_continues_from_the_last_complete_iteration(tmp_path):
@@ -51,9 +51,9 @@ def test_crash_then_resume_continues_from_the_last_complete_iteration(tmp_path):
     settings = _settings(out, 3)
 
     def factory(task, n):
-        return CrashingGroup(n, suite=settings.suite, task=int(task), cameras=settings.cameras,
-                             image_size=settings.image_size, max_steps=settings.max_steps,
-                             crash_at=6)
+        env = settings.env
+        return CrashingGroup(n, suite=env.suite, task=int(task), cameras=env.cameras,
+                             image_size=env.image_size, max_steps=env.max_steps, crash_at=6)
     with pytest.raises(WorkerError, match='worker 0'):
         train_in_process(settings, make_envs=factory, log=lambda s: None)
     run = RunFolder(out, 3)

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """TGRPOConfig: every setting of the method in one frozen dataclass.
 
-Each field carries a one-line ``help`` in its metadata (a CLI can build its flags from them) and,
+Each field is declared with ``tgrpo_ros.declaration.setting``: a one-line help, unit, allowed
+range or choices (the training settings, ROS parameters and CLI flags derive from them) and,
 where the TGRPO paper (arXiv 2506.08440 v3) published a value, that value as default. Values the
 paper does not publish say so and give the reason for the choice. Invalid values and invalid
 combinations are rejected at construction; the config is frozen so nothing mutates it during
@@ -11,16 +12,25 @@ training (use ``dataclasses.replace`` to derive a variant).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 import math
 from typing import Callable
+
+from tgrpo_ros.declaration import DIMENSIONLESS, setting
 
 # Group completion rules, used by the rollout buffer.
 GROUP_COMPLETION_RULES = ('first_success', 'all_done')
 
 
-def _help(text: str) -> dict[str, str]:
-    return {'help': text}
+def _estimators() -> tuple[str, ...]:
+    # The registry owns the names; imported when asked because it imports this module.
+    from tgrpo_ros.algo.advantages import ADVANTAGE_ESTIMATORS
+    return tuple(ADVANTAGE_ESTIMATORS)
+
+
+def _loss_aggregations() -> tuple[str, ...]:
+    from tgrpo_ros.algo.losses import LOSS_AGGREGATIONS
+    return tuple(LOSS_AGGREGATIONS)
 
 
 @dataclass(frozen=True)
@@ -28,59 +38,78 @@ class TGRPOConfig:
     """Settings of TGRPO (and of the GRPO/PPO baselines that share its code)."""
 
     # --- advantages -------------------------------------------------------------------------
-    estimator: str = field(default='tgrpo', metadata=_help(
-        "Advantage estimator: 'tgrpo' (fused), 'traj', 'step', 'grpo_outcome' or 'gae' (PPO)."))
-    alpha_step: float = field(default=0.3, metadata=_help(
-        'Weight alpha1 of the step-level advantage in the fused TGRPO advantage (paper: 0.3).'))
-    alpha_traj: float = field(default=0.7, metadata=_help(
-        'Weight alpha2 of the trajectory-level advantage in the fused advantage (paper: 0.7).'))
-    success_reward_threshold: float | None = field(default=None, metadata=_help(
-        "For 'grpo_outcome' without an explicit success tensor: a trajectory succeeded when its "
-        "last valid reward is >= this (set it to the reward spec's success bonus)."))
-    gamma: float = field(default=0.99, metadata=_help(
-        "Discount factor of GAE ('gae' estimator, PPO baseline; PPO's usual 0.99)."))
-    gae_lambda: float = field(default=0.95, metadata=_help(
-        "GAE lambda ('gae' estimator, PPO baseline; PPO's usual 0.95)."))
+    estimator: str = setting(
+        'tgrpo', "Advantage estimator: 'tgrpo' (fused), 'traj', 'step', 'grpo_outcome' or "
+        "'gae' (PPO).", choices=_estimators, launch_arg='estimator')
+    alpha_step: float = setting(
+        0.3, 'Weight alpha1 of the step-level advantage in the fused TGRPO advantage '
+        '(paper: 0.3).', unit=DIMENSIONLESS, range='[0, inf)')
+    alpha_traj: float = setting(
+        0.7, 'Weight alpha2 of the trajectory-level advantage in the fused advantage '
+        '(paper: 0.7).', unit=DIMENSIONLESS, range='[0, inf)')
+    success_reward_threshold: float | None = setting(
+        None, "For 'grpo_outcome' without an explicit success tensor: a trajectory succeeded "
+        "when its last valid reward is >= this (set it to the reward spec's success bonus).",
+        unit='reward', range='(-inf, inf)', none_as=0.0)
+    gamma: float = setting(
+        0.99, "Discount factor of GAE ('gae' estimator, PPO baseline; PPO's usual 0.99).",
+        unit=DIMENSIONLESS, range='[0, 1]')
+    gae_lambda: float = setting(
+        0.95, "GAE lambda ('gae' estimator, PPO baseline; PPO's usual 0.95).",
+        unit=DIMENSIONLESS, range='[0, 1]')
 
     # --- group rollouts ---------------------------------------------------------------------
-    group_size: int = field(default=4, metadata=_help(
-        'Environments N per group, all reset to the same initial state (paper: 4).'))
-    group_completion: str = field(default='first_success', metadata=_help(
-        "When a group ends: 'first_success' (paper: when one environment succeeds, or all are "
-        "done) or 'all_done' (every environment ran until done)."))
+    group_size: int = setting(
+        4, 'Environments N per group, all reset to the same initial state (paper: 4).',
+        unit='environments', range='[2, 1024]', launch_arg='group_size')
+    group_completion: str = setting(
+        'first_success', "When a group ends: 'first_success' (paper: when one environment "
+        "succeeds, or all are done) or 'all_done' (every environment ran until done).",
+        choices=GROUP_COMPLETION_RULES, launch_arg='completion')
 
     # --- policy objective -------------------------------------------------------------------
-    clip_eps: float = field(default=0.2, metadata=_help(
-        'PPO clip range: ratio clipped to [1 - eps, 1 + eps] (not published; PPO default).'))
-    clip_eps_high: float | None = field(default=None, metadata=_help(
-        'Upper clip range if asymmetric (DAPO clip-higher, e.g. 0.28); None = clip_eps.'))
-    beta: float = field(default=0.04, metadata=_help(
-        'Weight of the k3 KL to the reference policy (not published; 0.04 as in DeepSeekMath '
-        'GRPO, whose objective TGRPO adopts; 0 drops the reference forward pass).'))
-    loss_aggregation: str = field(default='token-mean', metadata=_help(
-        "'token-mean': every valid action token weighs the same; 'seq-mean': every trajectory "
-        'weighs the same (mean over its steps, then over trajectories, as the paper writes it).'))
-    temperature: float = field(default=1.0, metadata=_help(
-        'Sampling temperature of rollouts; the learner recomputes log-probs at the same one.'))
+    clip_eps: float = setting(
+        0.2, 'PPO clip range: ratio clipped to [1 - eps, 1 + eps] (not published; PPO '
+        'default).', unit=DIMENSIONLESS, range='(0, 1)')
+    clip_eps_high: float | None = setting(
+        None, 'Upper clip range if asymmetric (DAPO clip-higher, e.g. 0.28); None = clip_eps.',
+        unit=DIMENSIONLESS, range='(0, inf)', none_as=0.0)
+    beta: float = setting(
+        0.04, 'Weight of the k3 KL to the reference policy (not published; 0.04 as in '
+        'DeepSeekMath GRPO, whose objective TGRPO adopts; 0 drops the reference forward pass).',
+        unit=DIMENSIONLESS, range='[0, inf)')
+    loss_aggregation: str = setting(
+        'token-mean', "'token-mean': every valid action token weighs the same; 'seq-mean': "
+        'every trajectory weighs the same (mean over its steps, then over trajectories, as the '
+        'paper writes it).', choices=_loss_aggregations)
+    temperature: float = setting(
+        1.0, 'Sampling temperature of rollouts; the learner recomputes log-probs at the same '
+        'one.', unit=DIMENSIONLESS, range='(0, inf)')
 
     # --- optimisation -----------------------------------------------------------------------
-    lr: float = field(default=1e-5, metadata=_help('AdamW learning rate (paper: 1e-5).'))
-    update_epochs: int = field(default=1, metadata=_help(
-        'Passes over one group per update (not published; 1 as in GRPO, so the ratio departs '
-        'from 1 only across minibatches).'))
-    minibatch_size: int = field(default=16, metadata=_help(
-        '(trajectory, step) samples per gradient step (not published; bounded by GPU memory).'))
-    max_grad_norm: float | None = field(default=1.0, metadata=_help(
-        'Clip the global gradient norm to this (not published; common 1.0); None = no clipping.'))
+    lr: float = setting(1e-5, 'AdamW learning rate (paper: 1e-5).', unit=DIMENSIONLESS,
+                        range='(0, inf)', launch_arg='lr')
+    update_epochs: int = setting(
+        1, 'Passes over one group per update (not published; 1 as in GRPO, so the ratio departs '
+        'from 1 only across minibatches).', unit='passes', range='[1, 1000]')
+    minibatch_size: int = setting(
+        16, '(trajectory, step) samples per gradient step (not published; bounded by GPU '
+        'memory).', unit='samples', range='[1, 1000000]')
+    max_grad_norm: float | None = setting(
+        1.0, 'Clip the global gradient norm to this (not published; common 1.0); None = no '
+        'clipping.', unit=DIMENSIONLESS, range='(0, inf)', none_as=0.0)
 
     # --- PPO baseline (value head) ----------------------------------------------------------
-    value_loss_coef: float = field(default=0.5, metadata=_help(
-        "Weight of the value loss in PPO's total loss (PPO's usual 0.5)."))
-    value_clip: float | None = field(default=0.2, metadata=_help(
-        'Clip of the value change in the clipped value loss; None = unclipped squared error.'))
-    reward_scaling: bool = field(default=True, metadata=_help(
-        'PPO only: divide rewards by the running std of the discounted return before GAE, so '
-        'the value targets are O(1) and the value loss does not swamp the shared trunk.'))
+    value_loss_coef: float = setting(
+        0.5, "Weight of the value loss in PPO's total loss (PPO's usual 0.5).",
+        unit=DIMENSIONLESS, range='[0, inf)')
+    value_clip: float | None = setting(
+        0.2, 'Clip of the value change in the clipped value loss; None = unclipped squared '
+        'error.', unit='return', range='(0, inf)', none_as=0.0)
+    reward_scaling: bool = setting(
+        True, 'PPO only: divide rewards by the running std of the discounted return before '
+        'GAE, so the value targets are O(1) and the value loss does not swamp the shared '
+        'trunk.')
 
     def __post_init__(self):
         # The registries own the names; imported here because they import this module.

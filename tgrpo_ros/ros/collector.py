@@ -8,7 +8,9 @@ a ``StepAssembler`` (ROS-free: ``tgrpo_ros.training.step_assembler``); end the e
 completion rule no longer needs (``/<env_id>/end_episode``, reason
 ``tgrpo_ros.contract.EndReason.GROUP_DONE``). ``serve`` announces an adapter on
 ``adapter_announcement`` and waits until the policy node publishes that version on
-``policy_version``.
+``policy_version``; before the first group it waits for the policy node's ``policy_settings``
+(what it samples with) and lets ``check_policy`` refuse a node that disagrees with the learner
+(``tgrpo_ros.training.settings.check_policy_agrees``).
 
 The N environments of a request are the first N env ids alive (their reset service answers);
 environments that appear or disappear between groups are picked up or skipped.
@@ -16,13 +18,14 @@ environments that appear or disappear between groups are picked up or skipped.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from rclpy.node import Node
-from std_msgs.msg import Header
+from std_msgs.msg import Header, String
 
 from tgrpo_ros.algo import GroupRolloutBuffer
 from tgrpo_ros.contract import EndReason
@@ -53,11 +56,17 @@ class RosCollector(Collector):
     env_ids: environment namespaces that may serve trajectories (one ``sim_env`` node each).
     suite: the suite every reset names. step_timeout_s: fail when no step joins for this long.
     startup_timeout_s: longest wait for a service, or for the policy node to serve a version.
+    check_policy: called once with the policy node's ``policy_settings`` (a dict by setting
+        name) before anything is collected; raises to refuse a policy node that samples
+        differently from what the learner assumes.
     """
 
     def __init__(self, node: Node, env_ids: Sequence[str], suite: str,
-                 step_timeout_s: float = 120.0, startup_timeout_s: float = 300.0):
+                 step_timeout_s: float = 120.0, startup_timeout_s: float = 300.0,
+                 check_policy: Callable[[dict[str, Any]], None] | None = None):
         self.node = node
+        self.check_policy = check_policy
+        self.policy_settings: dict[str, Any] | None = None
         self.env_ids = list(env_ids)
         self.suite = suite
         self.step_timeout = float(step_timeout_s)
@@ -71,6 +80,7 @@ class RosCollector(Collector):
         node.create_subscription(Action, 'action', self._on_action, RELIABLE)
         node.create_subscription(StepResult, 'step_result', self._on_result, RELIABLE)
         node.create_subscription(PolicyVersionMsg, 'policy_version', self._on_version, LATCHED)
+        node.create_subscription(String, 'policy_settings', self._on_policy_settings, LATCHED)
         self.announce_pub = node.create_publisher(AdapterAnnouncement, 'adapter_announcement',
                                                   LATCHED)
         self.reset_clients = {e: node.create_client(ResetEnv, f'/{e}/reset')
@@ -115,8 +125,18 @@ class RosCollector(Collector):
             self.served = PolicyVersion(int(msg.version), msg.sha256)
             self._cond.notify_all()
 
+    def _on_policy_settings(self, msg: String) -> None:
+        with self._cond:
+            self.policy_settings = json.loads(msg.data)
+            self._cond.notify_all()
+
     # --- Collector ------------------------------------------------------------------------------
     def serve(self, version: PolicyVersion, adapter_path: str) -> None:
+        if self.check_policy is not None:
+            self._wait(lambda: self.policy_settings is not None, self.startup_timeout,
+                       'the policy node to publish policy_settings')
+            self.check_policy(self.policy_settings)
+            self.check_policy = None  # checked once: the node's settings are read-only
         with self._cond:
             self.expected = version
         if adapter_path:

@@ -20,11 +20,16 @@ from tgrpo_ros.paths import config_file, share_dir  # noqa: F401 - re-exported f
 
 @dataclass(frozen=True)
 class LaunchArg:
-    """A launch argument: ``name:=value`` on either command line."""
+    """A launch argument: ``name:=value`` on either command line.
+
+    setting: the declared setting it sets (``tgrpo_ros.training.settings``, e.g.
+        ``'algo.lr'``); its default is then '' = not given: the parameter files decide.
+    """
 
     name: str
     default: str
     description: str
+    setting: str = ''
 
 
 @dataclass
@@ -62,6 +67,8 @@ class Graph:
         node rewrites; ``tgrpo-ros launch`` shows it as a progress bar.
     prepare: values -> values with run-time defaults filled in (e.g. a timestamped output
         folder); ``resolve_args`` applies it, so resolve once and pass the result around.
+    effective: given values -> the value each argument not given takes in effect (from the
+        declaration and the parameter files), for ``--show-args``.
     """
 
     name: str
@@ -71,6 +78,13 @@ class Graph:
     run_dir: Callable[[dict[str, str]], str] | None = None
     progress_file: Callable[[dict[str, str]], str] | None = None
     prepare: Callable[[dict[str, str]], dict[str, str]] | None = None
+    effective: Callable[[dict[str, str]], dict[str, str]] | None = None
+
+    def show_args(self, given: dict[str, str]) -> str:
+        """List the arguments, the value each takes when not given, and their descriptions."""
+        shown = self.effective(given) if self.effective else {}
+        return '\n'.join(f'{a.name}:={shown.get(a.name, a.default)!r}\n    {a.description}'
+                         for a in self.args)
 
     def resume_args(self, run_dir: str, given: dict[str, str]) -> dict[str, str]:
         """Launch arguments that continue the run in ``run_dir`` (its saved arguments + given)."""

@@ -252,8 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyError, ValueError, FileNotFoundError) as exc:
         parser.error(str(exc.args[0] if isinstance(exc, KeyError) else exc))
     if ns.show_args:
-        for a in graph.args:
-            print(f'{a.name}:={a.default!r}\n    {a.description}')
+        print(graph.show_args(values))
         return 0
     return run_graph(ns.graph, values)
 

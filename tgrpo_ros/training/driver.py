@@ -25,10 +25,10 @@ from tgrpo_ros.policy.base import VLAPolicy
 from tgrpo_ros.sim.env_group import EnvGroup
 from tgrpo_ros.training.collector import Collector, EVAL_GROUP_ID_BASE, Group, GroupRequest
 from tgrpo_ros.training.metrics import evaluation_row, metrics_row
-from tgrpo_ros.training.policy_setup import build_policy
+from tgrpo_ros.training.policy_setup import policy_for
 from tgrpo_ros.training.rollout import EnvGroupFactory, InProcessCollector
 from tgrpo_ros.training.run_folder import default_run_dir, RunFolder
-from tgrpo_ros.training.settings import SimTrainSettings
+from tgrpo_ros.training.settings import resolve, SimTrainSettings
 from tgrpo_ros.training.trainer import TGRPOTrainer
 from tgrpo_ros.versioning import PolicyVersion
 
@@ -41,8 +41,9 @@ OnIteration = Callable[[dict, PolicyVersion], None]
 def schedule(settings: SimTrainSettings, iteration: int) -> tuple[str, int]:
     """(task, initial-state index) of iteration ``iteration`` (1-based): tasks cycle fastest."""
     k = iteration - 1
-    task = settings.tasks[k % len(settings.tasks)]
-    init_state = settings.init_states[(k // len(settings.tasks)) % len(settings.init_states)]
+    tasks, states = settings.env.tasks, settings.env.init_states
+    task = tasks[k % len(tasks)]
+    init_state = states[(k // len(tasks)) % len(states)]
     return task, init_state
 
 
@@ -51,32 +52,33 @@ def train_request(settings: SimTrainSettings, iteration: int) -> GroupRequest:
     task, init_state = schedule(settings, iteration)
     n = settings.group_size
     return GroupRequest(group_id=iteration, task=task, init_states=(init_state,) * n,
-                        seed=settings.seed + iteration, num_envs=n,
-                        max_steps=settings.max_steps, completion=settings.algo.group_completion,
+                        seed=settings.run.seed + iteration, num_envs=n,
+                        max_steps=settings.env.max_steps,
+                        completion=settings.algo.group_completion,
                         temperature=settings.algo.temperature, purpose='train')
 
 
 def evaluation_due(settings: SimTrainSettings, iteration: int) -> bool:
-    """Evaluate after ``iteration`` (0 = the start policy)? Every eval_every, and at the end."""
-    if settings.eval_every <= 0 or settings.eval_episodes <= 0:
+    """Evaluate after ``iteration`` (0 = the start policy)? Every eval.every, and at the end."""
+    if settings.eval.every <= 0 or settings.eval.episodes <= 0:
         return False
-    return iteration % settings.eval_every == 0 or iteration == settings.iterations
+    return iteration % settings.eval.every == 0 or iteration == settings.run.iterations
 
 
 def eval_requests(settings: SimTrainSettings, iteration: int) -> list[GroupRequest]:
-    """Return the evaluation after ``iteration``: eval_episodes episodes in all_done groups.
+    """Return the evaluation after ``iteration``: eval.episodes episodes in all_done groups.
 
-    Episode j starts from ``eval_init_states[j % len]`` and group g runs task
+    Episode j starts from ``eval.init_states[j % len]`` and group g runs task
     ``tasks[g % len]``; every evaluation uses the same states and seeds, so they differ only
     by the policy (and, over ROS, by the sampling noise).
     """
     n = settings.group_size
-    groups = math.ceil(settings.eval_episodes / n)
-    states = settings.eval_init_states
+    groups = math.ceil(settings.eval.episodes / n)
+    states = settings.eval.init_states
     return [GroupRequest(group_id=EVAL_GROUP_ID_BASE + iteration * 1000 + g,
-                         task=settings.tasks[g % len(settings.tasks)],
+                         task=settings.env.tasks[g % len(settings.env.tasks)],
                          init_states=tuple(states[(g * n + j) % len(states)] for j in range(n)),
-                         seed=settings.seed + g, num_envs=n, max_steps=settings.max_steps,
+                         seed=settings.run.seed + g, num_envs=n, max_steps=settings.env.max_steps,
                          completion='all_done', temperature=settings.algo.temperature,
                          purpose='eval')
             for g in range(groups)]
@@ -136,14 +138,14 @@ def train(settings: SimTrainSettings, collector: Collector, policy: VLAPolicy,
     collector: runs the groups (and makes new weights act: ``Collector.serve``).
     policy: the learner's policy, with its LoRA adapter; updated in place.
     """
-    run = RunFolder(settings.output_dir or default_run_dir(), settings.iterations)
-    trainer = TGRPOTrainer(policy, settings.algo, seed=settings.seed)
+    run = RunFolder(settings.run.output_dir or default_run_dir(), settings.run.iterations)
+    trainer = TGRPOTrainer(policy, settings.algo, seed=settings.run.seed)
 
     # Resume: the adapter, optimiser and critic of the last complete iteration.
     start, env_steps_total, version, adapter = 1, 0, policy.version, ''
     last = run.last_complete()
     if last is not None:
-        if not settings.resume:
+        if not settings.run.resume:
             raise FileExistsError(f'{run.path} already holds iterations up to '
                                   f'{last["iteration"]}; resume it (--resume) or choose a new '
                                   'output_dir')
@@ -154,7 +156,7 @@ def train(settings: SimTrainSettings, collector: Collector, policy: VLAPolicy,
         log(f'[train] resuming {run.path} after iteration {last["iteration"]}')
     run.write_config(settings.to_dict(), extra_config)
     run.progress(start - 1, _postfix(run))
-    log(f'[train] run folder {run.path}; iterations {start}..{settings.iterations}')
+    log(f'[train] run folder {run.path}; iterations {start}..{settings.run.iterations}')
     collector.serve(version, adapter)
 
     if start == 1 and evaluation_due(settings, 0) and not run.has_evaluation(0):
@@ -163,7 +165,7 @@ def train(settings: SimTrainSettings, collector: Collector, policy: VLAPolicy,
         log(_eval_line(evaluation))
         run.progress(0, _postfix(run))
 
-    for it in range(start, settings.iterations + 1):
+    for it in range(start, settings.run.iterations + 1):
         request = train_request(settings, it)
         group = collector.collect(request)
         last_values = None
@@ -207,7 +209,7 @@ def _postfix(run: RunFolder) -> dict:
 def _iteration_line(settings: SimTrainSettings, row: dict, group: Group, update) -> str:
     steps = row['first_success_step']
     first = 'none' if math.isnan(steps) else f'{int(steps)} steps'
-    return (f'[train] iter {row["iteration"]}/{settings.iterations} task {row["task"]} state '
+    return (f'[train] iter {row["iteration"]}/{settings.run.iterations} task {row["task"]} state '
             f'{row["init_state"]}: return {row["mean_return"]:.3f} first success {first} '
             f'loss {row["loss"]:.4f} |logratio|0 {row["first_abs_log_ratio_max"]:.1e} '
             f'({group.stats.rollout_time_s:.1f}s + {update.update_time_s:.1f}s)')
@@ -223,20 +225,18 @@ def _eval_line(e: dict) -> str:
 # --- in this process --------------------------------------------------------------------------
 def make_env_group(settings: SimTrainSettings, task: str, num_envs: int) -> EnvGroup:
     """N LIBERO environments of ``task`` in worker processes (~2.2 GB each)."""
-    return EnvGroup(num_envs, suite=settings.suite, task=int(task) if task.isdigit() else task,
-                    cameras=settings.cameras, image_size=settings.image_size,
-                    max_steps=settings.max_steps or None,
-                    init_states_file=settings.init_states_file or None)
+    return EnvGroup(num_envs, suite=settings.env.suite, task=int(task) if task.isdigit() else task,
+                    cameras=settings.env.cameras, image_size=settings.env.image_size,
+                    max_steps=settings.env.max_steps or None,
+                    init_states_file=settings.env.init_states_file or None)
 
 
 def train_in_process(settings: SimTrainSettings, make_envs: EnvGroupFactory | None = None,
                      log: Log = print) -> dict:
     """``train`` with the in-process collector; ``make_envs(task, num_envs)`` builds groups."""
-    if settings.torch_threads > 0:
-        torch.set_num_threads(settings.torch_threads)
-    policy = build_policy(settings.model, device=settings.device, cameras=settings.cameras,
-                          lora_rank=settings.lora_rank, lora_alpha=settings.lora_alpha,
-                          seed=settings.seed)
+    if settings.policy.torch_threads > 0:
+        torch.set_num_threads(settings.policy.torch_threads)
+    policy = policy_for(settings)
     factory = make_envs or (lambda task, n: make_env_group(settings, task, n))
     collector = InProcessCollector(policy, factory)
     try:
@@ -245,10 +245,7 @@ def train_in_process(settings: SimTrainSettings, make_envs: EnvGroupFactory | No
         collector.close()
 
 
-def load_settings(config: str | Path | None, overrides: dict) -> SimTrainSettings:
-    if config:
-        base = SimTrainSettings.from_ros_yaml(config).to_flat()
-    else:
-        base = SimTrainSettings().to_flat()
-    base.update(overrides)
-    return SimTrainSettings.from_flat(base)
+def load_settings(config: str | Path | None, overrides: dict,
+                  preset: str = '') -> SimTrainSettings:
+    """Defaults < preset < parameter file ``config`` < overrides (tgrpo_ros.training.settings)."""
+    return resolve(preset, config or '', overrides)

@@ -13,6 +13,7 @@ import torch
 
 from tgrpo_ros.policy.lora import LoraSettings
 from tgrpo_ros.policy.token_policy import TokenVLAPolicy
+from tgrpo_ros.training.settings import SimTrainSettings
 
 
 def _dtype(device: str) -> torch.dtype:
@@ -45,3 +46,11 @@ def build_policy(model: str, *, device: str = 'cpu', cameras: tuple[str, ...] = 
     if adapter:
         policy.load_adapter(adapter)
     return policy
+
+
+def policy_for(settings: SimTrainSettings) -> TokenVLAPolicy:
+    """Return the learner's policy of a training run (the policy node builds the same one)."""
+    p = settings.policy
+    return build_policy(p.model, device=p.device, cameras=settings.env.cameras,
+                        lora_rank=p.lora_rank, lora_alpha=p.lora_alpha, seed=settings.run.seed,
+                        adapter=p.adapter)

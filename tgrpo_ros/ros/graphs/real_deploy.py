@@ -18,83 +18,113 @@ for both the bridge and the adapter. The adapter starts DISARMED unless arm_on_s
 
 from __future__ import annotations
 
-from tgrpo_ros.ros.graph import config_file, Graph, LaunchArg, NodeSpec, register
+from pathlib import Path
 
-ARGS = [
-    LaunchArg('robot_profile', '', 'Robot profile (required): franka, ur, sim_test, or a path '
-              'to a profile YAML (see config/robots/).'),
-    LaunchArg('camera_topics', '', "Comma-separated camera topics in the profile's camera "
-              "order, overriding its topics ('' = the profile's)."),
-    LaunchArg('instruction', '', 'Task instruction; empty: none until set on '
-              '/camera_state_bridge/instruction (no observation is published without one).'),
-    LaunchArg('model', 'tiny:test', "Policy: 'tiny:<size>' or a model folder."),
-    LaunchArg('adapter', '', "LoRA adapter folder to deploy ('' = the base model)."),
-    LaunchArg('device', 'cpu', "Torch device for the policy ('cpu', 'cuda')."),
-    LaunchArg('temperature', '0.0', 'Sampling temperature (0 = greedy, the usual for '
-              'deployment).'),
-    LaunchArg('arm_on_start', 'false', 'Arm the adapter at start-up (motion still needs the '
-              'dead-man). Default false: call /arm_adapter/arm.'),
+import yaml
+
+from tgrpo_ros.ros.graph import config_file, Graph, LaunchArg, NodeSpec, register
+from tgrpo_ros.training.settings import (check, entries, parse_text, read_parameter_file,
+                                         RealDeploySettings, ros_value)
+
+TABLE = entries(RealDeploySettings)
+# The nodes that read each deploy setting (their own, flat parameters of the same name).
+DEPLOY_NODES = {'robot_profile': ('/camera_state_bridge', '/arm_adapter'),
+                'camera_topics': ('/camera_state_bridge',),
+                'instruction': ('/camera_state_bridge',),
+                'arm_on_start': ('/arm_adapter',)}
+
+
+def _show(value) -> str:
+    """Write a value as one would write it as a launch argument."""
+    if isinstance(value, (list, tuple)):
+        return ','.join(map(str, value))
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _setting_arg(path: str) -> LaunchArg:
+    e = TABLE[path]
+    return LaunchArg(e.info.launch_arg, '', f'{e.describe()} Sets {path}; not given: the '
+                     f'parameter file decides (declared default '
+                     f"'{_show(ros_value(e, e.default))}').", setting=path)
+
+
+ARGS = [_setting_arg(p) for p in ('deploy.robot_profile', 'deploy.camera_topics',
+                                   'deploy.instruction', 'policy.model', 'policy.adapter',
+                                   'policy.device', 'policy.temperature',
+                                   'deploy.arm_on_start')] + [
     LaunchArg('use_sim_time', 'false', 'All three nodes on /clock (a simulated arm or a bag).'),
     LaunchArg('params_file', 'real_deploy.yaml', 'Parameter file under config/ (or absolute).'),
 ]
 
 
-def _bool(name: str, text: str) -> bool:
-    lowered = text.lower()
-    if lowered not in ('true', 'false', '1', '0', 'yes', 'no'):
-        raise ValueError(f'launch argument {name} must be true or false, got {text!r}')
-    return lowered in ('true', '1', 'yes')
+def given_settings(v: dict[str, str]) -> dict[str, object]:
+    """Return the settings that launch arguments given (non-empty) set, by full name."""
+    out = {}
+    for a in ARGS:
+        if a.setting and v.get(a.name, '') != '':
+            try:
+                value = parse_text(TABLE[a.setting], v[a.name])
+                if value is not None:
+                    check(TABLE[a.setting], value)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f'launch argument {a.name}: {exc}') from None
+            out[a.setting] = value
+    return out
+
+
+def _effective(v: dict[str, str]) -> dict[str, str]:
+    """Values the arguments take when not given: the declaration, then the parameter file."""
+    path = config_file(v.get('params_file') or 'real_deploy.yaml')
+    values = {p: ros_value(e, e.default) for p, e in TABLE.items()}
+    values.update(read_parameter_file(path, node='policy'))
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    for name, nodes in DEPLOY_NODES.items():
+        for node in nodes:
+            params = (data.get(node) or {}).get('ros__parameters') or {}
+            if name in params:
+                values[f'deploy.{name}'] = params[name]
+    values.update({k: ros_value(TABLE[k], x) for k, x in given_settings(v).items()})
+    return {a.name: _show(values[a.setting]) for a in ARGS if a.setting}
 
 
 def _validate(v: dict[str, str]) -> dict[str, str]:
     """Check the arguments (run by resolve_args, so both launchers report errors up front)."""
     from tgrpo_ros.real.robot_profile import load_profile, profiles_dir
 
-    if not v['robot_profile']:
+    given = given_settings(v)
+    if not given.get('deploy.robot_profile'):
         known = sorted(p.stem for p in profiles_dir().glob('*.yaml'))
         raise ValueError(f'launch argument robot_profile is required; built-in profiles: '
                          f'{known} (or a path to a YAML file)')
-    profile = load_profile(v['robot_profile'])  # a bad profile fails here, before any node
-    cameras = _cameras(v)
+    profile = load_profile(given['deploy.robot_profile'])  # a bad profile fails here
+    cameras = given.get('deploy.camera_topics', ())
     if cameras and len(cameras) != len(profile.cameras):
-        raise ValueError(f'camera_topics has {len(cameras)} topic(s) {cameras} but profile '
+        raise ValueError(f'camera_topics has {len(cameras)} topic(s) {list(cameras)} but profile '
                          f'{profile.name} has {len(profile.cameras)} camera(s) '
                          f'{profile.camera_names()}')
-    try:
-        temperature = float(v['temperature'])
-    except ValueError:
-        raise ValueError(f'launch argument temperature must be a number, got '
-                         f'{v["temperature"]!r}') from None
-    if not 0.0 <= temperature <= 5.0:
-        raise ValueError(f'launch argument temperature = {temperature} is out of [0, 5]')
-    _bool('use_sim_time', v['use_sim_time'])
-    _bool('arm_on_start', v['arm_on_start'])
+    parse_text(TABLE['deploy.arm_on_start'], v['use_sim_time'])  # true/false, or refused
     return v
-
-
-def _cameras(v: dict[str, str]) -> list[str]:
-    return [t.strip() for t in v['camera_topics'].split(',') if t.strip()]
 
 
 def build(v: dict[str, str]) -> list[NodeSpec]:
     from tgrpo_ros.real.robot_profile import load_profile
 
     _validate(v)
-    profile = load_profile(v['robot_profile'])
-    cameras = _cameras(v)
-    temperature = float(v['temperature'])
-    sim_time = _bool('use_sim_time', v['use_sim_time'])
+    given = given_settings(v)
+    profile = load_profile(given['deploy.robot_profile'])
+    sim_time = v['use_sim_time'].lower() in ('true', '1', 'yes')
     params = [config_file(v['params_file'])]
-    bridge = {'robot_profile': v['robot_profile'], 'instruction': v['instruction'],
-              'use_sim_time': sim_time}
-    if cameras:
-        bridge['camera_topics'] = cameras
-    policy = {'model': v['model'], 'adapter': v['adapter'], 'device': v['device'],
-              'temperature': temperature, 'cameras': profile.camera_names(),
-              'use_sim_time': sim_time}
-    adapter = {'robot_profile': v['robot_profile'],
-               'arm_on_start': _bool('arm_on_start', v['arm_on_start']),
-               'use_sim_time': sim_time}
+    # Only what was given overrides the parameter file; the cameras follow the profile.
+    bridge, adapter = {'use_sim_time': sim_time}, {'use_sim_time': sim_time}
+    for name, nodes in DEPLOY_NODES.items():
+        if f'deploy.{name}' in given:
+            value = ros_value(TABLE[f'deploy.{name}'], given[f'deploy.{name}'])
+            if '/camera_state_bridge' in nodes:
+                bridge[name] = value
+            if '/arm_adapter' in nodes:
+                adapter[name] = value
+    policy = {k: ros_value(TABLE[k], x) for k, x in given.items() if k.startswith('policy.')}
+    policy.update({'env.cameras': profile.camera_names(), 'use_sim_time': sim_time})
     return [NodeSpec('camera_state_bridge', 'camera_state_bridge', params_files=params,
                      parameters=bridge),
             NodeSpec('policy_node', 'policy', params_files=params, parameters=policy),
@@ -104,4 +134,4 @@ def build(v: dict[str, str]) -> list[NodeSpec]:
 GRAPH = register(Graph(
     name='real_deploy',
     description='Deploy a policy on a real arm: camera/state bridge, policy, safe arm adapter.',
-    args=ARGS, build=build, prepare=_validate))
+    args=ARGS, build=build, prepare=_validate, effective=_effective))

@@ -12,6 +12,11 @@
 placement:=separate runs policy_node and learner_node as two processes (each holds the model;
 weights travel as adapter files). placement:=shared runs trainer_node, one process holding
 both on one base model (a single GPU that cannot hold two copies).
+
+Settings (tgrpo_ros.training.settings) reach every node in one order: the declared defaults
+(config/sim_train.yaml, read by every node), then ``preset:=NAME`` (config/presets/NAME.yaml),
+then ``params_file:=FILE``, then the launch arguments given. The launch arguments that set a
+setting default to '' = not given, so they override nothing.
 """
 
 from __future__ import annotations
@@ -20,36 +25,37 @@ from pathlib import Path
 
 from tgrpo_ros.ros.graph import config_file, Graph, LaunchArg, NodeSpec, register
 from tgrpo_ros.ros.graphs.recording import recorder_node_spec
+from tgrpo_ros.training.run_folder import default_run_dir
+from tgrpo_ros.training.settings import (entries, parameter_file, parse_text, PARAMETER_FILE,
+                                         preset_file, resolve, ros_value, SimTrainSettings)
 
-ARGS = [
-    LaunchArg('suite', 'libero_object', 'LIBERO suite (libero_object, libero_spatial, '
-              'libero_goal, libero_10).'),
-    LaunchArg('tasks', '0', 'Comma-separated task names or indices trained (cycled).'),
-    LaunchArg('init_states', '0,1,2,3,4', 'Comma-separated benchmark initial states for '
-              'training (cycled); keep evaluation states out of this list.'),
-    LaunchArg('init_states_file', '', "A .npz of generated initial states that init_states "
-              "index into (python -m tgrpo_ros.sim.init_states); '' = the benchmark's."),
-    LaunchArg('group_size', '4', 'Environments N per group (paper: 4); one process each.'),
-    LaunchArg('iterations', '9', 'TGRPO iterations (one group + one update each); 9 take '
-              'about 15 minutes on a 2-core CPU with the defaults.'),
-    LaunchArg('max_steps', '160', "Control steps per episode at 20 Hz (0 = suite's max; the "
-              'scripted expert needs 100-130 on LIBERO-Object).'),
-    LaunchArg('model', 'sft:object_task0_state_short', "Policy: 'sft:<name>' (the package's "
-              "models/sft_<name>, e.g. the SFT policy of LIBERO-Object task 0), 'tiny:<size>' "
-              '(random init) or a model folder.'),
-    LaunchArg('device', 'cpu', "Torch device for the model ('cpu', 'cuda')."),
+# Settings with a launch argument that this graph exposes (policy.adapter is left out: the
+# learner starts from a fresh adapter; resume a run with --resume instead).
+EXPOSED = [path for path, e in entries().items()
+           if e.info.launch_arg and path != 'policy.adapter']
+
+
+def _show(value) -> str:
+    """Write a setting's value as one would write it as a launch argument."""
+    if isinstance(value, (list, tuple)):
+        return ','.join(map(str, value))
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _setting_arg(path: str) -> LaunchArg:
+    e = entries()[path]
+    return LaunchArg(e.info.launch_arg, '', f'{e.describe()} Sets {path}; not given: the '
+                     f"parameter files decide (default '{_show(ros_value(e, e.default))}').",
+                     setting=path)
+
+
+ARGS = [_setting_arg(p) for p in EXPOSED] + [
     LaunchArg('placement', 'separate', "'separate' (policy and learner processes) or "
               "'shared' (one process, one base model)."),
-    LaunchArg('estimator', 'tgrpo', 'Advantage estimator: tgrpo, traj, step, grpo_outcome.'),
-    LaunchArg('completion', 'first_success', "Group end rule: 'first_success' (paper) or "
-              "'all_done' (needed by grpo_outcome)."),
-    LaunchArg('temperature', '1.0', 'Sampling temperature of the rollouts.'),
-    LaunchArg('lr', '0.0001', 'AdamW learning rate.'),
-    LaunchArg('lora_rank', '8', 'LoRA rank (policy and learner use the same).'),
-    LaunchArg('seed', '7', 'Seed of the model init, sampling, shuffling and environments.'),
-    LaunchArg('output_dir', '', "Run folder ('' = runs/sim_train_<UTC time>)."),
-    LaunchArg('resume', 'false', 'Continue the run in output_dir (tgrpo-ros launch --resume).'),
-    LaunchArg('params_file', 'sim_train.yaml', 'Parameter file under config/ (or absolute).'),
+    LaunchArg('preset', '', "Named settings (config/presets/<name>.yaml, e.g. 'smoke': a run in "
+              "about a minute) applied over the defaults, under params_file and arguments."),
+    LaunchArg('params_file', '', 'Parameter file (a path, or a name under config/) applied over '
+              'the defaults and the preset; same format as config/sim_train.yaml.'),
     LaunchArg('record', '', "Bag folder to record the episodes into ('' = no recording); "
               'see tgrpo-ros record.'),
     LaunchArg('record_versions', '', "Record only episodes acted by these policy versions "
@@ -57,64 +63,81 @@ ARGS = [
 ]
 
 
+def given_settings(v: dict[str, str]) -> dict[str, object]:
+    """Return the settings that launch arguments given (non-empty) set, by full name."""
+    out = {}
+    for a in ARGS:
+        if a.setting and v.get(a.name, '') != '':
+            try:
+                out[a.setting] = parse_text(entries()[a.setting], v[a.name])
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f'launch argument {a.name}: {exc}') from None
+    return out
+
+
+def resolve_settings(v: dict[str, str]) -> SimTrainSettings:
+    """Return what every node will read: defaults < preset < params_file < given args."""
+    return resolve(v.get('preset', ''), v.get('params_file', ''), given_settings(v))
+
+
 def _prepare(v: dict[str, str]) -> dict[str, str]:
-    if not v['output_dir']:
-        from tgrpo_ros.training.run_folder import default_run_dir
-        v = dict(v, output_dir=str(default_run_dir().resolve()))
-    return v
+    settings = resolve_settings(v)  # refuses bad values before anything starts
+    # The run folder is decided once, here (a timestamp otherwise differs between nodes);
+    # absolute, because the nodes may start in another folder.
+    out = settings.run.output_dir or str(default_run_dir())
+    return dict(v, output_dir=str(Path(out).resolve()))
 
 
-def _csv(text: str) -> list[str]:
-    return [t.strip() for t in text.split(',') if t.strip()]
+def _effective(v: dict[str, str]) -> dict[str, str]:
+    settings = resolve_settings(v).to_flat()
+    table = entries()
+    return {a.name: _show(ros_value(table[a.setting], settings[a.setting]))
+            for a in ARGS if a.setting}
 
 
-def _bool(text: str) -> bool:
-    if text.lower() not in ('true', 'false', '1', '0', 'yes', 'no'):
-        raise ValueError(f'expected true/false, got {text!r}')
-    return text.lower() in ('true', '1', 'yes')
+def parameter_files(v: dict[str, str]) -> list[str]:
+    """Parameter files every node reads, lowest precedence first."""
+    files = [config_file(PARAMETER_FILE)]
+    if v.get('preset'):
+        files.append(str(preset_file(v['preset'])))
+    if v.get('params_file'):
+        files.append(str(parameter_file(v['params_file'])))
+    return files
 
 
 def build(v: dict[str, str]) -> list[NodeSpec]:
-    n = int(v['group_size'])
-    if n < 2:
-        raise ValueError(f'group_size must be >= 2 (advantages are relative to the group), '
-                         f'got {n}')
+    settings = resolve_settings(v)
     if v['placement'] not in ('separate', 'shared'):
         raise ValueError(f"placement must be 'separate' or 'shared', got {v['placement']!r}")
-    params = [config_file(v['params_file'])]
-    env_ids = [f'env{i}' for i in range(n)]
+    table = entries()
+    # Only what was given (and what is decided here) overrides the files, on every node, so
+    # the nodes cannot disagree; each node declares the settings it uses and ignores the rest.
+    overrides = {path: ros_value(table[path], value)
+                 for path, value in given_settings(v).items()}
+    overrides['run.output_dir'] = v['output_dir']
+    states = settings.env.init_states_file
+    if states:  # absolute: the nodes may start in another folder
+        states = str(Path(states).resolve())
+        if not Path(states).is_file():
+            raise ValueError(f'env.init_states_file {states} does not exist (make one with '
+                             'tgrpo-ros init-states)')
+        overrides['env.init_states_file'] = states
+    params = parameter_files(v)
     shared_topics = [(t, f'/{t}') for t in ('observation', 'action', 'step_result',
                                              'policy_version')]
-    # The argument, when given, overrides the parameter file on every env and the learner.
-    states = {}
-    if v['init_states_file']:  # absolute: the nodes may start in another folder
-        states['init_states_file'] = str(Path(v['init_states_file']).resolve())
-        if not Path(states['init_states_file']).is_file():
-            raise ValueError(f"init_states_file {states['init_states_file']} does not exist "
-                             '(make one with python -m tgrpo_ros.sim.init_states)')
     nodes = [NodeSpec('sim_env_node', 'sim_env', namespace=e, params_files=params,
-                      remappings=shared_topics, parameters=dict(states)) for e in env_ids]
-    common = {'model': v['model'], 'device': v['device'], 'seed': int(v['seed']),
-              'lora_rank': int(v['lora_rank'])}
-    policy = dict(common, temperature=float(v['temperature']))
-    learner = dict(common, **{
-        'suite': v['suite'], 'tasks': _csv(v['tasks']),
-        'init_states': [int(x) for x in _csv(v['init_states'])],
-        **states,
-        'iterations': int(v['iterations']), 'max_steps': int(v['max_steps']),
-        'output_dir': v['output_dir'], 'resume': _bool(v['resume']), 'env_ids': env_ids,
-        'algo.group_size': n, 'algo.estimator': v['estimator'],
-        'algo.group_completion': v['completion'], 'algo.temperature': float(v['temperature']),
-        'algo.lr': float(v['lr'])})
+                      remappings=shared_topics, parameters=dict(overrides))
+             for e in settings.env_ids]
     if v['placement'] == 'separate':
-        nodes.append(NodeSpec('policy_node', 'policy', params_files=params, parameters=policy))
+        nodes.append(NodeSpec('policy_node', 'policy', params_files=params,
+                              parameters=dict(overrides)))
         nodes.append(NodeSpec('learner_node', 'learner', params_files=params,
-                              parameters=learner))
+                              parameters=dict(overrides)))
     else:
         # One process, two nodes (/learner and /policy): parameters go to each by name.
         nodes.append(NodeSpec('trainer_node', 'learner', params_files=params,
-                              parameters=learner, rename=False, extra_parameters={
-                                  'policy': policy}))
+                              parameters=dict(overrides), rename=False,
+                              extra_parameters={'policy': dict(overrides)}))
     if v['record']:
         nodes.append(recorder_node_spec(v['record'], policy_versions=v['record_versions']))
     return nodes
@@ -123,6 +146,6 @@ def build(v: dict[str, str]) -> list[NodeSpec]:
 GRAPH = register(Graph(
     name='sim_train',
     description='TGRPO training in LIBERO over ROS 2 topics (the main job).',
-    args=ARGS, build=build, prepare=_prepare,
+    args=ARGS, build=build, prepare=_prepare, effective=_effective,
     run_dir=lambda v: v['output_dir'],
     progress_file=lambda v: str(Path(v['output_dir']) / 'progress.json')))

@@ -7,38 +7,31 @@ this node only supplies the ROS graph as its collector (``tgrpo_ros.ros.collecto
 ``<env_id>/reset``, joins the ``observation``, ``action`` and ``step_result`` topics, ends
 episodes with ``<env_id>/end_episode``, announces adapters on ``adapter_announcement``) and
 publishes each iteration's ``metrics`` (tgrpo_ros/IterationMetrics). Every estimator works,
-PPO's ``gae`` included (the driver computes the critic's values). Parameters: every field of
-``SimTrainSettings`` (flat, TGRPO's as ``algo.<name>``), documented in config/sim_train.yaml.
+PPO's ``gae`` included (the driver computes the critic's values). Parameters: every setting of
+``SimTrainSettings`` as ``<section>.<field>`` (env, policy, algo, eval, run), documented in
+config/sim_train.yaml.
 """
 
 from __future__ import annotations
 
-from dataclasses import fields
 import sys
 import threading
 
-from rcl_interfaces.msg import ParameterDescriptor
 import rclpy
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from std_msgs.msg import Header
 import torch
 
-from tgrpo_ros.algo import TGRPOConfig
 from tgrpo_ros.msg import IterationMetrics
 from tgrpo_ros.ros.collector import RosCollector
 from tgrpo_ros.ros.conversions import version_msg
 from tgrpo_ros.ros.node_main import try_shutdown
+from tgrpo_ros.ros.parameters import declare_settings
 from tgrpo_ros.training.driver import train
-from tgrpo_ros.training.policy_setup import build_policy
-from tgrpo_ros.training.settings import SimTrainSettings
+from tgrpo_ros.training.policy_setup import policy_for
+from tgrpo_ros.training.settings import check_policy_agrees, SECTIONS, SimTrainSettings
 from tgrpo_ros.versioning import PolicyVersion
-
-
-def _parameter_help() -> dict[str, str]:
-    out = {f.name: f.metadata.get('help', '') for f in fields(SimTrainSettings)}
-    out.update({f'algo.{f.name}': f.metadata.get('help', '') for f in fields(TGRPOConfig)})
-    return out
 
 
 class LearnerNode(Node):
@@ -46,39 +39,20 @@ class LearnerNode(Node):
     def __init__(self, policy=None, node_name: str = 'learner', shared: bool = False):
         """Create the learner; ``shared``: the policy node serves ``policy`` in this process."""
         super().__init__(node_name)
-        # --- parameters (one block) ---
-        helps = _parameter_help()
-        defaults = SimTrainSettings().to_flat()
-        for name, value in defaults.items():
-            if value is None:
-                value = 0.0  # ROS parameters cannot be None; 0 means "off" for these fields
-            self.declare_parameter(name, value, ParameterDescriptor(description=helps[name]))
-        d = self.declare_parameter
-        d('env_ids', ['env0', 'env1', 'env2', 'env3'], ParameterDescriptor(
-            description='Environment namespaces of the group (one sim_env_node each).'))
-        d('step_timeout_s', 120.0, ParameterDescriptor(
-            description='Fail if the group makes no progress for this long [s].'))
-        d('startup_timeout_s', 300.0, ParameterDescriptor(
-            description='Wait at most this long for environments and policy to appear [s].'))
-        flat = {name: self.get_parameter(name).value for name in defaults}
-        self.settings = SimTrainSettings.from_flat(flat)
-        self.env_ids = list(self.get_parameter('env_ids').value)
-        self.step_timeout = float(self.get_parameter('step_timeout_s').value)
-        self.startup_timeout = float(self.get_parameter('startup_timeout_s').value)
-        # --- end of parameters ---
-
         self.shared = shared
+        # Every setting, as parameters <section>.<field> (config/sim_train.yaml documents them).
+        self.settings = SimTrainSettings.from_flat(declare_settings(self, SECTIONS))
+        self.env_ids = list(self.settings.env_ids)
+        self.step_timeout = self.settings.run.step_timeout_s
+        self.startup_timeout = self.settings.run.startup_timeout_s
         s = self.settings
-        if len(self.env_ids) < s.group_size:
-            raise ValueError(f'env_ids names {len(self.env_ids)} environments but '
-                             f'algo.group_size is {s.group_size}')
-        if s.torch_threads > 0:
-            torch.set_num_threads(s.torch_threads)
-        self.policy = policy or build_policy(s.model, device=s.device, cameras=s.cameras,
-                                             lora_rank=s.lora_rank, lora_alpha=s.lora_alpha,
-                                             seed=s.seed)
-        self.collector = RosCollector(self, self.env_ids, s.suite, self.step_timeout,
-                                      self.startup_timeout)
+        if s.policy.torch_threads > 0:
+            torch.set_num_threads(s.policy.torch_threads)
+        self.policy = policy or policy_for(s)
+        # A policy node sampling with another temperature or LoRA scale would bias every ratio.
+        self.collector = RosCollector(self, self.env_ids, s.env.suite, self.step_timeout,
+                                      self.startup_timeout,
+                                      check_policy=lambda served: check_policy_agrees(s, served))
         self.metrics_pub = self.create_publisher(IterationMetrics, 'metrics', 10)
 
     def run(self) -> dict:

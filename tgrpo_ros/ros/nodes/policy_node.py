@@ -9,6 +9,10 @@ Nothing here knows about simulation. Topics:
   forward pass (up to ``max_batch``);
 - publishes ``action`` (tgrpo_ros/Action) with the observation's ids and the policy version;
 - publishes ``policy_version`` (tgrpo_ros/PolicyVersion, latched) whenever it changes;
+- publishes ``policy_settings`` (std_msgs/String, latched): JSON of the settings a learner must
+  share with it (``policy.temperature``, ``policy.lora_rank``, ``policy.lora_alpha``, ...);
+- parameters: the ``policy`` settings, ``env.cameras`` and ``run.seed``
+  (tgrpo_ros.training.settings; config/sim_train.yaml documents them);
 - subscribes ``adapter_announcement`` (tgrpo_ros/AdapterAnnouncement): loads the announced
   adapter after checking its SHA-256; a bad or missing adapter keeps the old version and logs
   the error.
@@ -16,12 +20,12 @@ Nothing here knows about simulation. Topics:
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
-from std_msgs.msg import Header
+from std_msgs.msg import Header, String
 import torch
 
 from tgrpo_ros.msg import Action, AdapterAnnouncement, Observation as ObservationMsg
@@ -29,6 +33,8 @@ from tgrpo_ros.msg import PolicyVersion as PolicyVersionMsg
 from tgrpo_ros.ros.conversions import msg_to_observation, msg_version, version_msg
 from tgrpo_ros.ros.qos import LATCHED, reliable
 from tgrpo_ros.ros.node_main import run_node
+from tgrpo_ros.ros.parameters import declare_settings, section_values
+from tgrpo_ros.training.settings import PolicySettings, served_settings
 
 RELIABLE = reliable(100)
 
@@ -38,47 +44,37 @@ class PolicyNode(Node):
     def __init__(self, policy=None, node_name: str = 'policy'):
         """Create the node; ``policy`` shares an already built policy (one-process placement)."""
         super().__init__(node_name)
-        d = self.declare_parameter
-        d('model', 'tiny:test', ParameterDescriptor(
-            description="Policy to serve: 'tiny:<size>' or a model folder."))
-        d('adapter', '', ParameterDescriptor(description='LoRA adapter folder to start with.'))
-        d('device', 'cpu', ParameterDescriptor(description="Torch device ('cpu', 'cuda')."))
-        d('cameras', ['agentview'], ParameterDescriptor(
-            description='Camera names the policy reads from each observation.'))
-        d('temperature', 1.0, ParameterDescriptor(
-            description='Sampling temperature (0 = greedy, for deployment).'))
-        d('seed', 7, ParameterDescriptor(description='Seed of the sampler and the tiny model.'))
-        d('lora_rank', 8, ParameterDescriptor(description='Rank of the LoRA adapter attached.'))
-        d('lora_alpha', 16.0, ParameterDescriptor(description='LoRA alpha.'))
-        d('max_batch', 16, ParameterDescriptor(
-            description='Most observations answered by one forward pass.'))
-        d('torch_threads', 1, ParameterDescriptor(
-            description='CPU threads torch may use (0 = torch default); 1 keeps OpenMP from '
-                        'stalling when other processes share the cores.'))
-        p = lambda name: self.get_parameter(name).value  # noqa: E731
-        self.temperature = float(p('temperature'))
-        self.max_batch = int(p('max_batch'))
-        if int(p('torch_threads')) > 0 and policy is None:  # shared: the learner set it
-            torch.set_num_threads(int(p('torch_threads')))
+        v = declare_settings(self, ['policy', 'env.cameras', 'run.seed'])
+        self.settings = PolicySettings(**section_values(v, 'policy'))
+        seed = v['run.seed']
+        self.temperature = self.settings.temperature
+        self.max_batch = self.settings.max_batch
+        s = self.settings
+        if s.torch_threads > 0 and policy is None:  # shared: the learner set it
+            torch.set_num_threads(s.torch_threads)
         if policy is None:
             from tgrpo_ros.training.policy_setup import build_policy
-            policy = build_policy(p('model'), device=p('device'), cameras=tuple(p('cameras')),
-                                  lora_rank=p('lora_rank'), lora_alpha=p('lora_alpha'),
-                                  seed=int(p('seed')), adapter=p('adapter'))
+            policy = build_policy(s.model, device=s.device, cameras=tuple(v['env.cameras']),
+                                  lora_rank=s.lora_rank, lora_alpha=s.lora_alpha, seed=seed,
+                                  adapter=s.adapter)
         self.policy = policy
-        self.generator = torch.Generator().manual_seed(int(p('seed')))
+        self.generator = torch.Generator().manual_seed(seed)
         self._pending: list[ObservationMsg] = []
         self._lock = threading.Lock()
 
         self.action_pub = self.create_publisher(Action, 'action', RELIABLE)
         self.version_pub = self.create_publisher(PolicyVersionMsg, 'policy_version', LATCHED)
+        # What it samples with, so that a learner with other values refuses to train
+        # (tgrpo_ros.training.settings.check_policy_agrees).
+        self.settings_pub = self.create_publisher(String, 'policy_settings', LATCHED)
+        self.settings_pub.publish(String(data=json.dumps(served_settings(self.settings))))
         self.create_subscription(ObservationMsg, 'observation', self._on_observation, RELIABLE)
         self.create_subscription(AdapterAnnouncement, 'adapter_announcement',
                                  self._on_announcement, LATCHED)
         # The timer drains whatever arrived while the previous batch was computed.
         self.create_timer(0.002, self._act)
         self._publish_version()
-        self.get_logger().info(f'serving {p("model")} version {self.policy.version.version}')
+        self.get_logger().info(f'serving {s.model} version {self.policy.version.version}')
 
     def _publish_version(self) -> None:
         self.version_pub.publish(version_msg(self.policy.version))

@@ -13,6 +13,9 @@ is the environment id. Topics (shared by all environments, see config/sim_train.
   ``policy_version`` is counted as stale (it is still the answer to this step, so applied);
 - services ``reset`` (tgrpo_ros/ResetEnv) and ``end_episode`` (tgrpo_ros/EndEpisode);
 - publishes counters on ``/diagnostics`` (diagnostic_msgs/DiagnosticArray) once a second.
+
+Parameters: ``env.suite`` (settable: used by resets that name no suite), ``env.cameras``,
+``env.image_size``, ``env.frame_id``, ``env.init_states_file`` (tgrpo_ros.training.settings).
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ import sys
 import threading
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from std_msgs.msg import Header
 
@@ -30,6 +32,7 @@ from tgrpo_ros.msg import Observation as ObservationMsg
 from tgrpo_ros.ros.conversions import ids_msg, observation_to_msg, outcome_to_msg
 from tgrpo_ros.ros.qos import LATCHED, reliable
 from tgrpo_ros.ros.node_main import run_node
+from tgrpo_ros.ros.parameters import declare_settings
 from tgrpo_ros.srv import EndEpisode, ResetEnv
 
 RELIABLE = reliable(100)
@@ -39,23 +42,13 @@ class SimEnvNode(Node):
 
     def __init__(self, env_factory=None):
         super().__init__('sim_env')
-        d = self.declare_parameter
-        d('suite', 'libero_object', ParameterDescriptor(
-            description='LIBERO suite used until a reset names another one.'))
-        d('cameras', ['agentview'], ParameterDescriptor(
-            description='Cameras rendered into each observation (LIBERO names).'))
-        d('image_size', 128, ParameterDescriptor(description='Rendered height = width [px].'))
-        d('frame_id', 'world', ParameterDescriptor(
-            description='frame_id stamped on observations (LIBERO world frame, z up).'))
-        d('init_states_file', '', ParameterDescriptor(
-            description="A .npz of generated initial states (python -m "
-                        "tgrpo_ros.sim.init_states) that reset's init_state_index points "
-                        "into; '' = the benchmark's fixed list."))
+        v = declare_settings(self, ['env.suite', 'env.cameras', 'env.image_size',
+                                    'env.frame_id', 'env.init_states_file'])
         self.env_id = self.get_namespace().strip('/') or self.get_name()
-        self.cameras = tuple(self.get_parameter('cameras').value)
-        self.image_size = int(self.get_parameter('image_size').value)
-        self.frame_id = self.get_parameter('frame_id').value
-        self.init_states_file = self.get_parameter('init_states_file').value or None
+        self.cameras = v['env.cameras']
+        self.image_size = v['env.image_size']
+        self.frame_id = v['env.frame_id']
+        self.init_states_file = v['env.init_states_file'] or None
         self._env_factory = env_factory or self._make_libero
         self.env = None
         self.env_key = None
@@ -94,7 +87,7 @@ class SimEnvNode(Node):
 
     # --- services ---------------------------------------------------------------------------
     def _on_reset(self, req: ResetEnv.Request, res: ResetEnv.Response) -> ResetEnv.Response:
-        suite = req.suite or self.get_parameter('suite').value
+        suite = req.suite or self.get_parameter('env.suite').value
         max_steps = int(req.max_steps) or None
         key = (suite, req.task, max_steps)
         with self._lock:
