@@ -9,12 +9,14 @@ parameters refuse ``set_parameters``; out-of-range values are refused with the n
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 from helpers import REPO_ROOT, start_node, stop_process
 import pytest
 from rcl_interfaces.srv import GetParameters, SetParameters
 import rclpy
+import rclpy.executors
 from rclpy.node import Node
 from rclpy.parameter import Parameter, parameter_value_to_python
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -180,3 +182,29 @@ def test_parameter_file_value_reaches_a_real_node_unless_an_argument_names_it(rc
     finally:
         probe.destroy_node()
         stop_process(proc)
+
+
+def test_a_learner_refuses_a_policy_node_that_samples_differently(ros_domain, tmp_path):
+    """The real learner, against a real policy node process with another LoRA rank: no group."""
+    policy_proc = start_node('tgrpo_ros.ros.nodes.policy_node', '--ros-args',
+                             '-p', 'policy.model:=tiny:test', '-p', 'policy.lora_rank:=2',
+                             log_path=tmp_path / 'policy.log')
+    rclpy.init(args=['--ros-args', '-p', 'policy.model:=tiny:test', '-p', 'policy.lora_rank:=4',
+                     '-p', f'run.output_dir:={tmp_path / "run"}',
+                     '-p', 'run.startup_timeout_s:=60.0'])
+    learner = LearnerNode(node_name='learner')
+    executor = rclpy.executors.SingleThreadedExecutor()
+    executor.add_node(learner)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    try:
+        with pytest.raises(ValueError, match='policy.lora_rank: policy node 2, learner 4'):
+            learner.run()
+        # refused before any episode or adapter: nothing was trained
+        assert not list((tmp_path / 'run' / 'adapters').glob('iter_*'))
+    finally:
+        executor.shutdown(timeout_sec=5.0)
+        spinner.join(timeout=5.0)
+        learner.destroy_node()
+        rclpy.try_shutdown()
+        stop_process(policy_proc)
