@@ -32,7 +32,8 @@ Images
 
 Log-probabilities
     One per action token (``ACTION_DIM`` per action), from the softmax over the
-    ``NUM_ACTION_BINS`` = 256 action tokens only, at the sampling temperature the action carries.
+    ``NUM_ACTION_BINS`` = 256 action tokens only, at the sampling temperature the action carries
+    (a greedy action, temperature 0, carries them at temperature 1: greedy has no distribution).
     The sampler and the learner compute them with the same code, so before the first gradient
     step the ratio is 1 (|log ratio| < 1e-4 in float32 on the CPU).
 

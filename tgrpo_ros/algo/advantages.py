@@ -10,7 +10,7 @@ A group is N trajectories from the same initial state, padded to T steps. Every 
 and returns advantages (N, T) with 0 wherever ``mask`` is False. Masked steps take no part in any
 mean or deviation, so trajectories of unequal length are handled exactly.
 
-Group-relative estimators (TGRPO, arXiv 2506.08440; contracts.md):
+Group-relative estimators (TGRPO paper, arXiv 2506.08440; ``tgrpo_ros.contract``):
 
     step level        S[i, t] = (R[i, t] - mean_j R[j, t]) / std_j R[j, t]   over valid j at t
     trajectory level  T[i]    = (G[i] - mean_j G[j]) / std_j G[j],  G[i] = sum of i's valid R

@@ -7,9 +7,9 @@ their log-probabilities, and teacher-forced log-probabilities of given tokens wi
 gradients, with or without the LoRA adapter (the reference policy). There is no hidden
 train/eval switch: every call says what it wants.
 
-Log-probabilities (contracts.md): per action token (7 per action), from the softmax restricted to
-the 256 action token ids, at the sampling temperature. For temperature 0 (greedy) they are
-computed at temperature 1.
+Log-probabilities (``tgrpo_ros.contract``): per action token (7 per action), from the softmax
+restricted to the 256 action token ids, at the sampling temperature. For temperature 0 (greedy)
+they are computed at temperature 1.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ ACTION_DIM = 7
 class ActionSample:
     """Actions for a batch of B observations.
 
-    actions: (B, 7) float64, in the ENVIRONMENT's action space (contracts.md).
+    actions: (B, 7) float64, in the ENVIRONMENT's action space (``tgrpo_ros.contract``).
     token_ids: (B, 7) int64 action token ids.
     logprobs: (B, 7) float32 per-token log-probabilities (see module docstring).
     version: the policy version that produced them.

@@ -1,10 +1,10 @@
 # Copyright 2026 tgrpo_ros contributors
 # SPDX-License-Identifier: Apache-2.0
-"""LoRA through one entry point (peft), and adapter files with versions (contracts.md).
+"""LoRA through one entry point (peft), and versioned adapter files (``tgrpo_ros.contract``).
 
-Defaults follow OpenVLA's LoRA fine-tuning (tgrpo.md): rank 32, alpha min(rank, 16), dropout 0
-(dropout > 0 would make the update's log-probs differ from the sampler's), all linear layers
-except the output head. An adapter folder holds ``adapter_model.safetensors``,
+Defaults follow OpenVLA's LoRA fine-tuning (arXiv 2406.09246): rank 32, alpha min(rank, 16),
+dropout 0 (dropout > 0 would make the update's log-probs differ from the sampler's), all linear
+layers except the output head. An adapter folder holds ``adapter_model.safetensors``,
 ``adapter_config.json`` (peft's LoraConfig) and ``tgrpo_adapter.json`` (version, SHA-256 of
 the weights file). It is written to a temporary sibling folder and renamed into place, so a
 reader never sees a half-written adapter.

@@ -6,9 +6,9 @@ One class serves every backend (``backbone.py``). Sequence layout of row i after
 ``[pad..pad | prefix_i ([state token,] BOS, image patches, prompt) | a_1 .. a_7]`` (the state
 token only for a policy that reads proprioception, ``proprio.py``). Sampling runs the prefix
 once, then 7 single-token steps with a KV cache; the next-token distribution is the softmax
-over the 256 action ids only (contracts.md), divided by the temperature. Teacher forcing feeds
-prefix + a_1..a_6 in one pass and reads the 7 positions that predict a_1..a_7, so both paths
-compute the same numbers (they agree to ~1e-6 in float32).
+over the 256 action ids only (``tgrpo_ros.contract``), divided by the temperature. Teacher
+forcing feeds prefix + a_1..a_6 in one pass and reads the 7 positions that predict a_1..a_7, so
+both paths compute the same numbers (they agree to ~1e-6 in float32).
 
 No train/eval switch is ever flipped here: gradients, the adapter and the temperature are
 arguments of each call.

@@ -3,7 +3,7 @@
 """A group of N LIBERO environments in worker processes, stepped in lockstep (no ROS).
 
 TGRPO resets the N environments of a group to the SAME initial state and samples one
-trajectory in each (tgrpo.md). ``EnvGroup`` does that for evaluation, demonstrations and the
+trajectory in each (TGRPO paper). ``EnvGroup`` does that for evaluation, demonstrations and the
 in-process benchmark: one ``LiberoEnv`` per worker process (MuJoCo and EGL are not thread-safe,
 and processes use all cores), commands sent to all workers first, then answers collected.
 

@@ -18,10 +18,10 @@ Protocol (the numbers OpenVLA's LIBERO evaluation uses):
   are clipped (robosuite would clip them too); NaN/inf or a wrong shape is an error.
 
 Images are rendered only for the cameras asked for (``cameras=()`` renders nothing, which makes
-a step ~50x cheaper) and are flipped on both axes so they are upright (contracts.md). That is
-OpenVLA's convention (its LIBERO training images were rotated 180 degrees); note that it leaves
-the view mirrored left-right compared with a real camera at the same pose (a vertical flip alone
-would not), which matters when comparing sim and real images.
+a step ~50x cheaper) and are flipped on both axes so they are upright (``tgrpo_ros.contract``).
+That is OpenVLA's convention (its LIBERO training images were rotated 180 degrees); note that
+it leaves the view mirrored left-right compared with a real camera at the same pose (a vertical
+flip alone would not), which matters when comparing sim and real images.
 
 A ``LiberoEnv`` is bound to one task: to change task, make a new one (building the MuJoCo
 model takes seconds; resets within a task take ~30 ms).

@@ -8,7 +8,7 @@ term (how close, in [0, 1), the state is to reaching it). The format is document
 ``config/rewards/FORMAT.md``; ``config/rewards/PROMPT.md`` is a template for having a language
 model write a spec for a new task.
 
-Reward of a state (contracts.md: the reward of the state reached, not a running total)::
+Reward of a state (``tgrpo_ros.contract``: the reward of the state reached, not a running total)::
 
     stage    = highest k in 1..K whose predicate holds (0 if none)
     progress = progress term of stage stage+1, clipped to [0, 0.99] (0 when stage = K)

@@ -65,7 +65,7 @@ class CameraStateBridge(Node):
                         'and through ~/instruction). Empty: no observation is published.'))
         d('task', '', ParameterDescriptor(description='Free-text task id for observations.'))
         d('env_id', 'real0', ParameterDescriptor(
-            description='Environment id in observation ids (contracts.md).', read_only=True))
+            description='Environment id in observation ids (tgrpo_ros.contract).', read_only=True))
         d('diagnostics_period_s', 1.0, ParameterDescriptor(
             description='Diagnostics are published on every change and at least this often '
                         '[s], (0, 60].', read_only=True))
