@@ -21,19 +21,21 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from tgrpo_ros.contract import ACTION_DIM
 from tgrpo_ros.observation import Observation
 from tgrpo_ros.versioning import PolicyVersion
 
-ACTION_DIM = 7
+# ACTION_DIM is part of this interface (the shapes below), so it is exported with it.
+__all__ = ['ACTION_DIM', 'ActionSample', 'VLAPolicy']
 
 
 @dataclass
 class ActionSample:
     """Actions for a batch of B observations.
 
-    actions: (B, 7) float64, in the ENVIRONMENT's action space (``tgrpo_ros.contract``).
-    token_ids: (B, 7) int64 action token ids.
-    logprobs: (B, 7) float32 per-token log-probabilities (see module docstring).
+    actions: (B, ACTION_DIM) float64, in the ENVIRONMENT's action space (``tgrpo_ros.contract``).
+    token_ids: (B, ACTION_DIM) int64 action token ids.
+    logprobs: (B, ACTION_DIM) float32 per-token log-probabilities (see module docstring).
     version: the policy version that produced them.
     """
 
@@ -64,7 +66,7 @@ class VLAPolicy(ABC):
     def token_logprobs(self, batch: Sequence[Observation], token_ids: torch.Tensor,
                        temperature: float = 1.0, *, grad: bool,
                        use_adapter: bool = True) -> torch.Tensor:
-        """Teacher-forced log-probs (B, 7) of ``token_ids`` (B, 7) in one forward pass.
+        """Teacher-forced log-probs (B, ACTION_DIM) of ``token_ids`` in one forward pass.
 
         grad=True keeps the graph for the update; use_adapter=False gives the reference policy
         (the base model with the LoRA adapter disabled).

@@ -27,7 +27,8 @@ from torch import nn
 from tgrpo_ros.observation import Observation
 from tgrpo_ros.policy.action_tokenizer import ActionTokenizer
 from tgrpo_ros.policy.backbone import left_pad, positions_from_mask, VLABackbone
-from tgrpo_ros.policy.base import ACTION_DIM, ActionSample, VLAPolicy
+from tgrpo_ros.contract import ACTION_DIM
+from tgrpo_ros.policy.base import ActionSample, VLAPolicy
 from tgrpo_ros.policy.lora import (adapter_state, apply_lora, load_adapter_state, LoraSettings,
                                    read_adapter_folder, save_adapter_folder)
 from tgrpo_ros.policy.normalization import ActionNormalizer, select_statistics

@@ -40,6 +40,7 @@ from typing import Sequence
 
 import numpy as np
 
+from tgrpo_ros.contract import ACTION_DIM
 from tgrpo_ros.observation import Observation, StepOutcome
 from tgrpo_ros.sim.sim_state import (FLOOR, LEFT_FINGER, ObjectPose, Region, RIGHT_FINGER,
                                      ROBOT, SimState)
@@ -56,7 +57,6 @@ SUITES = tuple(MAX_STEPS)
 #: Control steps of ``WAIT_ACTION`` after each reset, so dropped objects settle (OpenVLA).
 NUM_WAIT_STEPS = 10
 WAIT_ACTION = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1.0])
-ACTION_DIM = 7
 #: Cameras of LIBERO scenes, and short aliases accepted for them.
 CAMERAS = ('agentview', 'robot0_eye_in_hand', 'frontview', 'birdview', 'sideview')
 CAMERA_ALIASES = {'wrist': 'robot0_eye_in_hand', 'eye_in_hand': 'robot0_eye_in_hand'}
@@ -136,7 +136,7 @@ def check_action(action) -> np.ndarray:
     """Return ``action`` as a (7,) float64 array clipped to [-1, 1]; raise if malformed."""
     a = np.asarray(action, dtype=np.float64)
     if a.shape != (ACTION_DIM,):
-        raise ValueError(f'action must have shape (7,), got {a.shape}')
+        raise ValueError(f'action must have shape ({ACTION_DIM},), got {a.shape}')
     if not np.all(np.isfinite(a)):
         raise ValueError(f'action has NaN or inf values: {a.tolist()}')
     return np.clip(a, -1.0, 1.0)
