@@ -40,7 +40,7 @@ from typing import Sequence
 
 import numpy as np
 
-from tgrpo_ros.contract import ACTION_DIM
+from tgrpo_ros.contract import ACTION_DIM, DoneReason
 from tgrpo_ros.observation import Observation, StepOutcome
 from tgrpo_ros.sim.sim_state import (FLOOR, LEFT_FINGER, ObjectPose, Region, RIGHT_FINGER,
                                      ROBOT, SimState)
@@ -313,11 +313,11 @@ class LiberoEnv:
         state = self.sim_state()
         r = self.reward(state)
         if state.success:
-            self.done, why = True, 'success'
+            self.done, why = True, DoneReason.SUCCESS
         elif self.steps >= self.max_steps:
-            self.done, why = True, 'max_steps'
+            self.done, why = True, DoneReason.MAX_STEPS
         else:
-            why = ''
+            why = DoneReason.RUNNING
         outcome = StepOutcome(reward=r.reward, stage=r.stage, num_stages=r.num_stages,
                               success=state.success, done=self.done, done_reason=why)
         return self._observation(obs), outcome

@@ -25,6 +25,7 @@ from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from std_msgs.msg import Header
 
+from tgrpo_ros.contract import DoneReason
 from tgrpo_ros.msg import Action, PolicyVersion as PolicyVersionMsg, StepResult
 from tgrpo_ros.msg import Observation as ObservationMsg
 from tgrpo_ros.ros.conversions import ids_msg, observation_to_msg, outcome_to_msg
@@ -130,7 +131,7 @@ class SimEnvNode(Node):
             self.done = True
             ids = ids_msg(self.env_id, self.episode_id, self.step_index, self.group_id)
             self.result_pub.publish(StepResult(header=self._header(), ids=ids, done=True,
-                                               done_reason='ended'))
+                                               done_reason=DoneReason.ENDED.value))
         res.success, res.message = True, req.reason
         return res
 
