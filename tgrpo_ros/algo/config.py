@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 import math
 from typing import Callable
 
+from tgrpo_ros.algo.registry import ADVANTAGE_ESTIMATORS, LOSS_AGGREGATIONS
+
 # Group completion rules, used by the rollout buffer.
 GROUP_COMPLETION_RULES = ('first_success', 'all_done')
 
@@ -83,10 +85,6 @@ class TGRPOConfig:
         'the value targets are O(1) and the value loss does not swamp the shared trunk.'))
 
     def __post_init__(self):
-        # The registries own the names; imported here because they import this module.
-        from tgrpo_ros.algo.advantages import ADVANTAGE_ESTIMATORS
-        from tgrpo_ros.algo.losses import LOSS_AGGREGATIONS
-
         _one_of('estimator', self.estimator, tuple(ADVANTAGE_ESTIMATORS))
         _one_of('loss_aggregation', self.loss_aggregation, tuple(LOSS_AGGREGATIONS))
         _one_of('group_completion', self.group_completion, GROUP_COMPLETION_RULES)

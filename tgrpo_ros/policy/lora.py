@@ -57,6 +57,16 @@ def linear_module_names(model: nn.Module, exclude: list[str]) -> list[str]:
                   if isinstance(m, nn.Linear) and not any(e in n for e in exclude))
 
 
+def base_state_dict(module: nn.Module) -> dict[str, torch.Tensor]:
+    """State dict with LoRA tensors dropped and peft's ``base_layer`` renamed back."""
+    out = {}
+    for k, v in module.state_dict().items():
+        if 'lora_' in k:
+            continue
+        out[k.replace('.base_layer.', '.')] = v.detach().contiguous().cpu()
+    return out
+
+
 def apply_lora(model: nn.Module, settings: LoraSettings) -> PeftModel:
     """Wrap ``model`` with a fresh LoRA adapter (B = 0, so outputs are unchanged at first)."""
     if settings.rank < 1:

@@ -62,6 +62,21 @@ def read_statistics_file(path: str | Path) -> dict:
         return json.load(f)
 
 
+def folder_statistics(path: str | Path, config: dict | None = None) -> dict:
+    """Return a model folder's action statistics; raise if it has none.
+
+    Its ``dataset_statistics.json`` if present, else the ``norm_stats`` of ``config`` (the
+    folder's ``config.json``, where OpenVLA folders keep them).
+    """
+    path = Path(path)
+    if (path / STATISTICS_FILE).is_file():
+        return read_statistics_file(path / STATISTICS_FILE)
+    if config and config.get('norm_stats'):
+        return config['norm_stats']
+    raise FileNotFoundError(f'{path} has no {STATISTICS_FILE} (and no norm_stats in '
+                            'config.json): actions cannot be un-normalised')
+
+
 def select_statistics(all_stats: dict, key: str | None) -> tuple[str, dict]:
     """Pick one dataset's statistics; ``None`` is allowed only when there is exactly one."""
     if not all_stats:

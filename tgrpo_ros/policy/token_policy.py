@@ -74,6 +74,15 @@ class PolicySpec:
             raise ValueError(f'unknown policy spec fields {unknown}')
         return cls(**d)
 
+    def with_overrides(self, overrides: dict) -> PolicySpec:
+        """Return a copy with the given fields replaced (preprocessing as object or dict)."""
+        d = self.to_dict()
+        overrides = dict(overrides)
+        if isinstance(overrides.get('preprocessing'), ImagePreprocessing):
+            overrides['preprocessing'] = overrides['preprocessing'].to_dict()
+        d.update(overrides)
+        return PolicySpec.from_dict(d)
+
 
 class TokenVLAPolicy(VLAPolicy):
     """A VLA whose actions are 7 OpenVLA action tokens; implements ``VLAPolicy``.
