@@ -34,6 +34,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import yaml
 
+from tgrpo_ros.sim.libero_config import ensure_libero_config
 from tgrpo_ros.sim.sim_state import SimState
 
 #: The entity that names the robot's grip site (between the fingertips).
@@ -370,9 +371,8 @@ def load_reward_for_task(spec: Any, suite: str, task_name: str, objects: list[st
 
 def validate_spec_for_bddl(spec: RewardSpec, bddl_file: str) -> StagedReward:
     """Bind a spec to a task's BDDL file without building the simulator (fast check)."""
-    from tgrpo_ros.sim.libero_env import ensure_libero_config
     ensure_libero_config()
-    import libero.libero.envs.bddl_utils as bddl_utils
+    import libero.libero.envs.bddl_utils as bddl_utils  # heavy: imports robosuite and MuJoCo
     p = bddl_utils.robosuite_parse_problem(bddl_file)
     objects = [n for names in list(p['objects'].values()) + list(p['fixtures'].values())
                for n in names]

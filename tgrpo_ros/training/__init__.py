@@ -6,5 +6,6 @@
 - ``rollout``: collect one group in-process (LIBERO adapter + policy, no ROS).
 - ``trainer``: ``TGRPOTrainer``, advantages + update epochs + adapter save (used by both paths).
 - ``run_folder``: the run folder: config, metrics (CSV, TensorBoard), plot, adapters, resume.
-- ``loop``: the in-process loop ``train_in_process`` (rollout -> update -> save, repeated).
+- ``driver``: the in-process loop ``train_in_process`` (rollout -> update -> save, repeated).
+- ``policy_setup``: the policy a run starts from; ``sft``: supervised fine-tuning.
 """

@@ -32,7 +32,7 @@ class SimTrainSettings:
         'init_states_file); groups cycle through them. Keep evaluation states disjoint '
         '(eval-sim --init-states).'))
     init_states_file: str = field(default='', metadata=_help(
-        "A .npz of generated initial states (python -m tgrpo_ros.sim.init_states); '' = the "
+        "A .npz of generated initial states (tgrpo-ros init-states); '' = the "
         "benchmark's 50 fixed ones. Lets RL train on states that neither the demonstrations "
         'nor the evaluation use.'))
     iterations: int = field(default=9, metadata=_help(

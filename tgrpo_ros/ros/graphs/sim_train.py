@@ -28,7 +28,7 @@ ARGS = [
     LaunchArg('init_states', '0,1,2,3,4', 'Comma-separated benchmark initial states for '
               'training (cycled); keep evaluation states out of this list.'),
     LaunchArg('init_states_file', '', "A .npz of generated initial states that init_states "
-              "index into (python -m tgrpo_ros.sim.init_states); '' = the benchmark's."),
+              "index into (tgrpo-ros init-states); '' = the benchmark's."),
     LaunchArg('group_size', '4', 'Environments N per group (paper: 4); one process each.'),
     LaunchArg('iterations', '9', 'TGRPO iterations (one group + one update each); 9 take '
               'about 15 minutes on a 2-core CPU with the defaults.'),
@@ -91,7 +91,7 @@ def build(v: dict[str, str]) -> list[NodeSpec]:
         states['init_states_file'] = str(Path(v['init_states_file']).resolve())
         if not Path(states['init_states_file']).is_file():
             raise ValueError(f"init_states_file {states['init_states_file']} does not exist "
-                             '(make one with python -m tgrpo_ros.sim.init_states)')
+                             '(make one with tgrpo-ros init-states)')
     nodes = [NodeSpec('sim_env_node', 'sim_env', namespace=e, params_files=params,
                       remappings=shared_topics, parameters=dict(states)) for e in env_ids]
     common = {'model': v['model'], 'device': v['device'], 'seed': int(v['seed']),

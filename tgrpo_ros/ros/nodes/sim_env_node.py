@@ -49,8 +49,8 @@ class SimEnvNode(Node):
         d('frame_id', 'world', ParameterDescriptor(
             description='frame_id stamped on observations (LIBERO world frame, z up).'))
         d('init_states_file', '', ParameterDescriptor(
-            description="A .npz of generated initial states (python -m "
-                        "tgrpo_ros.sim.init_states) that reset's init_state_index points "
+            description="A .npz of generated initial states (tgrpo-ros "
+                        "init-states) that reset's init_state_index points "
                         "into; '' = the benchmark's fixed list."))
         self.env_id = self.get_namespace().strip('/') or self.get_name()
         self.cameras = tuple(self.get_parameter('cameras').value)
