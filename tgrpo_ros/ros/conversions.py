@@ -8,10 +8,11 @@ import numpy as np
 from std_msgs.msg import Header
 
 from tgrpo_ros.contract import DoneReason
-from tgrpo_ros.data.images import image_to_numpy, numpy_to_image
+from tgrpo_ros.data.images import image_to_numpy
 from tgrpo_ros.msg import Ids, Observation as ObservationMsg, PolicyVersion as PolicyVersionMsg
 from tgrpo_ros.msg import StepResult
 from tgrpo_ros.observation import Observation, StepOutcome
+from tgrpo_ros.ros.images import numpy_to_image
 from tgrpo_ros.versioning import PolicyVersion
 
 
