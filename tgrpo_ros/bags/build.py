@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
+from PIL import Image
 
 from tgrpo_ros.bags.typestore import project_typestore
 from tgrpo_ros.contract import DoneReason
@@ -44,7 +45,6 @@ def image_msg(array: np.ndarray, stamp_ns: int = 0, encoding: str = 'rgb8',
 def compressed_image_msg(array: np.ndarray, stamp_ns: int = 0, fmt: str = 'jpeg',
                          quality: int = 95, frame_id: str = 'camera'):
     """sensor_msgs/CompressedImage (JPEG or PNG) of an RGB array, image_transport style."""
-    from PIL import Image
     buf = io.BytesIO()
     Image.fromarray(np.asarray(array, dtype=np.uint8)).save(
         buf, format='JPEG' if fmt == 'jpeg' else 'PNG', **({'quality': quality}

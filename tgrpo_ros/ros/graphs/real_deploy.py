@@ -18,6 +18,7 @@ for both the bridge and the adapter. The adapter starts DISARMED unless arm_on_s
 
 from __future__ import annotations
 
+from tgrpo_ros.real.robot_profile import load_profile, profiles_dir
 from tgrpo_ros.ros.graph import config_file, Graph, LaunchArg, NodeSpec, register
 
 ARGS = [
@@ -48,8 +49,6 @@ def _bool(name: str, text: str) -> bool:
 
 def _validate(v: dict[str, str]) -> dict[str, str]:
     """Check the arguments (run by resolve_args, so both launchers report errors up front)."""
-    from tgrpo_ros.real.robot_profile import load_profile, profiles_dir
-
     if not v['robot_profile']:
         known = sorted(p.stem for p in profiles_dir().glob('*.yaml'))
         raise ValueError(f'launch argument robot_profile is required; built-in profiles: '
@@ -77,8 +76,6 @@ def _cameras(v: dict[str, str]) -> list[str]:
 
 
 def build(v: dict[str, str]) -> list[NodeSpec]:
-    from tgrpo_ros.real.robot_profile import load_profile
-
     _validate(v)
     profile = load_profile(v['robot_profile'])
     cameras = _cameras(v)

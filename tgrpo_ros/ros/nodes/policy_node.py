@@ -29,6 +29,7 @@ from tgrpo_ros.msg import PolicyVersion as PolicyVersionMsg
 from tgrpo_ros.ros.conversions import msg_to_observation, msg_version, version_msg
 from tgrpo_ros.ros.qos import LATCHED, reliable
 from tgrpo_ros.ros.node_main import run_node
+from tgrpo_ros.training.policy_setup import build_policy
 
 RELIABLE = reliable(100)
 
@@ -61,7 +62,6 @@ class PolicyNode(Node):
         if int(p('torch_threads')) > 0 and policy is None:  # shared: the learner set it
             torch.set_num_threads(int(p('torch_threads')))
         if policy is None:
-            from tgrpo_ros.training.policy_setup import build_policy
             policy = build_policy(p('model'), device=p('device'), cameras=tuple(p('cameras')),
                                   lora_rank=p('lora_rank'), lora_alpha=p('lora_alpha'),
                                   seed=int(p('seed')), adapter=p('adapter'))

@@ -31,6 +31,7 @@ from tgrpo_ros.msg import Observation as ObservationMsg
 from tgrpo_ros.ros.conversions import ids_msg, observation_to_msg, outcome_to_msg
 from tgrpo_ros.ros.qos import LATCHED, reliable
 from tgrpo_ros.ros.node_main import run_node
+from tgrpo_ros.sim.libero_env import LiberoEnv
 from tgrpo_ros.srv import EndEpisode, ResetEnv
 
 RELIABLE = reliable(100)
@@ -81,7 +82,6 @@ class SimEnvNode(Node):
 
     # --- environment ------------------------------------------------------------------------
     def _make_libero(self, suite: str, task: str, max_steps: int | None):
-        from tgrpo_ros.sim.libero_env import LiberoEnv
         return LiberoEnv(suite, int(task) if task.isdigit() else task, cameras=self.cameras,
                          image_size=self.image_size, max_steps=max_steps,
                          init_states_file=self.init_states_file)
