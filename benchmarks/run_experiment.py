@@ -23,7 +23,7 @@ Methods (``SimTrainSettings.algo``):
 Never tuned on evaluation states: training uses ``--train-states`` (default 0-24), evaluation
 ``--eval-states`` (default 25-44, i.e. 20 episodes per task per seed); the two are checked to be
 disjoint. With ``--train-init-file`` the training indices point into a file of generated states
-(``tgrpo_ros.sim.init_states``, which never repeats a benchmark state) instead. Every setting
+(``tgrpo-ros init-states``, which never repeats a benchmark state) instead. Every setting
 is fixed before the run and written to the results.
 
 Outputs under ``--out`` (default benchmarks/results/experiment_object_task0)::
@@ -336,8 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--max-steps', type=int, default=160, help='episode limit in training')
     p.add_argument('--train-states', type=parse_range, default=parse_range('0-24'))
     p.add_argument('--train-init-file', type=Path, default=None,
-                   help='train on the generated initial states of this .npz (python -m '
-                        "tgrpo_ros.sim.init_states); default: the benchmark's")
+                   help='train on the generated initial states of this .npz (tgrpo-ros '
+                        "init-states); default: the benchmark's")
     p.add_argument('--eval-states', type=parse_range, default=parse_range('25-44'))
     p.add_argument('--eval-max-steps', type=int, default=160,
                    help='episode limit in evaluation (the same for SFT and every method)')

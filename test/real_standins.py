@@ -28,7 +28,7 @@ from sensor_msgs.msg import CompressedImage, Image, JointState
 from std_msgs.msg import Bool, Float64MultiArray, Header
 from std_srvs.srv import Trigger
 
-from tgrpo_ros.data.images import numpy_to_compressed, numpy_to_image
+from tgrpo_ros.ros.images import numpy_to_compressed, numpy_to_image
 from tgrpo_ros.msg import Action, Ids, Observation
 
 RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)

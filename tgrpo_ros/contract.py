@@ -32,7 +32,8 @@ Images
 
 Log-probabilities
     One per action token (``ACTION_DIM`` per action), from the softmax over the
-    ``NUM_ACTION_BINS`` = 256 action tokens only, at the sampling temperature the action carries.
+    ``NUM_ACTION_BINS`` = 256 action tokens only, at the sampling temperature the action carries
+    (a greedy action, temperature 0, carries them at temperature 1: greedy has no distribution).
     The sampler and the learner compute them with the same code, so before the first gradient
     step the ratio is 1 (|log ratio| < 1e-4 in float32 on the CPU).
 
@@ -49,9 +50,11 @@ Rewards
     not a running total. The reward spec states the scale (``config/rewards/FORMAT.md``).
 
 Done reasons
-    ``DoneReason``: why an episode is over, the string in ``StepResult.done_reason`` and in
-    ``StepOutcome.done_reason``. ``EndReason``: why the learner ends an episode early, the
-    string in ``EndEpisode.reason``.
+    ``DoneReason``: why an episode is over: ``StepOutcome.done_reason`` holds the enum, the
+    message field ``StepResult.done_reason`` its value (ROS messages have no enums; convert at
+    the boundary with ``DoneReason.parse(msg.done_reason)``). ``EndReason``: why the learner
+    ends an episode early, the value sent in ``EndEpisode.reason``. Both are ``StrEnum``s, so a
+    member compares equal to its string and prints as it.
 
 Advantage estimators
     ``tgrpo`` (step and trajectory advantages fused 0.3/0.7), ``traj`` (trajectory-level only,
@@ -62,14 +65,27 @@ Advantage estimators
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 ACTION_DIM = 7
 NUM_ACTION_BINS = 256
 CONTROL_HZ = 20.0
 
 
-class DoneReason(str, Enum):
+class _Reason(StrEnum):
+    """A reason carried as a string in messages; ``parse`` turns the string back."""
+
+    @classmethod
+    def parse(cls, text: str):
+        """Return the member whose value is ``text``; an unknown one raises naming the known."""
+        try:
+            return cls(text)
+        except ValueError:
+            raise ValueError(f'unknown {cls.__name__} {text!r}; known: '
+                             f'{[r.value for r in cls]}') from None
+
+
+class DoneReason(_Reason):
     """Why an episode is over (``StepResult.done_reason``; '' while it runs)."""
 
     RUNNING = ''
@@ -78,17 +94,8 @@ class DoneReason(str, Enum):
     ENDED = 'ended'             # ended from outside (EndEpisode); the final result is no step
     ERROR = 'error'             # the environment failed while stepping
 
-    @classmethod
-    def parse(cls, text: str) -> DoneReason:
-        """Return the reason named by ``text``; an unknown name raises naming the known ones."""
-        try:
-            return cls(text)
-        except ValueError:
-            raise ValueError(f'unknown done reason {text!r}; known: '
-                             f'{[r.value for r in cls]}') from None
 
-
-class EndReason(str, Enum):
+class EndReason(_Reason):
     """Why the learner ends an episode early (``EndEpisode.reason``)."""
 
     GROUP_DONE = 'group_done'   # the group's completion rule no longer needs this episode

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tgrpo_ros.contract import DoneReason
+
 
 @dataclass
 class Observation:
@@ -39,7 +41,7 @@ class StepOutcome:
     reward: dense reward R_t of the state reached (not a running total).
     stage: highest reward stage satisfied (0 = none), out of num_stages.
     success: the task's own success check passed.
-    done: the episode is over; done_reason says why ("success", "max_steps", "ended", "error").
+    done: the episode is over; done_reason says why (``DoneReason.RUNNING`` while it runs).
     """
 
     reward: float
@@ -47,4 +49,4 @@ class StepOutcome:
     num_stages: int
     success: bool
     done: bool
-    done_reason: str = ''
+    done_reason: DoneReason = DoneReason.RUNNING

@@ -25,6 +25,7 @@ def share_dir() -> Path:
     if (here / 'package.xml').is_file():
         return here
     try:
+        # optional: the ament index exists on full ROS 2 installs, not with the PyPI wheels
         from ament_index_python.packages import get_package_share_directory
         return Path(get_package_share_directory(PACKAGE))
     except Exception:  # noqa: BLE001 - no ament index: fall back to the sources

@@ -9,8 +9,8 @@ import pytest
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from tgrpo_ros.data.images import (compressed_to_numpy, image_to_numpy, message_to_rgb8,
-                                        numpy_to_compressed, numpy_to_image)
+from tgrpo_ros.data.images import compressed_to_numpy, image_to_numpy, message_to_rgb8
+from tgrpo_ros.ros.images import numpy_to_compressed, numpy_to_image
 
 
 def _msg(encoding, height, width, step, data: bytes, bigendian=0):

@@ -86,8 +86,8 @@ def test_launcher_starts_the_graph_disarmed(ros_domain, tmp_path):
     stand = StandIns()
     spinner = Spinner(stand)
     launcher = subprocess.Popen(
-        [sys.executable, '-m', 'tgrpo_ros.ros.runner', 'real_deploy', 'robot_profile:=sim_test',
-         f'params_file:={PARAMS}', 'instruction:=lift the red cube'],
+        [sys.executable, '-m', 'tgrpo_ros.commands.launch', 'real_deploy',
+         'robot_profile:=sim_test', f'params_file:={PARAMS}', 'instruction:=lift the red cube'],
         env=child_env(), cwd=str(tmp_path), stdout=open(tmp_path / 'launch.log', 'w'),
         stderr=subprocess.STDOUT)
     WATCHED[:] = [launcher]

@@ -126,7 +126,7 @@ def test_late_duplicate_mismatched_and_stale_actions(tmp_path, ros_domain):
 def test_reset_loads_generated_initial_states_from_the_parameter_file(tmp_path, ros_domain):
     import numpy as np
 
-    from tgrpo_ros.sim import init_states
+    from tgrpo_ros.commands import init_states
     from tgrpo_ros.sim.libero_env import LiberoEnv
     states = tmp_path / 'gen.npz'
     assert init_states.main(['--task', '0', '--count', '2', '--seed', '900',

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tgrpo_ros.commands import init_states as init_states_command
 from tgrpo_ros.sim import init_states
 from tgrpo_ros.sim.expert import ScriptedExpert
 from tgrpo_ros.sim.libero_env import LiberoEnv
@@ -19,8 +20,8 @@ TASK = 'pick_up_the_alphabet_soup_and_place_it_in_the_basket'
 @pytest.fixture(scope='module')
 def made(tmp_path_factory):
     path = tmp_path_factory.mktemp('states') / 'gen.npz'
-    assert init_states.main(['--task', '0', '--count', '2', '--seed', '500',
-                             '--out', str(path)]) == 0
+    assert init_states_command.main(['--task', '0', '--count', '2', '--seed', '500',
+                                     '--out', str(path)]) == 0
     env = LiberoEnv('libero_object', TASK, cameras=(), init_states_file=path)
     yield path, env
     env.close()

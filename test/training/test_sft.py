@@ -16,6 +16,7 @@ import pytest
 
 from tgrpo_ros.data.episodes import FORMAT, FORMAT_VERSION, INDEX_FILE, load_dataset
 from tgrpo_ros.observation import Observation
+from tgrpo_ros.commands import sft as sft_command
 from tgrpo_ros.training import sft
 
 INSTRUCTION = 'pick up the alphabet soup and place it in the basket'
@@ -61,7 +62,7 @@ def write_dataset(folder, episodes=8, length=10, seed=0):
 
 
 def _args(data, out, *extra):
-    return sft.build_parser().parse_args(
+    return sft_command.build_parser().parse_args(
         ['--dataset', str(data), '--out', str(out), '--model', 'tiny:test', '--batch-size', '16',
          '--lr', '1e-3', '--warmup-steps', '5', '--val-fraction', '0.25', '--quiet', *extra])
 

@@ -6,6 +6,7 @@ Imports nothing but torch and the standard library, so it can be read, tested an
 without ROS. One concept per module:
 
 - ``config``: ``TGRPOConfig``, every setting with its paper value.
+- ``registry``: the estimator and loss-aggregation names a config may choose.
 - ``advantages``: the group-relative estimators by name and ``compute_advantages``.
 - ``losses``: the clipped policy objective with the k3 KL, and PPO's clipped value loss.
 - ``gae``: GAE over masked trajectories (PPO baseline).
@@ -14,9 +15,7 @@ without ROS. One concept per module:
 """
 
 from tgrpo_ros.algo.advantages import (
-    ADVANTAGE_ESTIMATORS,
     compute_advantages,
-    register_estimator,
     standardize,
     step_advantages,
     trajectory_advantages,
@@ -24,7 +23,8 @@ from tgrpo_ros.algo.advantages import (
 from tgrpo_ros.algo.buffer import GroupRolloutBuffer, Minibatch
 from tgrpo_ros.algo.config import GROUP_COMPLETION_RULES, TGRPOConfig
 from tgrpo_ros.algo.gae import compute_gae
-from tgrpo_ros.algo.losses import LOSS_AGGREGATIONS, policy_loss, value_loss
+from tgrpo_ros.algo.losses import policy_loss, value_loss
+from tgrpo_ros.algo.registry import ADVANTAGE_ESTIMATORS, LOSS_AGGREGATIONS, register_estimator
 
 __all__ = [
     'ADVANTAGE_ESTIMATORS',

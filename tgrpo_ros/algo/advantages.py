@@ -1,6 +1,6 @@
 # Copyright 2026 tgrpo_ros contributors
 # SPDX-License-Identifier: Apache-2.0
-"""Advantage estimators, registered by name, and the one entry point ``compute_advantages``.
+"""Advantage estimators, registered by name (``registry``), and the entry ``compute_advantages``.
 
 A group is N trajectories from the same initial state, padded to T steps. Every estimator takes
 
@@ -10,7 +10,7 @@ A group is N trajectories from the same initial state, padded to T steps. Every 
 and returns advantages (N, T) with 0 wherever ``mask`` is False. Masked steps take no part in any
 mean or deviation, so trajectories of unequal length are handled exactly.
 
-Group-relative estimators (TGRPO, arXiv 2506.08440; contracts.md):
+Group-relative estimators (TGRPO paper, arXiv 2506.08440; ``tgrpo_ros.contract``):
 
     step level        S[i, t] = (R[i, t] - mean_j R[j, t]) / std_j R[j, t]   over valid j at t
     trajectory level  T[i]    = (G[i] - mean_j G[j]) / std_j G[j],  G[i] = sum of i's valid R
@@ -33,14 +33,13 @@ the critic's ``values`` (see ``tgrpo_ros.algo.gae``).
 
 from __future__ import annotations
 
-from typing import Callable, TYPE_CHECKING
+from typing import Callable
 
 import torch
 
+from tgrpo_ros.algo.config import TGRPOConfig
 from tgrpo_ros.algo.gae import compute_gae
-
-if TYPE_CHECKING:
-    from tgrpo_ros.algo.config import TGRPOConfig
+from tgrpo_ros.algo.registry import ADVANTAGE_ESTIMATORS, register_estimator
 
 # Below this the spread is floating-point noise, not a difference between trajectories.
 MIN_STD = 1e-8
@@ -87,19 +86,8 @@ def _broadcast(per_trajectory: torch.Tensor, mask: torch.Tensor) -> torch.Tensor
 # Every estimator: fn(rewards (N, T) float64, mask (N, T) bool, config, *, success (N,) bool or
 # None, values (N, T) float64 or None, last_values (N,) float64 or None) -> (N, T) float64.
 # Keywords an estimator does not use are ignored, so a learner passes the same ones whatever the
-# configured estimator.
+# configured estimator. The table itself is ``registry.ADVANTAGE_ESTIMATORS``.
 AdvantageEstimator = Callable[..., torch.Tensor]
-ADVANTAGE_ESTIMATORS: dict[str, AdvantageEstimator] = {}
-
-
-def register_estimator(name: str) -> Callable[[AdvantageEstimator], AdvantageEstimator]:
-    """Register an advantage estimator under ``name`` (a config's ``estimator`` value)."""
-    def decorate(fn: AdvantageEstimator) -> AdvantageEstimator:
-        if name in ADVANTAGE_ESTIMATORS:
-            raise ValueError(f'advantage estimator {name!r} is already registered')
-        ADVANTAGE_ESTIMATORS[name] = fn
-        return fn
-    return decorate
 
 
 @register_estimator('tgrpo')
@@ -182,7 +170,6 @@ def compute_advantages(rewards: torch.Tensor, mask: torch.Tensor, estimator: str
         raise ValueError(f'unknown advantage estimator {estimator!r}; known: '
                          f'{", ".join(sorted(ADVANTAGE_ESTIMATORS))}')
     if config is None:
-        from tgrpo_ros.algo.config import TGRPOConfig  # config imports this module
         # Paper defaults for the named estimator ('all_done' only so that 'grpo_outcome',
         # which rejects 'first_success', gets a valid config; completion plays no part here).
         config = TGRPOConfig(estimator=estimator, group_completion='all_done')

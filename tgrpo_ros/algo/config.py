@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import math
 from typing import Callable
 
+from tgrpo_ros.algo.registry import ADVANTAGE_ESTIMATORS, LOSS_AGGREGATIONS
 from tgrpo_ros.declaration import DIMENSIONLESS, setting
 
 # Group completion rules, used by the rollout buffer.
@@ -23,13 +24,11 @@ GROUP_COMPLETION_RULES = ('first_success', 'all_done')
 
 
 def _estimators() -> tuple[str, ...]:
-    # The registry owns the names; imported when asked because it imports this module.
-    from tgrpo_ros.algo.advantages import ADVANTAGE_ESTIMATORS
+    # Asked when a value is checked: the registry is filled once tgrpo_ros.algo is imported.
     return tuple(ADVANTAGE_ESTIMATORS)
 
 
 def _loss_aggregations() -> tuple[str, ...]:
-    from tgrpo_ros.algo.losses import LOSS_AGGREGATIONS
     return tuple(LOSS_AGGREGATIONS)
 
 
@@ -112,10 +111,6 @@ class TGRPOConfig:
         'trunk.')
 
     def __post_init__(self):
-        # The registries own the names; imported here because they import this module.
-        from tgrpo_ros.algo.advantages import ADVANTAGE_ESTIMATORS
-        from tgrpo_ros.algo.losses import LOSS_AGGREGATIONS
-
         _one_of('estimator', self.estimator, tuple(ADVANTAGE_ESTIMATORS))
         _one_of('loss_aggregation', self.loss_aggregation, tuple(LOSS_AGGREGATIONS))
         _one_of('group_completion', self.group_completion, GROUP_COMPLETION_RULES)

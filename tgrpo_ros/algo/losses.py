@@ -10,7 +10,7 @@ Policy loss, per action token k of sample b (one sample = one step of one trajec
     loss_tok   = pg + beta * kl
 
 Minimising it maximises the paper's min(rho A, clip(rho) A) - beta KL. ``loss_tok`` is then
-aggregated over the minibatch (``LOSS_AGGREGATIONS``):
+aggregated over the minibatch (``registry.LOSS_AGGREGATIONS``, filled here):
 
 - 'token-mean': the mean over all valid tokens; a step's weight grows with its valid tokens and
   a trajectory's with its steps.
@@ -27,12 +27,10 @@ to log.
 
 from __future__ import annotations
 
-from typing import Callable, TYPE_CHECKING
-
 import torch
 
-if TYPE_CHECKING:
-    from tgrpo_ros.algo.config import TGRPOConfig
+from tgrpo_ros.algo.config import TGRPOConfig
+from tgrpo_ros.algo.registry import LOSS_AGGREGATIONS, register_aggregation
 
 # exp() of a log-ratio beyond this overflows float32; the KL term is clamped there (the
 # gradient is already meaningless that far from the reference).
@@ -40,6 +38,7 @@ MAX_LOG_RATIO = 20.0
 
 
 # --- aggregation ----------------------------------------------------------------------------
+@register_aggregation('token-mean')
 def token_mean(values: torch.Tensor, token_mask: torch.Tensor,
                step_weights: torch.Tensor | None = None) -> torch.Tensor:
     """Mean of ``values`` (B, K) over the True entries of ``token_mask`` (B, K); 0 if none."""
@@ -47,6 +46,7 @@ def token_mean(values: torch.Tensor, token_mask: torch.Tensor,
     return (values * mask).sum() / mask.sum().clamp(min=1.0)
 
 
+@register_aggregation('seq-mean')
 def seq_mean(values: torch.Tensor, token_mask: torch.Tensor,
              step_weights: torch.Tensor | None = None) -> torch.Tensor:
     """Weighted mean over steps (B,) of each step's mean over its valid tokens (B, K).
@@ -62,10 +62,6 @@ def seq_mean(values: torch.Tensor, token_mask: torch.Tensor,
     per_step = (values * mask).sum(dim=1) / tokens.clamp(min=1.0)
     weights = torch.where(tokens > 0, step_weights.to(values.dtype), torch.zeros_like(tokens))
     return (weights * per_step).sum() / weights.sum().clamp(min=torch.finfo(values.dtype).tiny)
-
-
-Aggregation = Callable[[torch.Tensor, torch.Tensor, 'torch.Tensor | None'], torch.Tensor]
-LOSS_AGGREGATIONS: dict[str, Aggregation] = {'token-mean': token_mean, 'seq-mean': seq_mean}
 
 
 # --- policy loss ----------------------------------------------------------------------------
@@ -95,7 +91,6 @@ def policy_loss(new_logprobs: torch.Tensor, old_logprobs: torch.Tensor,
     Log-probs are upcast to float32 (bf16 log-ratios lose the 1e-4 agreement of epoch one).
     """
     if config is None:
-        from tgrpo_ros.algo.config import TGRPOConfig  # config imports this module
         config = TGRPOConfig()
     b, k = _check_logprobs(new_logprobs, 'new_logprobs')
     _check_same(old_logprobs, (b, k), 'old_logprobs')
@@ -173,7 +168,6 @@ def value_loss(values: torch.Tensor, old_values: torch.Tensor, returns: torch.Te
     clipped error was the larger), explained_variance of the returns by the old values.
     """
     if config is None:
-        from tgrpo_ros.algo.config import TGRPOConfig  # config imports this module
         config = TGRPOConfig()
     if values.dim() != 1:
         raise ValueError(f'values must have shape (B,); got {tuple(values.shape)}')

@@ -17,10 +17,11 @@ works from a plain Python install with ``rosbags``:
 * ``messages`` / ``pairing``: conversion of recorded messages, and streaming pairing of inputs
   with the recorded action (by ids or by time; actions from end-effector motion).
 * ``metrics`` / ``evaluate`` / ``report``: offline evaluation of one or more policies.
-* ``dataset``: the episode dataset ``tgrpo-ros sft`` reads (format documented there).
+* ``to_dataset``: recordings to the episode dataset ``tgrpo-ros sft`` reads (the format is
+  ``tgrpo_ros.data.episodes``).
 * ``build`` / ``synthetic``: messages from numpy, and recordings with known contents.
-* Command lines: ``record_cli`` (``tgrpo-ros record``), ``eval_cli`` (``tgrpo-ros eval-bag``),
-  ``dataset_cli`` (``tgrpo-ros bags-to-dataset``).
+* Their commands live in ``tgrpo_ros.commands``: ``record`` (``tgrpo-ros record``),
+  ``eval_bag`` (``tgrpo-ros eval-bag``), ``bags_to_dataset`` (``tgrpo-ros bags-to-dataset``).
 
 Why there is no ``launch/offline_eval.launch.py``: offline evaluation is a batch job over files,
 not a ROS graph. It starts no node, subscribes to nothing and needs no parameters server,

@@ -13,8 +13,10 @@ from __future__ import annotations
 import io
 
 import numpy as np
+from PIL import Image
 
 from tgrpo_ros.bags.typestore import project_typestore
+from tgrpo_ros.contract import DoneReason
 from tgrpo_ros.observation import Observation
 
 _NS = 1_000_000_000
@@ -43,7 +45,6 @@ def image_msg(array: np.ndarray, stamp_ns: int = 0, encoding: str = 'rgb8',
 def compressed_image_msg(array: np.ndarray, stamp_ns: int = 0, fmt: str = 'jpeg',
                          quality: int = 95, frame_id: str = 'camera'):
     """sensor_msgs/CompressedImage (JPEG or PNG) of an RGB array, image_transport style."""
-    from PIL import Image
     buf = io.BytesIO()
     Image.fromarray(np.asarray(array, dtype=np.uint8)).save(
         buf, format='JPEG' if fmt == 'jpeg' else 'PNG', **({'quality': quality}
@@ -90,12 +91,14 @@ def action_msg(action: np.ndarray, env_id: str, episode_id: int, step: int, stam
 
 
 def step_result_msg(env_id: str, episode_id: int, step: int, stamp_ns: int, reward: float = 0.0,
-                    done: bool = False, success: bool = False, done_reason: str = '',
+                    done: bool = False, success: bool = False,
+                    done_reason: DoneReason | str = DoneReason.RUNNING,
                     stage: int = 0, num_stages: int = 0, version: int = 0):
     return _t('tgrpo_ros/msg/StepResult')(
         header=header(stamp_ns, 'base_link'), ids=ids_msg(env_id, episode_id, step),
         reward=float(reward), stage=int(stage), num_stages=int(num_stages), success=bool(success),
-        done=bool(done), done_reason=done_reason, policy_version=version_msg(version))
+        done=bool(done), done_reason=DoneReason.parse(done_reason).value,
+        policy_version=version_msg(version))
 
 
 def joint_state_msg(names: list[str], positions, stamp_ns: int = 0):

@@ -33,6 +33,7 @@ from tgrpo_ros.bags import messages as M
 from tgrpo_ros.bags.metrics import MetricAccumulator
 from tgrpo_ros.bags.pairing import iter_samples, reference_count, resolve_mode, Sample, SkipLog
 from tgrpo_ros.bags.reader import BagError, BagReader
+from tgrpo_ros.bags.report import write_outputs
 from tgrpo_ros.bags.topic_map import TopicMap
 
 EVAL_ERRORS = (BagError, M.MessageError, M.UnsupportedImageError, KeyError, ValueError)
@@ -164,8 +165,6 @@ def evaluate_bags(bags: Sequence[str | Path], policies: dict, tmap: TopicMap,
     Returns the report dict (also written as report.json). ``report['errors']`` lists bags that
     failed (with the cause); ``report['complete']`` is False then.
     """
-    from tgrpo_ros.bags.report import write_outputs
-
     if not policies:
         raise ValueError('no policy to evaluate')
     if batch_size < 1:

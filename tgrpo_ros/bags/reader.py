@@ -21,6 +21,7 @@ from rosbags.interfaces import MessageDefinitionFormat
 from rosbags.rosbag2 import Reader
 from rosbags.rosbag2.errors import ReaderError
 
+from tgrpo_ros.bags.salvage import SalvagedBag
 from tgrpo_ros.bags.typestore import project_typestore, register_definitions
 
 
@@ -100,7 +101,6 @@ class BagReader:
             sorted(self.path.glob('*.mcap')) if self.path.is_dir() else [])
         if len(files) != 1:
             return None
-        from tgrpo_ros.bags.salvage import SalvagedBag
         try:
             bag = SalvagedBag(files[0])
         except Exception:  # noqa: BLE001 - nothing salvageable: the original error stands

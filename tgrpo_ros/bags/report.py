@@ -64,6 +64,7 @@ def write_outputs(out_dir: Path, report: dict, traces: dict, *, plots: bool = Tr
 
 def make_plots(folder: Path, report: dict, traces: dict, max_plots: int) -> list[tuple[str, str]]:
     """Draw the figures; return (caption, path relative to the output folder)."""
+    # optional: matplotlib only for plots (slow to import), and the backend is chosen first
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt

@@ -48,6 +48,8 @@ from pathlib import Path
 
 import yaml
 
+from tgrpo_ros.real.robot_profile import load_profile
+
 OSC_TRANSLATION_SCALE = 0.05   # m per control step at action 1.0 (robosuite OSC_POSE)
 OSC_ROTATION_SCALE = 0.5       # rad per control step at action 1.0
 DEFAULT_PHYSICAL_SCALE = [OSC_TRANSLATION_SCALE] * 3 + [OSC_ROTATION_SCALE] * 3
@@ -151,7 +153,6 @@ def parse_topic_map(raw: dict, source: str = '<dict>') -> TopicMap:
     m = TopicMap(source=source)
     profile_defaults: dict = {}
     if raw.get('robot_profile') is not None:
-        from tgrpo_ros.real.robot_profile import load_profile
         try:
             prof = load_profile(str(raw['robot_profile']))
         except (OSError, ValueError) as exc:
@@ -241,6 +242,13 @@ def parse_topic_map(raw: dict, source: str = '<dict>') -> TopicMap:
         raise TopicMapError(f'{source}: physical_scale and physical_units need 6 entries '
                             '(x, y, z, roll, pitch, yaw; the gripper has no physical unit)')
     return m
+
+
+def resolve_topic_map(value: str) -> TopicMap:
+    """Return the topic map ``value`` names: ``sim[:<namespace>]`` or a YAML file's path."""
+    if value == 'sim' or value.startswith('sim:'):
+        return sim_topic_map(value.split(':', 1)[1] if ':' in value else 'env0')
+    return load_topic_map(value)
 
 
 def load_topic_map(path: str | Path) -> TopicMap:

@@ -16,7 +16,7 @@ from pathlib import Path
 import re
 import threading
 
-from rosbags.typesys import get_types_from_msg, get_typestore, Stores
+from rosbags.typesys import get_types_from_idl, get_types_from_msg, get_typestore, Stores
 from rosbags.typesys.store import Typestore
 
 PACKAGE = 'tgrpo_ros'
@@ -128,7 +128,6 @@ def register_definitions(store: Typestore, definitions: dict[str, tuple[str, str
 
     Types already known are kept (the store's definition wins).
     """
-    from rosbags.typesys import get_types_from_idl
     types = {}
     for msgtype, (fmt, text) in definitions.items():
         if msgtype in store.fielddefs or not text:

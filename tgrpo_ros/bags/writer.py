@@ -15,13 +15,16 @@ what was written before stays readable.
 
 from __future__ import annotations
 
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 from rosbags.interfaces import (Qos, QosDurability, QosHistory, QosLiveliness, QosReliability,
                                 QosTime)
 from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.rosbag2.enums import CompressionFormat, CompressionMode
 
+from tgrpo_ros import __version__
 from tgrpo_ros.bags.typestore import ensure_type, project_typestore
 
 STORAGES = {'mcap': StoragePlugin.MCAP, 'sqlite3': StoragePlugin.SQLITE3}
@@ -62,7 +65,6 @@ class BagWriter:
         self.store = store or project_typestore()
         self._writer = Writer(self.path, version=version, storage_plugin=STORAGES[storage])
         if compress:
-            from rosbags.rosbag2.enums import CompressionFormat, CompressionMode
             mode = CompressionMode.STORAGE if storage == 'mcap' else CompressionMode.MESSAGE
             self._writer.set_compression(mode, CompressionFormat.ZSTD)
         # rosbag2 reads custom_data as a string map; an empty one would be written as null.
@@ -133,12 +135,10 @@ class BagWriter:
 
 
 def _package_version() -> str:
-    from tgrpo_ros import __version__
     return __version__
 
 
 def _rosbags_version() -> str:
-    from importlib.metadata import version
     return version('rosbags')
 
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from tgrpo_ros.bags.to_dataset import bags_to_dataset
+from tgrpo_ros.bags.topic_map import resolve_topic_map, TopicMapError
+
 EXAMPLES = """examples:
   # teleoperation sessions, mapped like the evaluation
   tgrpo-ros bags-to-dataset bags/teleop_* --topics config/topic_maps/real_franka_action.yaml \\
@@ -32,9 +35,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument('--min-length', type=int, default=1, help='shortest episode kept')
     p.add_argument('--no-progress', action='store_true')
     args = p.parse_args(argv)
-    from tgrpo_ros.bags.to_dataset import bags_to_dataset
-    from tgrpo_ros.commands.eval_bag import resolve_topic_map
-    from tgrpo_ros.bags.topic_map import TopicMapError
     try:
         tmap = resolve_topic_map(args.topics)
         index = bags_to_dataset(args.bags, tmap, args.out, statistics_key=args.key,

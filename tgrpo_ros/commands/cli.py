@@ -14,14 +14,20 @@ import sys
 
 # name -> (module with main(argv) -> int | None, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    'launch': ('tgrpo_ros.ros.runner', 'start a node graph (sim_train, real_deploy) without ros2'),
+    'launch': ('tgrpo_ros.commands.launch',
+               'start a node graph (sim_train, real_deploy) without ros2'),
     'train': ('tgrpo_ros.commands.train', 'TGRPO training in one process, no ROS'),
-    'eval-sim': ('tgrpo_ros.sim.eval_sim', 'success rates of a policy/expert/random in LIBERO'),
+    'eval-sim': ('tgrpo_ros.commands.eval_sim',
+                 'success rates of a policy/expert/random in LIBERO'),
     'eval-bag': ('tgrpo_ros.commands.eval_bag', 'offline evaluation of policies on recorded bags'),
     'record': ('tgrpo_ros.commands.record', 'record observation/action/result topics to a bag'),
     'bags-to-dataset': ('tgrpo_ros.commands.bags_to_dataset',
                         'turn recorded bags into an SFT dataset'),
-    'sft': ('tgrpo_ros.training.sft', 'supervised fine-tuning from demonstrations'),
+    'demonstrations': ('tgrpo_ros.commands.demonstrations',
+                       'scripted-expert demonstrations as an SFT dataset'),
+    'sft': ('tgrpo_ros.commands.sft', 'supervised fine-tuning from demonstrations'),
+    'init-states': ('tgrpo_ros.commands.init_states',
+                    'sample LIBERO initial states beyond the benchmark 50 into a file'),
     'sim-episode': ('tgrpo_ros.commands.sim_episode',
                     'run one LIBERO episode and save its frames'),
 }

@@ -16,6 +16,13 @@ import json
 from pathlib import Path
 import sys
 
+import torch
+
+from tgrpo_ros.bags.evaluate import evaluate_bags
+from tgrpo_ros.bags.topic_map import resolve_topic_map, TopicMapError
+from tgrpo_ros.policy.checkpoint import load_policy
+from tgrpo_ros.training.policy_setup import build_policy
+
 EXAMPLES = """examples:
   # a bag of this package's own topics (env0), tiny test policy served by the policy node
   tgrpo-ros eval-bag bags/run1 --policy tiny:test --topics sim --out eval/run1
@@ -85,7 +92,6 @@ def load_eval_policy(spec: str, *, base: str = '', device: str = 'cpu', seed: in
                      cameras: list[str] | None = None, lora_rank: int = 8,
                      lora_alpha: float = 16.0):
     """Build the policy ``spec`` names (see EXAMPLES); errors name the spec."""
-    from tgrpo_ros.training.policy_setup import build_policy
     kw = {'device': device, 'seed': seed, 'lora_rank': lora_rank, 'lora_alpha': lora_alpha}
     if cameras:
         kw['cameras'] = tuple(cameras)
@@ -104,15 +110,7 @@ def load_eval_policy(spec: str, *, base: str = '', device: str = 'cpu', seed: in
             kw['lora_rank'] = int(cfg.get('r', lora_rank))
             kw['lora_alpha'] = float(cfg.get('lora_alpha', lora_alpha))
         return build_policy(base, adapter=str(path), **kw)
-    from tgrpo_ros.policy.checkpoint import load_policy
     return load_policy(path, device=device, cameras=list(cameras) if cameras else None)
-
-
-def resolve_topic_map(value: str):
-    from tgrpo_ros.bags.topic_map import load_topic_map, sim_topic_map
-    if value == 'sim' or value.startswith('sim:'):
-        return sim_topic_map(value.split(':', 1)[1] if ':' in value else 'env0')
-    return load_topic_map(value)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,9 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.batch_size < 1:
         parser.error('--batch-size must be >= 1')
     if args.threads:
-        import torch
         torch.set_num_threads(args.threads)
-    from tgrpo_ros.bags.topic_map import TopicMapError
     try:
         tmap = resolve_topic_map(args.topics)
     except TopicMapError as exc:
@@ -142,7 +138,6 @@ def main(argv: list[str] | None = None) -> int:
         policies[name] = pol
         info[name] = {'spec': spec, 'version': pol.version.version, 'sha256': pol.version.sha256,
                       'cameras': list(pol.spec.cameras)}
-    from tgrpo_ros.bags.evaluate import evaluate_bags
     try:
         report = evaluate_bags(args.bags, policies, tmap, args.out, batch_size=args.batch_size,
                                progress=not args.no_progress, policy_info=info,

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import argparse
 
+from tgrpo_ros.bags.recorder import parse_versions
+from tgrpo_ros.ros.nodes.bag_recorder import main as node_main
+
 EXAMPLES = """examples:
   # the observation, action and step_result topics of env0, MCAP, until Ctrl-C
   tgrpo-ros record -o bags/run1
@@ -53,12 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from tgrpo_ros.bags.recorder import parse_versions
     try:
         parse_versions(args.policy_versions)
     except ValueError as exc:
         build_parser().error(str(exc))
-    from tgrpo_ros.ros.nodes.bag_recorder import main as node_main
     return node_main(args=[], output=args.output, storage=args.storage,
                      namespaces=list(args.namespaces) or [''],
                      topics=list(args.topics) or [''], policy_versions=args.policy_versions,

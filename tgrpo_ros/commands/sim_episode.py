@@ -15,8 +15,10 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+import imageio.v2 as imageio
 import numpy as np
 
+from tgrpo_ros.sim.eval_sim import ExpertPolicy, RandomPolicy, VLAPolicyRunner
 from tgrpo_ros.sim.libero_env import LiberoEnv, SUITES
 
 EXAMPLES = """
@@ -54,7 +56,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``tgrpo-ros sim-episode``; returns the process exit code."""
-    from tgrpo_ros.sim.eval_sim import ExpertPolicy, RandomPolicy, VLAPolicyRunner
     args = build_parser().parse_args(argv)
     if args.policy == 'expert':
         runner, cameras = ExpertPolicy(1, 0.0, args.seed), ['agentview']
@@ -67,7 +68,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         cameras = runner.cameras
     cameras = args.cameras or cameras
     task = int(args.task) if args.task.isdigit() else args.task
-    import imageio.v2 as imageio
     args.out.mkdir(parents=True, exist_ok=True)
     env = LiberoEnv(args.suite, task, cameras=cameras, image_size=args.image_size,
                     max_steps=args.max_steps)

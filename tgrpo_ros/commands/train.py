@@ -19,6 +19,7 @@ from typing import Sequence
 
 import yaml
 
+from tgrpo_ros.training.driver import train_in_process
 from tgrpo_ros.training.settings import (canonical, entries, parse_text, preset_names,
                                          render_parameter_file, resolve)
 
@@ -85,7 +86,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from tgrpo_ros.training.driver import train_in_process
     args = build_parser().parse_args(argv)
     if args.print_parameter_file:
         print(render_parameter_file(), end='')

@@ -2,6 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """sensor_msgs Image / CompressedImage <-> numpy, with cv_bridge's semantics and no OpenCV.
 
+No ROS import: messages are read by their fields (rclpy's or rosbags' alike), and the fields of
+new ones are returned as a dict; ``tgrpo_ros.ros.images`` builds the rclpy messages.
+
 cv_bridge is not installable from PyPI and breaks on NumPy 2, so this module reimplements the part
 of it the package needs, with the same rules:
 
@@ -9,11 +12,11 @@ of it the package needs, with the same rules:
   in the message's own encoding (passthrough) or converted to ``desired_encoding``. Rows padded
   past ``width * channels * bytes`` (``step`` larger) are cropped; big-endian data
   (``is_bigendian``) is returned in native byte order. The result never aliases the message.
-- ``numpy_to_image(array, encoding='passthrough', header=None)`` builds an Image with a dense
-  ``step`` and the machine's byte order; the header is copied, so a round trip keeps it.
+- ``image_fields(array, encoding='passthrough')`` gives an Image's fields with a dense ``step``
+  and the machine's byte order (``tgrpo_ros.ros.images.numpy_to_image`` builds the message).
   ``passthrough`` picks the generic OpenCV-style name from dtype and channels (``8UC3`` ...)
   as cv_bridge does.
-- ``compressed_to_numpy`` / ``numpy_to_compressed`` handle JPEG and PNG. cv_bridge decodes with
+- ``compressed_to_numpy`` / ``compressed_fields`` handle JPEG and PNG. cv_bridge decodes with
   OpenCV into BGR; here ``passthrough`` decodes colour images to ``rgb8`` (the package's
   image convention), grey ones to ``mono8`` / ``mono16``. The ``format`` field may be
   cv_bridge's (``jpeg``) or image_transport's (``rgb8; jpeg compressed bgr8``).
@@ -29,6 +32,7 @@ import io
 import sys
 
 import numpy as np
+from PIL import Image as PILImage
 
 # encoding -> (numpy dtype (native order), channels)
 ENCODINGS: dict[str, tuple[np.dtype, int]] = {
@@ -58,16 +62,6 @@ def _check_encoding(field: str, encoding: str) -> tuple[np.dtype, int]:
         raise ValueError(f'{field}: unsupported image encoding {encoding!r}; supported: '
                          f'{", ".join(ENCODINGS)}')
     return ENCODINGS[encoding]
-
-
-def _header_copy(header):
-    from std_msgs.msg import Header
-    out = Header()
-    if header is not None:
-        out.stamp.sec = header.stamp.sec
-        out.stamp.nanosec = header.stamp.nanosec
-        out.frame_id = header.frame_id
-    return out
 
 
 def image_to_numpy(msg, desired_encoding: str = 'passthrough') -> np.ndarray:
@@ -152,14 +146,13 @@ def _passthrough_encoding(array: np.ndarray) -> str:
     return name
 
 
-def numpy_to_image(array: np.ndarray, encoding: str = 'passthrough', header=None):
-    """Build a sensor_msgs/Image from an (H, W) or (H, W, C) array; ``header`` is copied.
+def image_fields(array: np.ndarray, encoding: str = 'passthrough') -> dict:
+    """Return the fields of a sensor_msgs/Image holding an (H, W) or (H, W, C) array.
 
-    The array's dtype and channels must be those of ``encoding``; a big-endian array is stored
-    as is with ``is_bigendian = 1``.
+    height, width, encoding, is_bigendian, step and data; the ROS layer puts them into a
+    message (``tgrpo_ros.ros.images.numpy_to_image``). The array's dtype and channels must be
+    those of ``encoding``; a big-endian array is stored as is with ``is_bigendian = 1``.
     """
-    from sensor_msgs.msg import Image
-
     array = np.asarray(array)
     if array.ndim not in (2, 3):
         raise ValueError(f'image array must be (H, W) or (H, W, C), got shape {array.shape}')
@@ -171,14 +164,10 @@ def numpy_to_image(array: np.ndarray, encoding: str = 'passthrough', header=None
         raise ValueError(f'encoding {encoding!r} needs {channels} channel(s) of {dtype}, got '
                          f'array shape {array.shape} dtype {array.dtype}')
     big = array.dtype.byteorder == '>' or (array.dtype.byteorder == '=' and sys.byteorder == 'big')
-    msg = Image()
-    msg.header = _header_copy(header)
-    msg.height, msg.width = int(array.shape[0]), int(array.shape[1])
-    msg.encoding = encoding
-    msg.is_bigendian = 1 if big and dtype.itemsize > 1 else 0
-    msg.step = int(array.shape[1] * channels * dtype.itemsize)
-    msg.data = np.ascontiguousarray(array).tobytes()
-    return msg
+    return {'height': int(array.shape[0]), 'width': int(array.shape[1]), 'encoding': encoding,
+            'is_bigendian': 1 if big and dtype.itemsize > 1 else 0,
+            'step': int(array.shape[1] * channels * dtype.itemsize),
+            'data': np.ascontiguousarray(array).tobytes()}
 
 
 def _compression(fmt: str) -> str:
@@ -193,8 +182,6 @@ def _compression(fmt: str) -> str:
 
 def compressed_to_numpy(msg, desired_encoding: str = 'passthrough') -> np.ndarray:
     """Decode a JPEG or PNG sensor_msgs/CompressedImage (colour to rgb8 under passthrough)."""
-    from PIL import Image as PILImage
-
     _compression(msg.format)
     try:
         pil = PILImage.open(io.BytesIO(bytes(msg.data)))
@@ -216,17 +203,15 @@ def compressed_to_numpy(msg, desired_encoding: str = 'passthrough') -> np.ndarra
     return convert_encoding(array, encoding, desired_encoding)
 
 
-def numpy_to_compressed(array: np.ndarray, encoding: str, fmt: str = 'jpeg', header=None,
-                        jpeg_quality: int = 95):
-    """Encode an array in ``encoding`` as a JPEG or PNG sensor_msgs/CompressedImage.
+def compressed_fields(array: np.ndarray, encoding: str, fmt: str = 'jpeg',
+                      jpeg_quality: int = 95) -> dict:
+    """Encode an array in ``encoding`` as JPEG or PNG; return a CompressedImage's format and data.
 
     ``format`` is written image_transport style (``'rgb8; jpeg compressed rgb8'``), which both
     image_transport's decoder and ``compressed_to_numpy`` read. JPEG takes 8-bit mono or colour
-    (alpha is dropped); PNG also keeps alpha and 16-bit mono.
+    (alpha is dropped); PNG also keeps alpha and 16-bit mono. The ROS layer puts them into a
+    message (``tgrpo_ros.ros.images.numpy_to_compressed``).
     """
-    from PIL import Image as PILImage
-    from sensor_msgs.msg import CompressedImage
-
     kind = _compression(fmt)
     dtype, channels = _check_encoding('encoding', encoding)
     array = np.asarray(array)
@@ -248,11 +233,7 @@ def numpy_to_compressed(array: np.ndarray, encoding: str, fmt: str = 'jpeg', hea
         pil.save(buf, format='JPEG', quality=int(jpeg_quality))
     else:
         pil.save(buf, format='PNG')
-    msg = CompressedImage()
-    msg.header = _header_copy(header)
-    msg.format = f'{encoding}; {kind} compressed {stored}'
-    msg.data = buf.getvalue()
-    return msg
+    return {'format': f'{encoding}; {kind} compressed {stored}', 'data': buf.getvalue()}
 
 
 def message_to_rgb8(msg) -> np.ndarray:

@@ -15,7 +15,8 @@ Where each concept lives: ``base.py`` (the interface), ``token_policy.py`` (its 
 """
 
 from tgrpo_ros.policy.action_tokenizer import ActionTokenizer
-from tgrpo_ros.policy.base import ACTION_DIM, ActionSample, VLAPolicy
+from tgrpo_ros.contract import ACTION_DIM  # re-exported: policy users need it with the rest
+from tgrpo_ros.policy.base import ActionSample, VLAPolicy
 from tgrpo_ros.policy.device import resolve_device, resolve_dtype
 from tgrpo_ros.policy.checkpoint import folder_kind, load_policy, save_policy
 from tgrpo_ros.policy.lora import LoraSettings

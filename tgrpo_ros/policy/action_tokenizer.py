@@ -2,11 +2,11 @@
 # SPDX-License-Identifier: Apache-2.0
 """OpenVLA's action tokenizer: 256 uniform bins over [-1, 1] mapped onto the last text tokens.
 
-The formula follows OpenVLA (tgrpo.md): ``bins = linspace(-1, 1, 256)``,
-``token id = vocab_size - digitize(clip(a, -1, 1), bins)`` so the ids are
-``vocab_size - 256 .. vocab_size - 1`` in DESCENDING order of bin; decoding goes through the
-255 bin centres, ``index = clip(vocab_size - id - 1, 0, 254)``. ``vocab_size`` is the text
-vocabulary (32000 for Llama-2), not the padded logit count (32064).
+The formula follows OpenVLA's ``ActionTokenizer`` (arXiv 2406.09246):
+``bins = linspace(-1, 1, 256)``, ``token id = vocab_size - digitize(clip(a, -1, 1), bins)``
+so the ids are ``vocab_size - 256 .. vocab_size - 1`` in DESCENDING order of bin; decoding goes
+through the 255 bin centres, ``index = clip(vocab_size - id - 1, 0, 254)``. ``vocab_size`` is
+the text vocabulary (32000 for Llama-2), not the padded logit count (32064).
 
 Inside the policy the 256 action ids are kept in ASCENDING id order: column ``j`` of a restricted
 softmax is token id ``first_id + j``.

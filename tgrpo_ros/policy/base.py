@@ -7,9 +7,9 @@ their log-probabilities, and teacher-forced log-probabilities of given tokens wi
 gradients, with or without the LoRA adapter (the reference policy). There is no hidden
 train/eval switch: every call says what it wants.
 
-Log-probabilities (contracts.md): per action token (7 per action), from the softmax restricted to
-the 256 action token ids, at the sampling temperature. For temperature 0 (greedy) they are
-computed at temperature 1.
+Log-probabilities (``tgrpo_ros.contract``): per action token (7 per action), from the softmax
+restricted to the 256 action token ids, at the sampling temperature. For temperature 0 (greedy)
+they are computed at temperature 1.
 """
 
 from __future__ import annotations
@@ -21,19 +21,21 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from tgrpo_ros.contract import ACTION_DIM
 from tgrpo_ros.observation import Observation
 from tgrpo_ros.versioning import PolicyVersion
 
-ACTION_DIM = 7
+# ACTION_DIM is part of this interface (the shapes below), so it is exported with it.
+__all__ = ['ACTION_DIM', 'ActionSample', 'VLAPolicy']
 
 
 @dataclass
 class ActionSample:
     """Actions for a batch of B observations.
 
-    actions: (B, 7) float64, in the ENVIRONMENT's action space (contracts.md).
-    token_ids: (B, 7) int64 action token ids.
-    logprobs: (B, 7) float32 per-token log-probabilities (see module docstring).
+    actions: (B, ACTION_DIM) float64, in the ENVIRONMENT's action space (``tgrpo_ros.contract``).
+    token_ids: (B, ACTION_DIM) int64 action token ids.
+    logprobs: (B, ACTION_DIM) float32 per-token log-probabilities (see module docstring).
     version: the policy version that produced them.
     """
 
@@ -64,7 +66,7 @@ class VLAPolicy(ABC):
     def token_logprobs(self, batch: Sequence[Observation], token_ids: torch.Tensor,
                        temperature: float = 1.0, *, grad: bool,
                        use_adapter: bool = True) -> torch.Tensor:
-        """Teacher-forced log-probs (B, 7) of ``token_ids`` (B, 7) in one forward pass.
+        """Teacher-forced log-probs (B, ACTION_DIM) of ``token_ids`` in one forward pass.
 
         grad=True keeps the graph for the update; use_adapter=False gives the reference policy
         (the base model with the LoRA adapter disabled).

@@ -23,8 +23,9 @@ import torch
 from transformers import AutoTokenizer
 
 from tgrpo_ros.policy.device import resolve_device, resolve_dtype
-from tgrpo_ros.policy.lora import LoraSettings
-from tgrpo_ros.policy.normalization import read_statistics_file, STATISTICS_FILE
+from tgrpo_ros.policy.hf_vlm import load_hf_vlm_policy, save_hf_vlm
+from tgrpo_ros.policy.lora import base_state_dict, LoraSettings
+from tgrpo_ros.policy.normalization import folder_statistics, STATISTICS_FILE
 from tgrpo_ros.policy.preprocessing import ImagePreprocessing
 from tgrpo_ros.policy.prismatic import CONFIG_FILE, PrismaticVLA, WEIGHTS_FILE
 from tgrpo_ros.policy.prompt import LLAMA2_EMPTY_TOKEN
@@ -40,16 +41,6 @@ FORMAT_VERSION = 1
 PRISMATIC_MODEL_TYPES = ('openvla', 'prismatic')
 
 
-def base_state_dict(module: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """State dict with LoRA tensors dropped and peft's ``base_layer`` renamed back."""
-    out = {}
-    for k, v in module.state_dict().items():
-        if 'lora_' in k:
-            continue
-        out[k.replace('.base_layer.', '.')] = v.detach().contiguous().cpu()
-    return out
-
-
 def save_policy(policy: TokenVLAPolicy, folder: str | Path) -> Path:
     """Write everything needed to rebuild ``policy`` (base weights, adapter kept separate)."""
     folder = Path(folder)
@@ -61,7 +52,6 @@ def save_policy(policy: TokenVLAPolicy, folder: str | Path) -> Path:
         save_file(base_state_dict(backbone), str(folder / WEIGHTS_FILE),
                   metadata={'format': 'pt'})
     else:
-        from tgrpo_ros.policy.hf_vlm import save_hf_vlm
         save_hf_vlm(backbone, folder)
     policy.tokenizer.save_pretrained(str(folder))
     with open(folder / STATISTICS_FILE, 'w') as f:
@@ -144,31 +134,13 @@ def load_policy(path: str | Path, device: str | torch.device = 'cpu',
         return _load_tgrpo(path, device, dtype, overrides, trust_remote_code, with_adapter)
     if kind == 'openvla':
         return _load_openvla(path, device, dtype, overrides)
-    from tgrpo_ros.policy.hf_vlm import load_hf_vlm_policy
     return load_hf_vlm_policy(path, device, dtype, overrides, trust_remote_code)
-
-
-def _spec_with(spec: PolicySpec, overrides: dict) -> PolicySpec:
-    d = spec.to_dict()
-    if isinstance(overrides.get('preprocessing'), ImagePreprocessing):
-        overrides['preprocessing'] = overrides['preprocessing'].to_dict()
-    d.update(overrides)
-    return PolicySpec.from_dict(d)
 
 
 def _tokenizer(path: Path):
     if not any((path / f).is_file() for f in ('tokenizer.json', 'tokenizer.model')):
         raise FileNotFoundError(f'{path} has no tokenizer (tokenizer.json or tokenizer.model)')
     return AutoTokenizer.from_pretrained(str(path))
-
-
-def _statistics(path: Path, config: dict | None = None) -> dict:
-    if (path / STATISTICS_FILE).is_file():
-        return read_statistics_file(path / STATISTICS_FILE)
-    if config and config.get('norm_stats'):
-        return config['norm_stats']
-    raise FileNotFoundError(f'{path} has no {STATISTICS_FILE} (and no norm_stats in '
-                            f'{CONFIG_FILE}): actions cannot be un-normalised')
 
 
 def _load_openvla(path: Path, device, dtype, overrides: dict) -> TokenVLAPolicy:
@@ -181,8 +153,8 @@ def _load_openvla(path: Path, device, dtype, overrides: dict) -> TokenVLAPolicy:
                       preprocessing=ImagePreprocessing(image_size=backbone.image_size),
                       prompt_suffix_ids=suffix, action_vocab_size=backbone.action_vocab_size,
                       gripper='openvla', backend='prismatic')
-    return TokenVLAPolicy(backbone, tokenizer, _spec_with(spec, overrides),
-                          _statistics(path, backbone.config))
+    return TokenVLAPolicy(backbone, tokenizer, spec.with_overrides(overrides),
+                          folder_statistics(path, backbone.config))
 
 
 def _load_tgrpo(path: Path, device, dtype, overrides: dict, trust_remote_code: bool,
@@ -192,15 +164,14 @@ def _load_tgrpo(path: Path, device, dtype, overrides: dict, trust_remote_code: b
     if meta.get('format') != FORMAT or meta.get('format_version') != FORMAT_VERSION:
         raise ValueError(f'{path / POLICY_FILE}: unsupported format {meta.get("format")!r} '
                          f'version {meta.get("format_version")!r}')
-    spec = _spec_with(PolicySpec.from_dict(meta['spec']), overrides)
+    spec = PolicySpec.from_dict(meta['spec']).with_overrides(overrides)
     if spec.backend == 'prismatic':
         tokenizer = _tokenizer(path)
         backbone = PrismaticVLA.from_pretrained(path, device, dtype)
-        policy = TokenVLAPolicy(backbone, tokenizer, spec, _statistics(path))
+        policy = TokenVLAPolicy(backbone, tokenizer, spec, folder_statistics(path))
     else:
-        from tgrpo_ros.policy.hf_vlm import load_hf_vlm_policy
         policy = load_hf_vlm_policy(path, device, dtype, spec.to_dict(), trust_remote_code,
-                                    statistics=_statistics(path))
+                                    statistics=folder_statistics(path))
     if meta.get('proprio') is not None:  # before the adapter, which freezes it
         encoder = policy.add_proprio(meta['proprio']['state_names'])
         encoder.load_state_dict(load_file(str(path / PROPRIO_FILE)))

@@ -41,7 +41,10 @@ from transformers import AutoModelForImageTextToText, AutoTokenizer
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
 from tgrpo_ros.policy.backbone import VLABackbone
+from tgrpo_ros.policy.lora import base_state_dict
+from tgrpo_ros.policy.normalization import folder_statistics
 from tgrpo_ros.policy.preprocessing import ImagePreprocessing
+from tgrpo_ros.policy.token_policy import PolicySpec, TokenVLAPolicy
 from tgrpo_ros.policy.vision import CLIP_MEAN, CLIP_STD, HALF
 
 FAMILIES = ('llava', 'paligemma', 'idefics3', 'smolvlm')
@@ -166,9 +169,6 @@ def _mean_std(path: Path):
 def load_hf_vlm_policy(path: Path, device, dtype, spec_overrides: dict, trust_remote_code: bool,
                        statistics: dict | None = None):
     """Load backend 2 from a folder; the spec defaults suit a LIBERO-style single camera."""
-    from tgrpo_ros.policy.checkpoint import _spec_with, _statistics
-    from tgrpo_ros.policy.token_policy import PolicySpec, TokenVLAPolicy
-
     path = Path(path)
     _check_remote_code(path, trust_remote_code)
     model = AutoModelForImageTextToText.from_pretrained(
@@ -184,15 +184,13 @@ def load_hf_vlm_policy(path: Path, device, dtype, spec_overrides: dict, trust_re
                       prompt_suffix_ids=suffix,
                       action_vocab_size=text_action_vocab_size(tokenizer),
                       gripper='openvla', backend='hf_vlm')
-    spec = _spec_with(spec, dict(spec_overrides))
+    spec = spec.with_overrides(spec_overrides)
     return TokenVLAPolicy(backbone, tokenizer, spec,
-                          statistics if statistics is not None else _statistics(path))
+                          statistics if statistics is not None else folder_statistics(path))
 
 
 def save_hf_vlm(backbone: HFVLMBackbone, folder: Path) -> None:
     """Write the base model (adapter excluded) as config.json + model.safetensors."""
-    from tgrpo_ros.policy.checkpoint import base_state_dict
-
     folder = Path(folder)
     backbone.model.config.save_pretrained(str(folder))
     state = {k: v.clone() for k, v in base_state_dict(backbone.model).items()}

@@ -1,10 +1,10 @@
 # Copyright 2026 tgrpo_ros contributors
 # SPDX-License-Identifier: Apache-2.0
-"""LoRA through one entry point (peft), and adapter files with versions (contracts.md).
+"""LoRA through one entry point (peft), and versioned adapter files (``tgrpo_ros.contract``).
 
-Defaults follow OpenVLA's LoRA fine-tuning (tgrpo.md): rank 32, alpha min(rank, 16), dropout 0
-(dropout > 0 would make the update's log-probs differ from the sampler's), all linear layers
-except the output head. An adapter folder holds ``adapter_model.safetensors``,
+Defaults follow OpenVLA's LoRA fine-tuning (arXiv 2406.09246): rank 32, alpha min(rank, 16),
+dropout 0 (dropout > 0 would make the update's log-probs differ from the sampler's), all linear
+layers except the output head. An adapter folder holds ``adapter_model.safetensors``,
 ``adapter_config.json`` (peft's LoraConfig) and ``tgrpo_adapter.json`` (version, SHA-256 of
 the weights file). It is written to a temporary sibling folder and renamed into place, so a
 reader never sees a half-written adapter.
@@ -55,6 +55,16 @@ def linear_module_names(model: nn.Module, exclude: list[str]) -> list[str]:
     """Full names of every nn.Linear in ``model`` whose name contains none of ``exclude``."""
     return sorted(n for n, m in model.named_modules()
                   if isinstance(m, nn.Linear) and not any(e in n for e in exclude))
+
+
+def base_state_dict(module: nn.Module) -> dict[str, torch.Tensor]:
+    """State dict with LoRA tensors dropped and peft's ``base_layer`` renamed back."""
+    out = {}
+    for k, v in module.state_dict().items():
+        if 'lora_' in k:
+            continue
+        out[k.replace('.base_layer.', '.')] = v.detach().contiguous().cpu()
+    return out
 
 
 def apply_lora(model: nn.Module, settings: LoraSettings) -> PeftModel:

@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: Apache-2.0
 """Action statistics and the maps between the environment's action space and the policy's.
 
-OpenVLA normalises with BOUNDS_Q99 (tgrpo.md): ``a_norm = 2 (a - q01) / (q99 - q01) - 1`` on the
-dimensions where ``mask`` is true (the gripper is left alone), and un-normalises with
-``0.5 (a + 1)(q99 - q01) + q01``. Statistics live in a checkpoint's ``dataset_statistics.json``
-as ``{key: {"action": {"q01": [...], "q99": [...], "mean", "std", "min", "max", "mask"}, ...}}``.
+OpenVLA (arXiv 2406.09246) normalises with BOUNDS_Q99:
+``a_norm = 2 (a - q01) / (q99 - q01) - 1`` on the dimensions where ``mask`` is true (the
+gripper is left alone), and un-normalises with ``0.5 (a + 1)(q99 - q01) + q01``. Statistics
+live in a checkpoint's ``dataset_statistics.json`` as
+``{key: {"action": {"q01": [...], "q99": [...], "mean", "std", "min", "max", "mask"}, ...}}``.
 
 Gripper conventions (the last dimension):
 - ``'openvla'``: the policy's gripper follows OpenVLA's training data (+1 open, 0 closed); the
@@ -59,6 +60,21 @@ def read_statistics_file(path: str | Path) -> dict:
         raise FileNotFoundError(f'no dataset statistics file at {path}')
     with open(path) as f:
         return json.load(f)
+
+
+def folder_statistics(path: str | Path, config: dict | None = None) -> dict:
+    """Return a model folder's action statistics; raise if it has none.
+
+    Its ``dataset_statistics.json`` if present, else the ``norm_stats`` of ``config`` (the
+    folder's ``config.json``, where OpenVLA folders keep them).
+    """
+    path = Path(path)
+    if (path / STATISTICS_FILE).is_file():
+        return read_statistics_file(path / STATISTICS_FILE)
+    if config and config.get('norm_stats'):
+        return config['norm_stats']
+    raise FileNotFoundError(f'{path} has no {STATISTICS_FILE} (and no norm_stats in '
+                            'config.json): actions cannot be un-normalised')
 
 
 def select_statistics(all_stats: dict, key: str | None) -> tuple[str, dict]:
@@ -119,7 +135,7 @@ class ActionNormalizer:
         return np.clip(out, -1.0, 1.0)
 
     def to_env(self, a_norm: np.ndarray) -> np.ndarray:
-        """Policy space (..., D) -> the environment's action space (contracts.md)."""
+        """Policy space (..., D) -> the environment's action space (``tgrpo_ros.contract``)."""
         a = self.unnormalize(a_norm).copy()
         g = a[..., -1]
         if self.gripper == 'openvla':

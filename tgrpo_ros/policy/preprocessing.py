@@ -1,6 +1,8 @@
 # Copyright 2026 tgrpo_ros contributors
 # SPDX-License-Identifier: Apache-2.0
-"""Image preprocessing shared by training, simulation, real robots and bags (contracts.md).
+"""Image preprocessing, one code path for training, simulation, robots and bags.
+
+``tgrpo_ros.contract`` ("Images") states what arrives here: upright images, ``rgb8``.
 
 Steps, in order: optional JPEG encode/decode (OpenVLA's training data was JPEG), resize to the
 model's input size (Lanczos), optional centre crop keeping ``crop_area`` of the area followed by

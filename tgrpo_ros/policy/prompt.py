@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 r"""The prompt the policy sees, one implementation for training, simulation, robots and bags.
 
-OpenVLA (tgrpo.md): ``"In: What action should the robot take to {instruction.lower()}?\nOut:"``.
+OpenVLA's prompt (arXiv 2406.09246):
+``"In: What action should the robot take to {instruction.lower()}?\nOut:"``.
 OpenVLA's Llama tokenizer then gets token 29871 (the bare SentencePiece space) appended when the
 tokenised prompt does not already end with it; that is a property of the tokenizer, so it is set
 per model as ``suffix_ids``.

@@ -15,9 +15,14 @@ Sizes (parameter counts printed by ``count_parameters``): ``test`` ~1M at 32 px,
 
 from __future__ import annotations
 
+from tokenizers import decoders, models, pre_tokenizers, processors, Tokenizer, trainers
 import torch
 from transformers import PreTrainedTokenizerFast
 
+from tgrpo_ros.policy.device import resolve_device, resolve_dtype
+from tgrpo_ros.policy.preprocessing import ImagePreprocessing
+from tgrpo_ros.policy.prismatic import build_module, PrismaticVLA
+from tgrpo_ros.policy.token_policy import PolicySpec, TokenVLAPolicy
 from tgrpo_ros.policy.vision import HALF, IMAGENET_MEAN, IMAGENET_STD
 
 TEXT_VOCAB = 1024      # ordinary text tokens incl. the 256 action placeholders
@@ -64,8 +69,6 @@ def build_tiny_tokenizer(text_vocab: int = TEXT_VOCAB) -> PreTrainedTokenizerFas
     Ids: 0 ``<unk>``, 1 ``<s>``, 2 ``</s>``, ..., ``text_vocab - 256 .. text_vocab - 1`` the
     action placeholders, ``text_vocab`` ``<PAD>``.
     """
-    from tokenizers import decoders, models, pre_tokenizers, processors, Tokenizer, trainers
-
     if text_vocab < 256 + 300:
         raise ValueError('text_vocab must leave room for bytes, merges and 256 action tokens')
     tok = Tokenizer(models.BPE(unk_token='<unk>'))
@@ -139,17 +142,12 @@ def default_statistics(key: str = 'tiny') -> dict:
 def build_tiny_policy(size: str = 'test', seed: int = 0, cameras: tuple[str, ...] = ('agentview',),
                       statistics: dict | None = None, unnorm_key: str | None = None,
                       device: str | torch.device = 'cpu', dtype: str | torch.dtype = 'auto',
-                      jpeg: bool = False, center_crop: bool = False):
+                      jpeg: bool = False, center_crop: bool = False) -> TokenVLAPolicy:
     """Build a randomly initialised tiny OpenVLA-architecture policy (``SIZES`` gives the choices).
 
     Environment-space gripper convention ('env', binarised): trained from scratch on
     environment actions, it needs no OpenVLA gripper conversion.
     """
-    from tgrpo_ros.policy.device import resolve_device, resolve_dtype
-    from tgrpo_ros.policy.preprocessing import ImagePreprocessing
-    from tgrpo_ros.policy.prismatic import build_module, PrismaticVLA
-    from tgrpo_ros.policy.token_policy import PolicySpec, TokenVLAPolicy
-
     config = tiny_config(size)
     device = resolve_device(device)
     dtype = resolve_dtype(dtype, device)

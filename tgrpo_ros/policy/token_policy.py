@@ -6,9 +6,9 @@ One class serves every backend (``backbone.py``). Sequence layout of row i after
 ``[pad..pad | prefix_i ([state token,] BOS, image patches, prompt) | a_1 .. a_7]`` (the state
 token only for a policy that reads proprioception, ``proprio.py``). Sampling runs the prefix
 once, then 7 single-token steps with a KV cache; the next-token distribution is the softmax
-over the 256 action ids only (contracts.md), divided by the temperature. Teacher forcing feeds
-prefix + a_1..a_6 in one pass and reads the 7 positions that predict a_1..a_7, so both paths
-compute the same numbers (they agree to ~1e-6 in float32).
+over the 256 action ids only (``tgrpo_ros.contract``), divided by the temperature. Teacher
+forcing feeds prefix + a_1..a_6 in one pass and reads the 7 positions that predict a_1..a_7, so
+both paths compute the same numbers (they agree to ~1e-6 in float32).
 
 No train/eval switch is ever flipped here: gradients, the adapter and the temperature are
 arguments of each call.
@@ -27,7 +27,8 @@ from torch import nn
 from tgrpo_ros.observation import Observation
 from tgrpo_ros.policy.action_tokenizer import ActionTokenizer
 from tgrpo_ros.policy.backbone import left_pad, positions_from_mask, VLABackbone
-from tgrpo_ros.policy.base import ACTION_DIM, ActionSample, VLAPolicy
+from tgrpo_ros.contract import ACTION_DIM
+from tgrpo_ros.policy.base import ActionSample, VLAPolicy
 from tgrpo_ros.policy.lora import (adapter_state, apply_lora, load_adapter_state, LoraSettings,
                                    read_adapter_folder, save_adapter_folder)
 from tgrpo_ros.policy.normalization import ActionNormalizer, select_statistics
@@ -72,6 +73,15 @@ class PolicySpec:
         if unknown:
             raise ValueError(f'unknown policy spec fields {unknown}')
         return cls(**d)
+
+    def with_overrides(self, overrides: dict) -> PolicySpec:
+        """Return a copy with the given fields replaced (preprocessing as object or dict)."""
+        d = self.to_dict()
+        overrides = dict(overrides)
+        if isinstance(overrides.get('preprocessing'), ImagePreprocessing):
+            overrides['preprocessing'] = overrides['preprocessing'].to_dict()
+        d.update(overrides)
+        return PolicySpec.from_dict(d)
 
 
 class TokenVLAPolicy(VLAPolicy):

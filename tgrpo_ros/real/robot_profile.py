@@ -5,8 +5,8 @@
 A profile is a YAML file in ``config/robots/`` (``franka.yaml``, ``ur.yaml``, ``sim_test.yaml``);
 every field is documented there with its unit and bounds. It says:
 
-- the scale from action units (LIBERO's OSC_POSE deltas in [-1, 1], contracts.md) to metres and
-  radians per control step, and the control rate;
+- the scale from action units (LIBERO's OSC_POSE deltas in [-1, 1], ``tgrpo_ros.contract``)
+  to metres and radians per control step, and the control rate;
 - the command interface (``twist``: geometry_msgs/TwistStamped for MoveIt Servo, in m/s and
   rad/s; ``pose``: geometry_msgs/PoseStamped targets for a Cartesian pose/impedance controller)
   and the gripper interface (``topic``: std_msgs/Float64MultiArray position command;

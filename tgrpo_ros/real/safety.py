@@ -39,9 +39,8 @@ import math
 
 import numpy as np
 
+from tgrpo_ros.contract import ACTION_DIM
 from tgrpo_ros.real.robot_profile import RobotProfile
-
-ACTION_DIM = 7
 
 
 class Mode(str, Enum):

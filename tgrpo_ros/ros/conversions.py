@@ -7,10 +7,12 @@ from __future__ import annotations
 import numpy as np
 from std_msgs.msg import Header
 
-from tgrpo_ros.data.images import image_to_numpy, numpy_to_image
+from tgrpo_ros.contract import DoneReason
+from tgrpo_ros.data.images import image_to_numpy
 from tgrpo_ros.msg import Ids, Observation as ObservationMsg, PolicyVersion as PolicyVersionMsg
 from tgrpo_ros.msg import StepResult
 from tgrpo_ros.observation import Observation, StepOutcome
+from tgrpo_ros.ros.images import numpy_to_image
 from tgrpo_ros.versioning import PolicyVersion
 
 
@@ -57,4 +59,10 @@ def outcome_to_msg(out: StepOutcome, ids: Ids, header: Header,
                    version: PolicyVersionMsg) -> StepResult:
     return StepResult(header=header, ids=ids, reward=float(out.reward), stage=int(out.stage),
                       num_stages=int(out.num_stages), success=bool(out.success),
-                      done=bool(out.done), done_reason=out.done_reason, policy_version=version)
+                      done=bool(out.done), done_reason=DoneReason(out.done_reason).value,
+                      policy_version=version)
+
+
+def msg_done_reason(msg: StepResult) -> DoneReason:
+    """Return the message's done reason as the enum; a string outside the contract raises."""
+    return DoneReason.parse(msg.done_reason)

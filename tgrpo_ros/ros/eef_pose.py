@@ -42,7 +42,7 @@ class EefPoseSource:
         self._tf_buffer = None
         if self.source == 'tf':
             try:
-                import tf2_ros
+                import tf2_ros  # optional: not among the PyPI wheels; the topic source needs none
                 self._tf_buffer = tf2_ros.Buffer()
                 self._tf_listener = tf2_ros.TransformListener(self._tf_buffer, node)
                 node.create_timer(profile.control_period_s, self._lookup)

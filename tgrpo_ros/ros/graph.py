@@ -11,8 +11,11 @@ the two cannot drift apart. This module imports no ROS code.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import importlib
 from pathlib import Path
 from typing import Callable
+
+import yaml
 
 from tgrpo_ros.paths import config_file, share_dir  # noqa: F401 - re-exported for graphs
 
@@ -88,7 +91,6 @@ class Graph:
 
     def resume_args(self, run_dir: str, given: dict[str, str]) -> dict[str, str]:
         """Launch arguments that continue the run in ``run_dir`` (its saved arguments + given)."""
-        import yaml
         names = {a.name for a in self.args}
         if not {'output_dir', 'resume'} <= names:
             raise ValueError(f'graph {self.name!r} cannot resume a run')
@@ -136,8 +138,8 @@ def graph_names() -> list[str]:
 
 
 def _load_builtin_graphs() -> None:
-    # Each graph lives next to the nodes it starts; importing registers it.
-    import importlib
+    # Each graph lives next to the nodes it starts; importing registers it (by name, because the
+    # graph modules import this one).
     for module in ('tgrpo_ros.ros.graphs.sim_train', 'tgrpo_ros.ros.graphs.real_deploy'):
         try:
             importlib.import_module(module)

@@ -9,12 +9,15 @@ files add nothing to the graph description that ``tgrpo-ros launch`` reads.
 from __future__ import annotations
 
 from pathlib import Path
+import tempfile
 
 from tgrpo_ros.ros.graph import get_graph
+from tgrpo_ros.ros.runner import write_overrides
 
 
 def generate(graph_name: str):
     """Return a LaunchDescription declaring the graph's arguments and starting its nodes."""
+    # optional: launch exists only on a full ROS 2 install, not with the PyPI wheels
     from launch import LaunchDescription
     from launch.actions import DeclareLaunchArgument, OpaqueFunction
 
@@ -25,11 +28,10 @@ def generate(graph_name: str):
 
 
 def _nodes(context, graph_name: str):
+    # optional: launch and launch_ros exist only on a full ROS 2 install
     from launch.actions import Shutdown
     from launch.substitutions import LaunchConfiguration
     from launch_ros.actions import Node
-
-    from tgrpo_ros.ros.runner import write_overrides
 
     graph = get_graph(graph_name)
     values = graph.resolve_args({a.name: LaunchConfiguration(a.name).perform(context)
@@ -37,7 +39,6 @@ def _nodes(context, graph_name: str):
     if graph.run_dir:
         params_dir = Path(graph.run_dir(values)) / 'params'
     else:
-        import tempfile
         params_dir = Path(tempfile.mkdtemp(prefix=f'tgrpo_ros_{graph_name}_'))
     actions = []
     for spec in graph.build(values):

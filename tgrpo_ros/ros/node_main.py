@@ -9,14 +9,14 @@ from typing import Callable
 import rclpy
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, \
     SingleThreadedExecutor
+from rclpy.utilities import try_shutdown as _utilities_try_shutdown
 
 
 def try_shutdown() -> None:
     if hasattr(rclpy, 'try_shutdown'):
         rclpy.try_shutdown()
-    else:  # Humble
-        from rclpy.utilities import try_shutdown as _try
-        _try()
+    else:  # Humble has it only in rclpy.utilities
+        _utilities_try_shutdown()
 
 
 def run_node(factory: Callable[[], object], args=None, threads: int = 1) -> int:

@@ -1,6 +1,6 @@
 # Copyright 2026 tgrpo_ros contributors
 # SPDX-License-Identifier: Apache-2.0
-"""``tgrpo-ros launch GRAPH [name:=value ...]``: start a node graph without the ros2 CLI.
+"""The process runner behind ``tgrpo-ros launch``: start a node graph without the ros2 CLI.
 
 It reads the same graph description (tgrpo_ros.ros.graph) as ``launch/<graph>.launch.py`` and
 starts each node as ``python -m tgrpo_ros.ros.nodes.<executable> --ros-args ...`` with the same
@@ -13,7 +13,6 @@ node's log).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from pathlib import Path
@@ -23,17 +22,10 @@ import sys
 import threading
 import time
 
+from tqdm import tqdm
 import yaml
 
-from tgrpo_ros.ros.graph import get_graph, graph_names, NodeSpec
-
-EXAMPLES = """examples:
-  tgrpo-ros launch sim_train                         # embedded defaults (LIBERO-Object, tiny VLA)
-  tgrpo-ros launch sim_train group_size:=2 iterations:=3 output_dir:=runs/try
-  tgrpo-ros launch sim_train --resume runs/sim_train_20261126_101500
-  tgrpo-ros launch real_deploy robot_profile:=franka   # see config/robots/
-  tgrpo-ros launch sim_train --show-args             # list the graph's launch arguments
-"""
+from tgrpo_ros.ros.graph import get_graph, NodeSpec
 
 
 def parse_launch_args(tokens: list[str]) -> dict[str, str]:
@@ -106,7 +98,6 @@ class _Progress:
         if state == self.last:
             return
         self.last = state
-        from tqdm import tqdm
         if self.bar is None:
             self.bar = tqdm(total=state.get('total'), desc=state.get('desc', 'progress'),
                             unit=state.get('unit', 'it'), dynamic_ncols=True)
@@ -231,31 +222,3 @@ def run_graph(graph_name: str, values: dict[str, str], quiet: bool = False) -> i
     if not quiet:
         print(f'[launch] run folder: {run_dir}')
     return code
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog='tgrpo-ros launch', description=__doc__.split('\n\n')[0], epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('graph', help=f'graph to start: {", ".join(graph_names())}')
-    parser.add_argument('args', nargs='*', metavar='name:=value', help='launch arguments')
-    parser.add_argument('--show-args', action='store_true', help='list launch arguments, exit')
-    parser.add_argument('--resume', metavar='RUN_DIR',
-                        help='continue the run in RUN_DIR from its last complete iteration')
-    ns = parser.parse_args(argv)
-    try:
-        graph = get_graph(ns.graph)
-        values = parse_launch_args(ns.args)
-        if ns.resume:
-            values = graph.resume_args(ns.resume, values)
-        graph.resolve_args(values)
-    except (KeyError, ValueError, FileNotFoundError) as exc:
-        parser.error(str(exc.args[0] if isinstance(exc, KeyError) else exc))
-    if ns.show_args:
-        print(graph.show_args(values))
-        return 0
-    return run_graph(ns.graph, values)
-
-
-if __name__ == '__main__':
-    sys.exit(main())

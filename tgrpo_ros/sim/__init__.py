@@ -14,8 +14,10 @@ Where each concept lives: ``libero_env.py`` (one environment, OpenVLA's protocol
 suite, the 10 wait steps), ``sim_state.py`` (the state rewards and the expert read),
 ``reward_spec.py`` (multi-stage dense rewards from ``config/rewards/*.yaml``; format in
 ``config/rewards/FORMAT.md``), ``expert.py`` (scripted pick-and-place), ``env_group.py``
-(N environments in worker processes), ``eval_sim.py`` (``tgrpo-ros eval-sim``),
-``episode_cli.py`` (``tgrpo-ros sim-episode``). Importing this package does not import LIBERO.
+(N environments in worker processes), ``eval_sim.py`` (success rates), ``init_states.py``
+(generated initial states), ``demonstrations.py`` (expert datasets), ``libero_config.py``
+(LIBERO's config file). Their commands live in ``tgrpo_ros.commands``. Importing this package
+does not import LIBERO.
 """
 
 from tgrpo_ros.sim.env_group import EnvGroup, WorkerError

@@ -2,11 +2,11 @@
 # SPDX-License-Identifier: Apache-2.0
 """Scripted-expert demonstrations written as an episode dataset folder (``tgrpo-ros sft`` input).
 
-``python -m tgrpo_ros.sim.demonstrations --tasks 0 --init-states 0-24 --repeats 2 --noise 0.1
---out data/demos_object_task0`` runs the scripted expert (``expert.py``) from each chosen
-initial state, renders the cameras the policy will read, and writes the dataset layout of
-``tgrpo_ros.data.episodes`` (episodes/*.npz, dataset.json, dataset_statistics.json), exactly what
-a recorded bag converted by ``bags_to_dataset`` gives, so SFT has one input format.
+``tgrpo-ros demonstrations`` (``tgrpo_ros.commands.demonstrations``) runs the scripted expert
+(``expert.py``) from each chosen initial state, renders the cameras the policy will read, and
+writes the dataset layout of ``tgrpo_ros.data.episodes`` (episodes/*.npz, dataset.json,
+dataset_statistics.json), exactly what a recorded bag converted by ``bags_to_dataset`` gives, so
+SFT has one input format.
 
 Held-out states: demonstrations use the TRAINING initial states only (the default 0-24); keep
 25-49 for ``tgrpo-ros eval-sim --first-init-state 25``. Only successful episodes are kept by
@@ -25,30 +25,21 @@ rewritten after each one; rerunning the same command skips (state, repeat) pairs
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from pathlib import Path
-import sys
+import re
+import shutil
 import time
 from typing import Sequence
 
 import numpy as np
+from PIL import Image
 
-EXAMPLES = """
-examples:
-  # 50 noisy expert demonstrations of LIBERO-Object task 0 from training states 0-24
-  python -m tgrpo_ros.sim.demonstrations --tasks 0 --init-states 0-24 --repeats 2 \\
-      --noise 0.1 --image-size 128 --out data/demos_object_task0
-
-  # the same frames at the tiny policy's 32 px input size (identical model input, 16x smaller)
-  python -m tgrpo_ros.sim.demonstrations --resize-from data/demos_object_task0 \\
-      --image-size 32 --out data/demos_object_task0_32px
-
-  # two tasks, clean expert, also the wrist camera
-  python -m tgrpo_ros.sim.demonstrations --tasks 0 1 --init-states 0-9 \\
-      --cameras agentview robot0_eye_in_hand --out data/demos_object_t01
-"""
+from tgrpo_ros.data.episodes import FORMAT, FORMAT_VERSION, INDEX_FILE, load_dataset
+from tgrpo_ros.policy.normalization import compute_dataset_statistics, STATISTICS_FILE
+from tgrpo_ros.sim.expert import ScriptedExpert
+from tgrpo_ros.sim.libero_env import LiberoEnv, resolve_task
 
 STATISTICS_KEY = 'demos'
 
@@ -116,8 +107,6 @@ def record_episode(env, expert, init_state: int, seed: int,
 
 def write_index(out: Path, index: dict) -> None:
     """dataset.json and dataset_statistics.json from the episodes written so far."""
-    from tgrpo_ros.data.episodes import INDEX_FILE
-    from tgrpo_ros.policy.normalization import compute_dataset_statistics, STATISTICS_FILE
     acts = []
     for e in index['episodes']:
         with np.load(out / e['file'], allow_pickle=False) as z:
@@ -141,10 +130,6 @@ def make_demonstrations(out: str | Path, suite: str, tasks: Sequence[str],
                         seed: int = 7, keep_failures: bool = False, max_steps: int | None = None,
                         log=print, labels: str = 'executed') -> dict:
     """Write (or complete) a demonstration dataset; return its dataset.json contents."""
-    from tgrpo_ros.data.episodes import FORMAT, FORMAT_VERSION, INDEX_FILE
-    from tgrpo_ros.sim.expert import ScriptedExpert
-    from tgrpo_ros.sim.libero_env import LiberoEnv
-
     if labels not in LABELS:
         raise ValueError(f'labels must be one of {LABELS}, got {labels!r}')
     out = Path(out)
@@ -212,9 +197,6 @@ def _copy_dataset(src: Path, dst: Path, transform) -> dict:
     ``transform(entry, arrays)`` changes ``arrays`` in place; side files (*.json) are copied.
     Returns the source index (the caller writes the new one).
     """
-    import shutil
-
-    from tgrpo_ros.data.episodes import INDEX_FILE, load_dataset
     index = load_dataset(src)
     if (dst / INDEX_FILE).exists():
         raise FileExistsError(f'{dst} already holds a dataset')
@@ -240,10 +222,6 @@ def relabel_clean(src: str | Path, dst: str | Path) -> dict:
     saturate there); the count is returned under ``relabelled.ambiguous_entries``. Datasets made
     with ``--labels clean`` need none of this.
     """
-    import re
-
-    from tgrpo_ros.data.episodes import load_dataset
-    from tgrpo_ros.sim.libero_env import resolve_task
     src, dst = Path(src), Path(dst)
     source = load_dataset(src).get('source', {})
     settings = source.get('settings') or {}
@@ -282,10 +260,6 @@ def resize_dataset(src: str | Path, dst: str | Path, image_size: int) -> dict:
     Lanczos filter (``preprocessing.py``); storing the frames at the input size gives it the
     identical pixels (resizing to the same size is the identity) in a fraction of the bytes.
     """
-    from PIL import Image
-
-    from tgrpo_ros.data.episodes import INDEX_FILE
-
     def resize(entry: dict, arrays: dict) -> None:
         for k in arrays:
             if k.startswith('images_'):
@@ -297,62 +271,3 @@ def resize_dataset(src: str | Path, dst: str | Path, image_size: int) -> dict:
     index = dict(index, resized_from={'dataset': str(src), 'image_size': image_size})
     _atomic_json(dst / INDEX_FILE, index)
     return index
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog='python -m tgrpo_ros.sim.demonstrations', description=__doc__.split('\n\n')[0],
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--out', type=Path, required=True, help='dataset folder (created/resumed)')
-    p.add_argument('--relabel-clean-from', type=Path, default=None,
-                   help='instead of running the expert: copy this noisy dataset with DART '
-                        '(clean) labels recovered from its seeded noise (see relabel_clean)')
-    p.add_argument('--resize-from', type=Path, default=None,
-                   help='instead of running the expert: copy this dataset with its images '
-                        'resized to --image-size (the policy input size; see resize_dataset)')
-    p.add_argument('--suite', default='libero_object')
-    p.add_argument('--tasks', nargs='+', default=['0'], help='task indices or names')
-    p.add_argument('--init-states', default='0-24',
-                   help="TRAINING initial states, e.g. '0-24' (keep the rest for evaluation)")
-    p.add_argument('--repeats', type=int, default=1, help='episodes per initial state')
-    p.add_argument('--noise', type=float, default=0.0,
-                   help='std of Gaussian noise on the motion commands (recorded as executed)')
-    p.add_argument('--labels', choices=LABELS, default='executed',
-                   help="recorded action: 'executed' (noisy, as applied) or 'clean' (the "
-                        "expert's unperturbed command: DART)")
-    p.add_argument('--cameras', nargs='+', default=['agentview'])
-    p.add_argument('--image-size', type=int, default=128, help='rendered size [px]')
-    p.add_argument('--max-steps', type=int, default=None,
-                   help="episode limit (default: the suite's, Object 280)")
-    p.add_argument('--seed', type=int, default=7)
-    p.add_argument('--keep-failures', action='store_true',
-                   help='also keep episodes where the expert failed')
-    return p
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.relabel_clean_from is not None:
-        index = relabel_clean(args.relabel_clean_from, args.out)
-        r = index['relabelled']
-        print(f'{len(index["episodes"])} episodes relabelled (clean) in {args.out}; '
-              f'{r["ambiguous_entries"]}/{r["motion_entries"]} clipped entries taken as +-1')
-        return 0
-    if args.resize_from is not None:
-        index = resize_dataset(args.resize_from, args.out, args.image_size)
-        print(f'{len(index["episodes"])} episodes resized to {args.image_size} px in {args.out}')
-        return 0
-    if args.repeats < 1:
-        raise SystemExit('--repeats must be >= 1')
-    index = make_demonstrations(args.out, args.suite, args.tasks, parse_range(args.init_states),
-                                args.repeats, args.noise, args.cameras, args.image_size,
-                                args.seed, args.keep_failures, args.max_steps,
-                                labels=args.labels)
-    ok = sum(a['success'] for a in index['attempts'])
-    print(f'expert success {ok}/{len(index["attempts"])}; {len(index["episodes"])} episodes, '
-          f'{index["num_transitions"]} transitions in {args.out}')
-    return 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())

@@ -25,6 +25,8 @@ traceback; that worker stays usable.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import time
 import traceback
 from typing import Any, Sequence
 
@@ -72,10 +74,8 @@ def _worker_main(conn, env_kwargs: dict) -> None:
                 elif cmd == 'set_object_pose':
                     value = env.set_object_pose(*args)
                 elif cmd == 'crash':  # test hook: die like a segfaulting simulator would
-                    import os
                     os._exit(3)
                 elif cmd == 'stall':  # test hook: stop answering like a stuck renderer would
-                    import time
                     time.sleep(float(args[0]))
                     value = None
                 else:

@@ -14,7 +14,7 @@ height -> ``close`` the gripper ->
 ``retreat`` upward. If the object slips out of the gripper while lifted or carried, the expert
 starts again from ``approach`` (at most ``max_retries`` times).
 
-Actions are in the environment's space (contracts.md): OSC_POSE deltas in [-1, 1] where 1
+Actions are in the environment's space (``tgrpo_ros.contract``): OSC_POSE deltas in [-1, 1] where 1
 commands 5 cm (position) or 0.5 rad (rotation) per control step, gripper -1 open / +1 close.
 """
 

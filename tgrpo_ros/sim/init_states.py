@@ -1,6 +1,6 @@
 # Copyright 2026 tgrpo_ros contributors
 # SPDX-License-Identifier: Apache-2.0
-r"""Generated initial states: files of LIBERO initial states beyond the benchmark's fixed 50.
+"""Generated initial states: files of LIBERO initial states beyond the benchmark's fixed 50.
 
 A LIBERO task has 50 fixed initial states. An experiment that trains on demonstrations from
 some, trains RL on others and evaluates on the rest runs out of them; and RL on the very states
@@ -13,17 +13,13 @@ File: ``states`` (K, D) float64 flattened MuJoCo states, ``seeds`` (K,) the seed
 ``task_id`` ``"<suite>/<task_name>"``, ``state_size`` D. A file for another task, of another
 state size, or with non-finite values is refused with the reason.
 
-    python -m tgrpo_ros.sim.init_states --suite libero_object --task 0 --count 30 \\
-        --seed 1000 --out data/object_task0_generated.npz
+Make a file with ``tgrpo-ros init-states`` (``tgrpo_ros.commands.init_states``).
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
-import sys
-from typing import Sequence
 
 import numpy as np
 
@@ -36,7 +32,7 @@ def load_init_states(path: str | Path, task_id: str, state_size: int) -> np.ndar
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f'initial-states file {path} does not exist (make one with '
-                                'python -m tgrpo_ros.sim.init_states)')
+                                'tgrpo-ros init-states)')
     try:
         f = np.load(path, allow_pickle=False)
         if not isinstance(f, np.lib.npyio.NpzFile):  # a bare .npy array has no task to check
@@ -97,26 +93,3 @@ def save_init_states(path: str | Path, states: np.ndarray, seeds: np.ndarray,
              state_size=np.asarray(states.shape[1]))
     os.replace(tmp, path)
     return path
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--suite', default='libero_object')
-    p.add_argument('--task', default='0', help='task name or index in the suite')
-    p.add_argument('--count', type=int, required=True, help='how many states')
-    p.add_argument('--seed', type=int, required=True,
-                   help='first placement seed (state i uses seed + i, repeats skipped)')
-    p.add_argument('--out', type=Path, required=True, help='.npz file to write')
-    args = p.parse_args(argv)
-    from tgrpo_ros.sim.libero_env import LiberoEnv
-    task = int(args.task) if args.task.isdigit() else args.task
-    with LiberoEnv(args.suite, task, cameras=()) as env:
-        states, seeds = generate_init_states(env, args.count, args.seed)
-        save_init_states(args.out, states, seeds, env.task_id)
-        print(f'{env.task_id}: {len(states)} initial states (seeds {seeds[0]}..{seeds[-1]}) '
-              f'-> {args.out}', file=sys.stderr)
-    return 0
-
-
-if __name__ == '__main__':
-    raise SystemExit(main())

@@ -18,10 +18,10 @@ Protocol (the numbers OpenVLA's LIBERO evaluation uses):
   are clipped (robosuite would clip them too); NaN/inf or a wrong shape is an error.
 
 Images are rendered only for the cameras asked for (``cameras=()`` renders nothing, which makes
-a step ~50x cheaper) and are flipped on both axes so they are upright (contracts.md). That is
-OpenVLA's convention (its LIBERO training images were rotated 180 degrees); note that it leaves
-the view mirrored left-right compared with a real camera at the same pose (a vertical flip alone
-would not), which matters when comparing sim and real images.
+a step ~50x cheaper) and are flipped on both axes so they are upright (``tgrpo_ros.contract``).
+That is OpenVLA's convention (its LIBERO training images were rotated 180 degrees); note that
+it leaves the view mirrored left-right compared with a real camera at the same pose (a vertical
+flip alone would not), which matters when comparing sim and real images.
 
 A ``LiberoEnv`` is bound to one task: to change task, make a new one (building the MuJoCo
 model takes seconds; resets within a task take ~30 ms).
@@ -32,15 +32,16 @@ LIBERO config file exists (LIBERO otherwise stops to ask questions on stdin).
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import sys
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from tgrpo_ros.contract import ACTION_DIM, DoneReason
 from tgrpo_ros.observation import Observation, StepOutcome
+from tgrpo_ros.sim.init_states import load_init_states
+from tgrpo_ros.sim.libero_config import ensure_libero_config
+from tgrpo_ros.sim.reward_spec import load_reward_for_task
 from tgrpo_ros.sim.sim_state import (FLOOR, LEFT_FINGER, ObjectPose, Region, RIGHT_FINGER,
                                      ROBOT, SimState)
 
@@ -56,7 +57,6 @@ SUITES = tuple(MAX_STEPS)
 #: Control steps of ``WAIT_ACTION`` after each reset, so dropped objects settle (OpenVLA).
 NUM_WAIT_STEPS = 10
 WAIT_ACTION = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1.0])
-ACTION_DIM = 7
 #: Cameras of LIBERO scenes, and short aliases accepted for them.
 CAMERAS = ('agentview', 'robot0_eye_in_hand', 'frontview', 'birdview', 'sideview')
 CAMERA_ALIASES = {'wrist': 'robot0_eye_in_hand', 'eye_in_hand': 'robot0_eye_in_hand'}
@@ -68,46 +68,11 @@ STATE_NAMES = (
 )
 
 
-def ensure_libero_config() -> Path:
-    """Make sure LIBERO finds a config file, and pick a headless renderer; return its folder.
-
-    If ``LIBERO_CONFIG_PATH`` is unset it is pointed at ``<sys.prefix>/share/tgrpo_ros/libero``
-    (per virtual environment: scripts/setup.sh writes the same file). There, a missing config,
-    or one naming another installation, is (re)written from the installed package's location
-    (found without importing ``libero.libero``, whose import would prompt on stdin). A config
-    the user points to with ``LIBERO_CONFIG_PATH`` is never touched if it exists. ``MUJOCO_GL``
-    defaults to ``egl`` (works on CPU-only machines with Mesa).
-    """
-    os.environ.setdefault('MUJOCO_GL', 'egl')
-    ours = 'LIBERO_CONFIG_PATH' not in os.environ
-    folder = Path(os.environ.setdefault(
-        'LIBERO_CONFIG_PATH', str(Path(sys.prefix) / 'share' / 'tgrpo_ros' / 'libero')))
-    cfg = folder / 'config.yaml'
-    spec = importlib.util.find_spec('libero')
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError('LIBERO is not installed (pip install --no-deps hf-libero==0.1.4; '
-                          'see scripts/setup.sh)')
-    root = Path(list(spec.submodule_search_locations)[0]) / 'libero'
-    if cfg.exists() and (not ours or f'benchmark_root: {root}\n' in cfg.read_text()):
-        return folder
-    if not (root / 'bddl_files').is_dir():
-        raise ImportError(f'LIBERO package at {root} has no bddl_files folder')
-    folder.mkdir(parents=True, exist_ok=True)
-    text = ''.join(f'{k}: {v}\n' for k, v in (
-        ('benchmark_root', root), ('bddl_files', root / 'bddl_files'),
-        ('init_states', root / 'init_files'), ('datasets', root.parent / 'datasets'),
-        ('assets', root / 'assets')))
-    tmp = cfg.with_suffix(f'.tmp{os.getpid()}')
-    tmp.write_text(text)
-    tmp.replace(cfg)  # atomic: parallel workers may race to write it
-    return folder
-
-
 def _benchmark(suite: str):
     if suite not in MAX_STEPS:
         raise ValueError(f'unknown LIBERO suite {suite!r}; known: {", ".join(SUITES)}')
     ensure_libero_config()
-    from libero.libero import benchmark
+    from libero.libero import benchmark  # heavy: LIBERO imports robosuite and MuJoCo
     return benchmark.get_benchmark_dict()[suite]()
 
 
@@ -136,7 +101,7 @@ def check_action(action) -> np.ndarray:
     """Return ``action`` as a (7,) float64 array clipped to [-1, 1]; raise if malformed."""
     a = np.asarray(action, dtype=np.float64)
     if a.shape != (ACTION_DIM,):
-        raise ValueError(f'action must have shape (7,), got {a.shape}')
+        raise ValueError(f'action must have shape ({ACTION_DIM},), got {a.shape}')
     if not np.all(np.isfinite(a)):
         raise ValueError(f'action has NaN or inf values: {a.tolist()}')
     return np.clip(a, -1.0, 1.0)
@@ -168,7 +133,7 @@ class LiberoEnv:
             (1.0 on success, else 0) and stage 0 of 0.
         max_steps: policy actions per episode; ``None`` = the suite's ``MAX_STEPS``.
         init_states_file: a ``.npz`` of generated initial states for this task
-            (``python -m tgrpo_ros.sim.init_states``); ``reset(i)`` then loads its i-th state.
+            (``tgrpo-ros init-states``); ``reset(i)`` then loads its i-th state.
             ``None`` = the benchmark's fixed list.
     """
 
@@ -198,7 +163,7 @@ class LiberoEnv:
         self.instruction = task_obj.language
         self.bddl_file = bench.get_task_bddl_file_path(self.task_index)
 
-        from libero.libero.envs.env_wrapper import ControlEnv
+        from libero.libero.envs.env_wrapper import ControlEnv  # heavy, as in _benchmark
         render = bool(self.cameras)
         # hard_reset=False keeps the model and renderer between resets (30 ms instead of 2 s);
         # every reset then loads a full benchmark state (and clears the gripper's command
@@ -210,10 +175,8 @@ class LiberoEnv:
         try:
             self._index_model()
             if init_states_file is not None:
-                from tgrpo_ros.sim.init_states import load_init_states
                 self._init_states = load_init_states(init_states_file, self.task_id,
                                                      self.state_size)
-            from tgrpo_ros.sim.reward_spec import load_reward_for_task
             self.reward = load_reward_for_task(reward_spec, suite, self.task_name,
                                                self.object_names, self.region_names)
         except BaseException:
@@ -313,11 +276,11 @@ class LiberoEnv:
         state = self.sim_state()
         r = self.reward(state)
         if state.success:
-            self.done, why = True, 'success'
+            self.done, why = True, DoneReason.SUCCESS
         elif self.steps >= self.max_steps:
-            self.done, why = True, 'max_steps'
+            self.done, why = True, DoneReason.MAX_STEPS
         else:
-            why = ''
+            why = DoneReason.RUNNING
         outcome = StepOutcome(reward=r.reward, stage=r.stage, num_stages=r.num_stages,
                               success=state.success, done=self.done, done_reason=why)
         return self._observation(obs), outcome

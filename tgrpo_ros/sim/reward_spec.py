@@ -8,7 +8,7 @@ term (how close, in [0, 1), the state is to reaching it). The format is document
 ``config/rewards/FORMAT.md``; ``config/rewards/PROMPT.md`` is a template for having a language
 model write a spec for a new task.
 
-Reward of a state (contracts.md: the reward of the state reached, not a running total)::
+Reward of a state (``tgrpo_ros.contract``: the reward of the state reached, not a running total)::
 
     stage    = highest k in 1..K whose predicate holds (0 if none)
     progress = progress term of stage stage+1, clipped to [0, 0.99] (0 when stage = K)
@@ -34,6 +34,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import yaml
 
+from tgrpo_ros.sim.libero_config import ensure_libero_config
 from tgrpo_ros.sim.sim_state import SimState
 
 #: The entity that names the robot's grip site (between the fingertips).
@@ -370,9 +371,8 @@ def load_reward_for_task(spec: Any, suite: str, task_name: str, objects: list[st
 
 def validate_spec_for_bddl(spec: RewardSpec, bddl_file: str) -> StagedReward:
     """Bind a spec to a task's BDDL file without building the simulator (fast check)."""
-    from tgrpo_ros.sim.libero_env import ensure_libero_config
     ensure_libero_config()
-    import libero.libero.envs.bddl_utils as bddl_utils
+    import libero.libero.envs.bddl_utils as bddl_utils  # heavy: imports robosuite and MuJoCo
     p = bddl_utils.robosuite_parse_problem(bddl_file)
     objects = [n for names in list(p['objects'].values()) + list(p['fixtures'].values())
                for n in names]

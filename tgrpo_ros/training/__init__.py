@@ -11,4 +11,6 @@
 - ``trainer``: ``TGRPOTrainer``, advantages + update epochs (called by the driver only).
 - ``metrics``: the per-iteration and per-evaluation rows.
 - ``run_folder``: the run folder: config, metrics (CSV, TensorBoard), plot, adapters, resume.
+- ``driver``: the in-process loop ``train_in_process`` (rollout -> update -> save, repeated).
+- ``policy_setup``: the policy a run starts from; ``sft``: supervised fine-tuning.
 """

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import torch
 
+from tgrpo_ros.policy.checkpoint import load_policy
 from tgrpo_ros.policy.lora import LoraSettings
+from tgrpo_ros.policy.model_location import resolve_model
+from tgrpo_ros.policy.tiny import build_tiny_policy
 from tgrpo_ros.policy.token_policy import TokenVLAPolicy
 from tgrpo_ros.training.settings import SimTrainSettings
 
@@ -33,12 +36,9 @@ def build_policy(model: str, *, device: str = 'cpu', cameras: tuple[str, ...] = 
     adapter: an adapter folder to load after attaching (its SHA-256 is recorded as version).
     """
     if model.startswith('tiny:'):
-        from tgrpo_ros.policy.tiny import build_tiny_policy
         policy = build_tiny_policy(model.split(':', 1)[1], seed=seed, cameras=tuple(cameras),
                                    device=device, dtype=_dtype(device))
     else:
-        from tgrpo_ros.policy.checkpoint import load_policy
-        from tgrpo_ros.policy.model_location import resolve_model
         policy = load_policy(resolve_model(model), device=device, dtype=_dtype(device),
                              cameras=list(cameras))
     if policy.peft is None:

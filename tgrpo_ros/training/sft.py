@@ -1,9 +1,9 @@
 # Copyright 2026 tgrpo_ros contributors
 # SPDX-License-Identifier: Apache-2.0
-"""``tgrpo-ros sft``: supervised fine-tuning (behaviour cloning) from an episode dataset.
+"""Supervised fine-tuning (behaviour cloning) from an episode dataset (``tgrpo-ros sft``).
 
 Input: one or more dataset folders in the ``tgrpo_ros.data.episodes`` layout (bags converted with
-``bags_to_dataset``, or scripted-expert demonstrations from ``tgrpo_ros.sim.demonstrations``).
+``bags_to_dataset``, or scripted-expert demonstrations from ``tgrpo-ros demonstrations``).
 Output: a saved policy folder (``save_policy``) that ``load_policy`` and the training runs'
 ``model`` setting accept.
 
@@ -38,30 +38,24 @@ import json
 import math
 import os
 from pathlib import Path
+import shutil
 import sys
 import time
 from typing import Sequence
 
 import numpy as np
+import torch
+from tqdm import tqdm
 
-EXAMPLES = """
-examples:
-  # behaviour cloning of a tiny model (32 px, 1M parameters) on expert demonstrations
-  python -m tgrpo_ros.sim.demonstrations --tasks 0 --init-states 0-24 --repeats 2 \\
-      --noise 0.1 --out data/demos_object_task0
-  tgrpo-ros sft --dataset data/demos_object_task0 --model tiny:test --epochs 20 \\
-      --out runs/sft_object_task0
-
-  # continue it after an interruption (same command plus --resume)
-  tgrpo-ros sft --dataset data/demos_object_task0 --model tiny:test --epochs 20 \\
-      --out runs/sft_object_task0 --resume
-
-  # LoRA fine-tuning of a saved policy folder on two datasets, then evaluate on held-out states
-  tgrpo-ros sft --dataset data/demos_a data/demos_b --model models/sft_object_task0 \\
-      --lora-rank 8 --epochs 5 --lr 1e-4 --out runs/sft_more
-  tgrpo-ros eval-sim --policy runs/sft_more/policy --tasks 0 --first-init-state 25 \\
-      --episodes 20 --image-size 128
-"""
+from tgrpo_ros.contract import ACTION_DIM
+from tgrpo_ros.data.episodes import load_dataset, load_episode
+from tgrpo_ros.observation import Observation
+from tgrpo_ros.policy.checkpoint import load_policy, save_policy
+from tgrpo_ros.policy.lora import LoraSettings
+from tgrpo_ros.policy.model_location import resolve_model
+from tgrpo_ros.policy.normalization import ActionNormalizer, compute_dataset_statistics
+from tgrpo_ros.policy.proprio import select_state, state_statistics
+from tgrpo_ros.policy.tiny import build_tiny_policy
 
 STATE_FILE = 'trainer_state.pt'
 RESUME_FILE = 'last_complete.json'
@@ -88,8 +82,8 @@ class DemoData:
                 self.states.append(np.asarray(ep.state[t], np.float64))
                 self.state_names.append(list(ep.state_names))
             actions.append(np.asarray(ep.actions, np.float64))
-        self.actions = np.concatenate(actions) if actions else np.zeros((0, 7))
-        self.tokens = None  # (N, 7) int64, set once the policy (and its statistics) exists
+        self.actions = np.concatenate(actions) if actions else np.zeros((0, ACTION_DIM))
+        self.tokens = None  # (N, ACTION_DIM) int64, set once the policy (with statistics) exists
 
     def __len__(self) -> int:
         return len(self.instructions)
@@ -97,7 +91,6 @@ class DemoData:
 
 def load_episodes(folders: Sequence[str | Path]) -> list[tuple[str, object]]:
     """Return [(episode label, Episode)] from every dataset folder, in index order."""
-    from tgrpo_ros.data.episodes import load_dataset, load_episode
     out = []
     for folder in folders:
         index = load_dataset(folder)
@@ -142,16 +135,11 @@ def build_sft_policy(model: str, statistics: dict, key: str, cameras: Sequence[s
     state: ``{'names', 'mean', 'std'}`` to read those robot-state entries (proprio.py); a start
     policy that already reads state keeps its encoder (the names must then agree).
     """
-    from tgrpo_ros.policy.normalization import ActionNormalizer
-    from tgrpo_ros.policy.lora import LoraSettings
-    from tgrpo_ros.policy.model_location import resolve_model
     if model.startswith('tiny:'):
-        from tgrpo_ros.policy.tiny import build_tiny_policy
         policy = build_tiny_policy(model.split(':', 1)[1], seed=seed, cameras=tuple(cameras),
                                    statistics={key: statistics}, unnorm_key=key, device=device,
                                    dtype=dtype)
     else:
-        from tgrpo_ros.policy.checkpoint import load_policy
         policy = load_policy(resolve_model(model), device=device, dtype=dtype,
                              cameras=list(cameras))
         policy.statistics = dict(policy.statistics) | {key: statistics}
@@ -173,7 +161,6 @@ def build_sft_policy(model: str, statistics: dict, key: str, cameras: Sequence[s
 
 def observations(data: DemoData, idx: Sequence[int], rng: np.random.Generator | None = None,
                  shift: int = 0) -> list:
-    from tgrpo_ros.observation import Observation
     out = []
     for i in idx:
         images = data.images[i]
@@ -220,11 +207,6 @@ def _atomic_json(path: Path, data: dict) -> None:
 
 def save_checkpoint(out: Path, epoch: int, policy, optimizer, rng: np.random.Generator,
                     step: int, keep: int = 1) -> Path:
-    import shutil
-
-    import torch
-
-    from tgrpo_ros.policy.checkpoint import save_policy
     folder = out / 'checkpoints' / f'epoch_{epoch:04d}'
     if folder.exists():
         shutil.rmtree(folder)
@@ -257,13 +239,11 @@ def write_metrics(path: Path, rows: list[dict]) -> None:
 
 # ---- the run ---------------------------------------------------------------------------------
 def run_sft(args: argparse.Namespace, log=print) -> dict:
-    """Train (or resume) and write OUT/policy; return the summary."""
-    import torch
-    from tqdm import tqdm
+    """Train (or resume) and write OUT/policy; return the summary.
 
-    from tgrpo_ros.policy.checkpoint import load_policy, save_policy
-    from tgrpo_ros.policy.normalization import compute_dataset_statistics
-
+    ``args``: the parsed arguments of ``tgrpo-ros sft`` (``tgrpo_ros.commands.sft`` defines
+    them and their defaults).
+    """
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(args.seed)
@@ -275,7 +255,6 @@ def run_sft(args: argparse.Namespace, log=print) -> dict:
     stats = compute_dataset_statistics(train.actions)
     state = None
     if args.state:
-        from tgrpo_ros.policy.proprio import select_state, state_statistics
         mean, std = state_statistics(select_state(args.state, train.states, train.state_names))
         state = {'names': list(args.state), 'mean': mean, 'std': std}
     config = {'argv': sys.argv[1:], 'dataset': [str(d) for d in args.dataset],
@@ -360,59 +339,3 @@ def run_sft(args: argparse.Namespace, log=print) -> dict:
     _atomic_json(out / 'sft_summary.json', summary)
     log(f'[sft] wrote {final}')
     return summary
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog='tgrpo-ros sft', description=__doc__.split('\n\n')[0], epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--dataset', nargs='+', required=True, type=Path,
-                   help='dataset folder(s) (tgrpo_ros.data.episodes layout)')
-    p.add_argument('--model', default='tiny:test',
-                   help="'tiny:<size>' (random init: test, cpu-2m, cpu-5m, cpu-20m), a policy "
-                        "folder, or 'sft:<name>' (models/sft_<name> of this package)")
-    p.add_argument('--out', type=Path, required=True, help='output folder')
-    p.add_argument('--epochs', type=int, default=20)
-    p.add_argument('--batch-size', type=int, default=32)
-    p.add_argument('--lr', type=float, default=3e-4, help='peak AdamW learning rate')
-    p.add_argument('--warmup-steps', type=int, default=100)
-    p.add_argument('--weight-decay', type=float, default=0.01)
-    p.add_argument('--max-grad-norm', type=float, default=1.0)
-    p.add_argument('--lora-rank', type=int, default=0,
-                   help='0 = train every weight (tiny models); > 0 = a LoRA adapter of that rank')
-    p.add_argument('--shift-augment', type=int, default=0,
-                   help='random image shift of up to N raw pixels during training (0 = off)')
-    p.add_argument('--val-fraction', type=float, default=0.1,
-                   help='fraction of EPISODES held out for the validation loss')
-    p.add_argument('--val-every', type=int, default=1, help='validation every N epochs')
-    p.add_argument('--checkpoint-every', type=int, default=1, help='checkpoint every N epochs')
-    p.add_argument('--cameras', nargs='*', default=None,
-                   help='cameras the policy reads (default: all in the dataset)')
-    p.add_argument('--state', nargs='+', default=None, metavar='NAME',
-                   help='robot-state entries the policy reads as one more input token '
-                        '(proprioception, policy/proprio.py), e.g. eef_pos_z gripper_qpos_0; '
-                        "standardised with the training episodes' mean and std [SI units in]")
-    p.add_argument('--statistics-key', default='demos',
-                   help='key of the demonstration statistics in the policy')
-    p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--device', default='cpu')
-    p.add_argument('--dtype', default='auto',
-                   help="'auto' (float32 on the CPU, bfloat16 on GPUs), 'float32', 'bfloat16'; "
-                        'train a full tiny model in float32')
-    p.add_argument('--resume', action='store_true', help='continue from OUT/last_complete.json')
-    p.add_argument('--quiet', action='store_true', help='no progress bar')
-    return p
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.epochs < 1 or args.batch_size < 1:
-        raise SystemExit('--epochs and --batch-size must be >= 1')
-    if not 0 <= args.val_fraction < 1:
-        raise SystemExit('--val-fraction must be in [0, 1)')
-    run_sft(args)
-    return 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())

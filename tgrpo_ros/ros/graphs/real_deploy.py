@@ -22,6 +22,7 @@ from pathlib import Path
 
 import yaml
 
+from tgrpo_ros.real.robot_profile import load_profile, profiles_dir
 from tgrpo_ros.ros.graph import config_file, Graph, LaunchArg, NodeSpec, register
 from tgrpo_ros.training.settings import (check, entries, parse_text, read_parameter_file,
                                          RealDeploySettings, ros_value)
@@ -89,8 +90,6 @@ def _effective(v: dict[str, str]) -> dict[str, str]:
 
 def _validate(v: dict[str, str]) -> dict[str, str]:
     """Check the arguments (run by resolve_args, so both launchers report errors up front)."""
-    from tgrpo_ros.real.robot_profile import load_profile, profiles_dir
-
     given = given_settings(v)
     if not given.get('deploy.robot_profile'):
         known = sorted(p.stem for p in profiles_dir().glob('*.yaml'))
@@ -107,8 +106,6 @@ def _validate(v: dict[str, str]) -> dict[str, str]:
 
 
 def build(v: dict[str, str]) -> list[NodeSpec]:
-    from tgrpo_ros.real.robot_profile import load_profile
-
     _validate(v)
     given = given_settings(v)
     profile = load_profile(given['deploy.robot_profile'])

@@ -41,6 +41,7 @@ import sys
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseStamped, TwistStamped
 from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.action import ActionClient
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Bool, Float64MultiArray, Header
@@ -103,8 +104,8 @@ class ArmAdapter(Node):
                                                       COMMAND_QOS)
         elif p.gripper.interface == 'action':
             try:
+                # optional: control_msgs is not among the PyPI wheels; only this gripper needs it
                 from control_msgs.action import GripperCommand
-                from rclpy.action import ActionClient
             except ImportError as exc:
                 raise RuntimeError(
                     f'profile {p.name}: gripper.interface is action but control_msgs is not '

@@ -33,10 +33,11 @@ from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile, Rel
 from sensor_msgs.msg import CompressedImage, Image, JointState
 from std_msgs.msg import Header, String
 
-from tgrpo_ros.data.images import message_to_rgb8, numpy_to_image
+from tgrpo_ros.data.images import message_to_rgb8
 from tgrpo_ros.real.input_sync import InputSynchronizer, Problem, state_vector
 from tgrpo_ros.msg import Ids, Observation
 from tgrpo_ros.ros.eef_pose import EefPoseSource, now_s, stamp_to_s, STATE_QOS
+from tgrpo_ros.ros.images import numpy_to_image
 from tgrpo_ros.ros.node_main import run_node
 from tgrpo_ros.real.robot_profile import load_profile
 
@@ -65,7 +66,7 @@ class CameraStateBridge(Node):
                         'and through ~/instruction). Empty: no observation is published.'))
         d('task', '', ParameterDescriptor(description='Free-text task id for observations.'))
         d('env_id', 'real0', ParameterDescriptor(
-            description='Environment id in observation ids (contracts.md).', read_only=True))
+            description='Environment id in observation ids (tgrpo_ros.contract).', read_only=True))
         d('diagnostics_period_s', 1.0, ParameterDescriptor(
             description='Diagnostics are published on every change and at least this often '
                         '[s], (0, 60].', read_only=True))

@@ -27,12 +27,14 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
 from std_msgs.msg import Header
 
+from tgrpo_ros.contract import DoneReason
 from tgrpo_ros.msg import Action, PolicyVersion as PolicyVersionMsg, StepResult
 from tgrpo_ros.msg import Observation as ObservationMsg
 from tgrpo_ros.ros.conversions import ids_msg, observation_to_msg, outcome_to_msg
 from tgrpo_ros.ros.qos import LATCHED, reliable
 from tgrpo_ros.ros.node_main import run_node
 from tgrpo_ros.ros.parameters import declare_settings
+from tgrpo_ros.sim.libero_env import LiberoEnv
 from tgrpo_ros.srv import EndEpisode, ResetEnv
 
 RELIABLE = reliable(100)
@@ -73,7 +75,6 @@ class SimEnvNode(Node):
 
     # --- environment ------------------------------------------------------------------------
     def _make_libero(self, suite: str, task: str, max_steps: int | None):
-        from tgrpo_ros.sim.libero_env import LiberoEnv
         return LiberoEnv(suite, int(task) if task.isdigit() else task, cameras=self.cameras,
                          image_size=self.image_size, max_steps=max_steps,
                          init_states_file=self.init_states_file)
@@ -123,7 +124,7 @@ class SimEnvNode(Node):
             self.done = True
             ids = ids_msg(self.env_id, self.episode_id, self.step_index, self.group_id)
             self.result_pub.publish(StepResult(header=self._header(), ids=ids, done=True,
-                                               done_reason='ended'))
+                                               done_reason=DoneReason.ENDED.value))
         res.success, res.message = True, req.reason
         return res
 

@@ -10,7 +10,7 @@ from helpers import child_env, REPO_ROOT
 import imageio.v2 as imageio
 import pytest
 
-from tgrpo_ros.sim import eval_sim
+from tgrpo_ros.commands import eval_sim
 
 pytestmark = pytest.mark.libero
 
