@@ -93,14 +93,18 @@ def model_cameras(model: str) -> list[str]:
 
 def run_settings(args, method: str, seed: int, out: Path) -> dict:
     flat = {
-        'suite': args.suite, 'tasks': [str(args.task)], 'init_states': args.train_states,
-        'iterations': args.iterations, 'max_steps': args.max_steps, 'model': args.model,
-        'image_size': args.image_size, 'cameras': list(args.cameras),
-        'lora_rank': args.lora_rank, 'seed': seed,
-        'output_dir': str(out), 'resume': True, 'algo.group_size': args.group_size,
+        'env.suite': args.suite, 'env.tasks': [str(args.task)],
+        'env.init_states': args.train_states, 'run.iterations': args.iterations,
+        'env.max_steps': args.max_steps, 'policy.model': args.model,
+        'env.image_size': args.image_size, 'env.cameras': list(args.cameras),
+        'policy.lora_rank': args.lora_rank, 'run.seed': seed,
+        'run.output_dir': str(out), 'run.resume': True, 'algo.group_size': args.group_size,
         'algo.lr': args.lr, 'algo.minibatch_size': args.minibatch_size,
         'algo.update_epochs': args.update_epochs,
-        'init_states_file': str(args.train_init_file or ''),
+        'env.init_states_file': str(args.train_init_file or ''),
+        # The experiment evaluates every run itself, on its own held-out states and episode
+        # count; the driver's short evaluation during training would only cost time here.
+        'eval.every': 0,
     }
     flat.update(METHODS[method])
     return flat

@@ -1,6 +1,9 @@
 # Copyright 2026 tgrpo_ros contributors
 # SPDX-License-Identifier: Apache-2.0
-"""The algorithm package imports nothing but torch, numpy and the standard library.
+"""The algorithm package imports nothing but torch, numpy, the standard library and layer 0.
+
+Layer 0 is the package's pure-Python base (the contract and the setting declaration helper),
+which imports nothing of the package itself.
 
 Checked on the source (every import statement of every module), so a ROS import hidden in a
 function body is caught too, and in a fresh interpreter (importing it loads no ROS module).
@@ -13,6 +16,7 @@ import sys
 
 ALGO = Path(__file__).resolve().parents[2] / 'tgrpo_ros' / 'algo'
 ALLOWED = {'torch', 'numpy', '__future__'} | set(sys.stdlib_module_names)
+LAYER_0 = ('tgrpo_ros.contract', 'tgrpo_ros.declaration')
 
 
 def imported_roots(path):
@@ -29,7 +33,8 @@ def test_only_torch_numpy_stdlib_and_itself():
     for path in files:
         for name in imported_roots(path):
             if name.startswith('tgrpo_ros.'):
-                assert name.startswith('tgrpo_ros.algo'), f'{path.name} imports {name}'
+                assert name.startswith(('tgrpo_ros.algo',) + LAYER_0), \
+                    f'{path.name} imports {name}'
             else:
                 assert name.split('.')[0] in ALLOWED, f'{path.name} imports {name}'
 

@@ -55,7 +55,7 @@ def test_training_and_evaluation_states_must_not_overlap(tmp_path):
     assert set(args.methods) == {'tgrpo', 'traj', 'step', 'grpo_outcome', 'ppo'}
     # grpo_outcome needs whole episodes; PPO is the 'gae' estimator of the same trainer
     ppo = mod.run_settings(args, 'ppo', 1, tmp_path)
-    assert ppo['algo.estimator'] == 'gae' and ppo['seed'] == 1
+    assert ppo['algo.estimator'] == 'gae' and ppo['run.seed'] == 1
     # PPO scales its rewards (the default); ppo_unscaled, kept for the older runs, does not
     assert SimTrainSettings.from_flat(ppo).algo.reward_scaling
     assert not SimTrainSettings.from_flat(

@@ -328,9 +328,15 @@ def entries(cls: type | None = None) -> dict[str, Entry]:
 _ENTRIES: dict[type, dict[str, Entry]] = {}
 
 
+# Flat names from before the settings had sections whose short name is no longer unique
+# (eval.init_states joined env.init_states): they keep their old meaning.
+FLAT_NAMES = {'init_states': 'env.init_states'}
+
+
 def aliases() -> dict[str, str]:
     """Short names still accepted: a field name unique across the sections, old flat names."""
     out = dict(_BARE)
+    out.update(FLAT_NAMES)
     out.update(DERIVED)
     return out
 
