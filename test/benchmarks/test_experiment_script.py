@@ -65,7 +65,7 @@ def test_training_and_evaluation_states_must_not_overlap(tmp_path):
     for method in mod.METHODS:  # every method's settings are valid
         SimTrainSettings.from_flat(mod.run_settings(args, method, 0, tmp_path))
     assert SimTrainSettings.from_flat(mod.run_settings(args, 'tgrpo', 0, tmp_path)) \
-        .init_states_file == ''
+        .env.init_states_file == ''
 
 
 def test_generated_training_states_are_not_benchmark_indices(tmp_path):

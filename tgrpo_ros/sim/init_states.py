@@ -7,7 +7,7 @@ some, trains RL on others and evaluates on the rest runs out of them; and RL on 
 the demonstrations came from has little to learn (the SFT policy has memorised them). This
 module samples more with the task's own placement sampler (``LiberoEnv.sample_init_state``,
 one seed per state), checks that none repeats a benchmark state, and stores them in a ``.npz``
-that ``LiberoEnv(init_states_file=...)`` and ``SimTrainSettings.init_states_file`` read.
+that ``LiberoEnv(init_states_file=...)`` and ``SimTrainSettings.env.init_states_file`` read.
 
 File: ``states`` (K, D) float64 flattened MuJoCo states, ``seeds`` (K,) the seed of each,
 ``task_id`` ``"<suite>/<task_name>"``, ``state_size`` D. A file for another task, of another
