@@ -8,8 +8,6 @@
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT" || return 1
 _tgrpo_distro="${TGRPO_ROS_DISTRO:-kilted}"
-scripts/setup.sh --distro "$_tgrpo_distro" || return 1
-_tgrpo_suffix=$([ "$_tgrpo_distro" = kilted ] || echo "-$_tgrpo_distro")
 # Paths that another distribution's environment put into this shell would shadow this one's
 # packages: drop every entry inside this repository before sourcing ours.
 _tgrpo_drop() { tr ':' '\n' <<< "$1" | grep -v -e "^$ROOT/" -e '^$' | paste -sd: || true; }
@@ -19,6 +17,8 @@ for _tgrpo_var in PYTHONPATH AMENT_PREFIX_PATH CMAKE_PREFIX_PATH COLCON_PREFIX_P
     [ -n "${!_tgrpo_var}" ] || unset "$_tgrpo_var"
   fi
 done
+scripts/setup.sh --distro "$_tgrpo_distro" || return 1
+_tgrpo_suffix=$([ "$_tgrpo_distro" = kilted ] || echo "-$_tgrpo_distro")
 # The activation scripts read unset variables: relax -u while sourcing them.
 _tgrpo_u=$([[ $- == *u* ]] && echo 1 || true)
 set +u
