@@ -24,7 +24,7 @@ run_pass() {
 }
 
 overall=0
-summary=()
+summary=""
 for distro in ${TGRPO_TEST_DISTROS:-kilted jazzy}; do
   case "$distro" in
     kilted) what="the whole suite"; args=() ;;
@@ -42,10 +42,10 @@ for distro in ${TGRPO_TEST_DISTROS:-kilted jazzy}; do
     status=0
   fi
   echo "[test] ROS 2 $distro: $what finished in $((SECONDS - start)) s (setup included) with status $status"
-  summary+=("$distro: status $status, $((SECONDS - start)) s")
+  summary+="${summary:+; }$distro: status $status, $((SECONDS - start)) s"
   [ "$status" -eq 0 ] || [ "$overall" -ne 0 ] || overall=$status
 done
 # Fast DDS leaves shared-memory files behind when a process is killed; do not let them pile up.
 find /dev/shm -maxdepth 1 -name 'fastdds_*' -user "$(id -u)" -mmin +5 -delete 2>/dev/null || true
-(IFS=';'; echo "[test] passes: ${summary[*]}")
+echo "[test] passes: $summary"
 exit $overall
