@@ -4,18 +4,31 @@
 #
 # Sourced by scripts/test.sh and scripts/main_job.sh: set everything up (scripts/setup.sh), then
 # enter the environment the package runs in. Usable by hand too: source scripts/prepare_shell.sh
+# TGRPO_ROS_DISTRO=jazzy selects ROS 2 Jazzy (.venv-jazzy, install-jazzy/); default: Kilted.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT" || return 1
-scripts/setup.sh || return 1
+_tgrpo_distro="${TGRPO_ROS_DISTRO:-kilted}"
+# Paths that another distribution's environment put into this shell would shadow this one's
+# packages: drop every entry inside this repository before sourcing ours.
+_tgrpo_drop() { tr ':' '\n' <<< "$1" | grep -v -e "^$ROOT/" -e '^$' | paste -sd: || true; }
+for _tgrpo_var in PYTHONPATH AMENT_PREFIX_PATH CMAKE_PREFIX_PATH COLCON_PREFIX_PATH LD_LIBRARY_PATH; do
+  if [ -n "${!_tgrpo_var:-}" ]; then
+    export "$_tgrpo_var=$(_tgrpo_drop "${!_tgrpo_var}")"
+    [ -n "${!_tgrpo_var}" ] || unset "$_tgrpo_var"
+  fi
+done
+scripts/setup.sh --distro "$_tgrpo_distro" || return 1
+_tgrpo_suffix=$([ "$_tgrpo_distro" = kilted ] || echo "-$_tgrpo_distro")
 # The activation scripts read unset variables: relax -u while sourcing them.
 _tgrpo_u=$([[ $- == *u* ]] && echo 1 || true)
 set +u
-# shellcheck disable=SC1091
-source .venv/bin/activate
-# shellcheck disable=SC1091
-source install/setup.bash
+# shellcheck disable=SC1090,SC1091
+source ".venv$_tgrpo_suffix/bin/activate"
+# shellcheck disable=SC1090,SC1091
+source "install$_tgrpo_suffix/setup.bash"
 [ -n "$_tgrpo_u" ] && set -u
-unset _tgrpo_u
+unset _tgrpo_u _tgrpo_distro _tgrpo_suffix _tgrpo_var
+unset -f _tgrpo_drop
 export MUJOCO_GL="${MUJOCO_GL:-egl}"
 # Discovery stays on this machine (tests pick their own random ROS_DOMAIN_ID).
 export ROS_AUTOMATIC_DISCOVERY_RANGE="${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}"

@@ -8,14 +8,35 @@
 # and the package built with colcon into install/. A second run with nothing changed takes seconds.
 #
 # Usage: scripts/setup.sh            then: source .venv/bin/activate && source install/setup.bash
+#        scripts/setup.sh --distro jazzy   (or TGRPO_ROS_DISTRO=jazzy): the same against ROS 2
+#        Jazzy in .venv-jazzy, build-jazzy/, install-jazzy/ (Jazzy and Kilted cannot share a venv)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-VENV="$ROOT/.venv"
 log() { printf '[setup %(%H:%M:%S)T] %s\n' -1 "$*"; }
 fail() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
 SECONDS=0
+
+DISTRO="${TGRPO_ROS_DISTRO:-kilted}"
+while (($#)); do
+  case "$1" in
+    --distro) (($# >= 2)) || fail "--distro needs a value (kilted or jazzy)"; DISTRO="$2"; shift 2 ;;
+    --distro=*) DISTRO="${1#--distro=}"; shift ;;
+    *) fail "unknown argument '$1' (usage: scripts/setup.sh [--distro kilted|jazzy])" ;;
+  esac
+done
+# Kilted (requirements.txt as it is) keeps the plain names; each other distribution gets its own
+# venv, build and install folders, so both can be set up side by side.
+case "$DISTRO" in
+  kilted) SUFFIX="" ;;
+  jazzy) SUFFIX="-jazzy" ;;
+  *) fail "unknown ROS 2 distribution '$DISTRO' (known: kilted, jazzy)" ;;
+esac
+VENV="$ROOT/.venv$SUFFIX"
+BUILD_BASE="$ROOT/build$SUFFIX"
+INSTALL_BASE="$ROOT/install$SUFFIX"
+LOG_BASE="$ROOT/log${SUFFIX:+/${SUFFIX#-}}"
 
 # --- 1. Debian packages -------------------------------------------------------------------------
 # cmake/g++: colcon builds the interfaces; libegl1 + libgl1-mesa-dri: MuJoCo renders off-screen
@@ -38,25 +59,38 @@ fi
 PY="${TGRPO_PYTHON:-$(command -v python3.11 || true)}"
 [ -n "$PY" ] || fail "python3.11 not found (apt-get install python3.11 python3.11-venv python3.11-dev)"
 if [ ! -x "$VENV/bin/python" ]; then
-  log "creating .venv with $PY"
+  log "creating ${VENV#"$ROOT"/} with $PY"
   "$PY" -m venv "$VENV"
 fi
 "$VENV/bin/python" -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' \
-  || fail ".venv is not Python 3.11; remove it and run again"
+  || fail "${VENV#"$ROOT"/} is not Python 3.11; remove it and run again"
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
 # Some machines configure extra local indexes in pip.conf that do not exist for every package;
 # pip then warns once per package. Those lines say nothing about our install: drop them.
 pip_install() { "${PIP[@]}" install "$@" 2> >(grep -v 'is ignored: it is neither a file' >&2); }
 
-# --- 3. Python packages (skipped when requirements.txt is unchanged) ----------------------------
-req_sum="$(sha256sum requirements.txt | cut -d' ' -f1)"
+# --- 3. Python packages (skipped when the requirements are unchanged) ----------------------------
+# Kilted: requirements.txt. Another distribution: requirements.txt without its marked Kilted block,
+# plus requirements-<distro>.txt, so the non-ROS pins live in one place only.
+all_req="$(mktemp)"
+trap 'rm -f "$all_req"' EXIT
+if [ "$DISTRO" = kilted ]; then
+  cp requirements.txt "$all_req"
+else
+  [ -f "requirements-$DISTRO.txt" ] || fail "requirements-$DISTRO.txt is missing"
+  grep -qx '# >>> ros-distro kilted' requirements.txt && grep -qx '# <<< ros-distro kilted' requirements.txt \
+    || fail "requirements.txt lacks the '# >>> ros-distro kilted' / '# <<< ros-distro kilted' markers"
+  sed '/^# >>> ros-distro kilted$/,/^# <<< ros-distro kilted$/d' requirements.txt > "$all_req"
+  cat "requirements-$DISTRO.txt" >> "$all_req"
+fi
+req_sum="$(sha256sum "$all_req" | cut -d' ' -f1)"
 if [ "$(cat "$VENV/.tgrpo-requirements.sha256" 2>/dev/null)" != "$req_sum" ]; then
-  log "installing Python packages from requirements.txt (first run: a few minutes)"
+  log "installing Python packages for ROS 2 $DISTRO (first run: a few minutes)"
   tmp_req="$(mktemp)"; tmp_nodeps="$(mktemp)"
-  grep -v 'no-deps' requirements.txt > "$tmp_req"
-  grep 'no-deps' requirements.txt | sed 's/#.*//' > "$tmp_nodeps"
+  grep -v 'no-deps' "$all_req" > "$tmp_req"
+  grep 'no-deps' "$all_req" | sed 's/#.*//' > "$tmp_nodeps"
   # torch first and alone, so nothing later resolves it to a different (CUDA) build.
-  pip_install "$(grep -E '^torch==' requirements.txt)"
+  pip_install "$(grep -E '^torch==' "$all_req")"
   pip_install -r "$tmp_req"
   pip_install --no-deps -r "$tmp_nodeps"
   rm -f "$tmp_req" "$tmp_nodeps"
@@ -112,6 +146,16 @@ mv "$LIBERO_CFG_DIR/config.yaml.new" "$LIBERO_CFG_DIR/config.yaml"
 [ -f "$SITE/robosuite/macros_private.py" ] || cp "$SITE/robosuite/macros.py" "$SITE/robosuite/macros_private.py"
 
 # --- 6. Build the package (interfaces + Python modules) with colcon -----------------------------
+# A shell with the other distribution's environment sourced must not leak it into this build
+# (colcon would even chain that install/ into ours as an underlay, from COLCON_PREFIX_PATH):
+# drop every path inside this repository (its venvs and install folders) before adding ours.
+drop_repo_paths() { tr ':' '\n' <<< "$1" | grep -v -e "^$ROOT/" -e '^$' | paste -sd: || true; }
+for var in PYTHONPATH AMENT_PREFIX_PATH CMAKE_PREFIX_PATH COLCON_PREFIX_PATH LD_LIBRARY_PATH; do
+  if [ -n "${!var:-}" ]; then
+    export "$var=$(drop_repo_paths "${!var}")"
+    [ -n "${!var}" ] || unset "$var"
+  fi
+done
 export VIRTUAL_ENV="$VENV"
 export PATH="$VENV/bin:$PATH"
 export AMENT_PREFIX_PATH="$VENV${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
@@ -123,10 +167,11 @@ for ext in sh bash zsh; do
 done
 export CMAKE_PREFIX_PATH="$VENV${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
 log "colcon build"
-mkdir -p "$ROOT/log"
-colcon --log-base "$ROOT/log" build --base-paths "$ROOT" --build-base "$ROOT/build" \
-  --install-base "$ROOT/install" --symlink-install \
+mkdir -p "$LOG_BASE"
+colcon --log-base "$LOG_BASE" build --base-paths "$ROOT" --build-base "$BUILD_BASE" \
+  --install-base "$INSTALL_BASE" --symlink-install \
   --cmake-args -DPython3_EXECUTABLE="$VENV/bin/python" -DBUILD_TESTING=OFF \
-  --event-handlers console_cohesion+ summary- status- > "$ROOT/log/colcon-build.txt" 2>&1 \
-  || { tail -40 "$ROOT/log/colcon-build.txt"; fail "colcon build failed (log: log/colcon-build.txt)"; }
-log "done in ${SECONDS}s. Next: source .venv/bin/activate && source install/setup.bash"
+  --event-handlers console_cohesion+ summary- status- > "$LOG_BASE/colcon-build.txt" 2>&1 \
+  || { tail -40 "$LOG_BASE/colcon-build.txt"
+       fail "colcon build failed (log: ${LOG_BASE#"$ROOT"/}/colcon-build.txt)"; }
+log "ROS 2 $DISTRO done in ${SECONDS}s. Next: source ${VENV#"$ROOT"/}/bin/activate && source ${INSTALL_BASE#"$ROOT"/}/setup.bash"

@@ -69,6 +69,7 @@ def test_custom_types_round_trip_with_metadata(tmp_path, storage):
     np.testing.assert_array_equal(message_to_rgb8(got[-1][2]), observations[0].images['agentview'])
 
 
+@pytest.mark.ros
 @pytest.mark.parametrize('storage', STORAGES)
 def test_rclpy_serialized_bytes_are_compatible(tmp_path, storage):
     """What a raw rclpy subscription delivers is what we store, and rclpy reads ours."""

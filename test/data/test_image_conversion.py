@@ -12,6 +12,9 @@ from std_msgs.msg import Header
 from tgrpo_ros.data.images import compressed_to_numpy, image_to_numpy, message_to_rgb8
 from tgrpo_ros.ros.images import numpy_to_compressed, numpy_to_image
 
+# Real sensor_msgs/std_msgs messages of the installed distribution: run on Jazzy too.
+pytestmark = pytest.mark.ros
+
 
 def _msg(encoding, height, width, step, data: bytes, bigendian=0):
     m = Image()
