@@ -423,6 +423,11 @@ class LocalEnvGroup:
             self.done[i] = outs[i].done
         return obs, outs
 
+    def sim_states(self, workers: Sequence[int] | None = None) -> list[SimState]:
+        """Return the ``SimState`` of the given envs (default: all), as ``EnvGroup`` does."""
+        ws = range(self.num_envs) if workers is None else workers
+        return [self.envs[i].sim_state() for i in ws]
+
     def close(self) -> None:
         for env in self.envs:
             env.close()

@@ -21,7 +21,7 @@ import torch
 
 from tgrpo_ros.contract import ACTION_DIM, DoneReason
 from tgrpo_ros.policy import load_policy
-from tgrpo_ros.sim.env_group import EnvGroup
+from tgrpo_ros.sim.env_group import EnvGroup, LocalEnvGroup
 from tgrpo_ros.sim.expert import ScriptedExpert
 from tgrpo_ros.sim.libero_env import LiberoEnv
 
@@ -74,30 +74,6 @@ class VLAPolicyRunner:
         return out
 
 
-class _LocalEnvs:
-    """One in-process ``LiberoEnv`` behind the ``EnvGroup`` calls eval uses (no worker)."""
-
-    def __init__(self, **kwargs):
-        self.env = LiberoEnv(**kwargs)
-        self.num_envs = 1
-        self.max_steps = self.env.max_steps
-
-    def reset(self, i: int, init_state_index: int, seed: int):
-        return self.env.reset(init_state_index, seed)
-
-    def step(self, actions, active):
-        if not active[0]:
-            return [None], [None]
-        o, out = self.env.step(actions[0])
-        return [o], [out]
-
-    def sim_states(self, workers):
-        return [self.env.sim_state() for _ in workers]
-
-    def close(self) -> None:
-        self.env.close()
-
-
 def run_task(suite: str, task: str, init_states: Sequence[int], runner, num_envs: int,
              cameras: Sequence[str], image_size: int, max_steps: int | None, seed: int,
              progress) -> list[dict]:
@@ -105,10 +81,8 @@ def run_task(suite: str, task: str, init_states: Sequence[int], runner, num_envs
     kwargs = {'suite': suite, 'task': task, 'cameras': tuple(cameras),
               'image_size': image_size, 'max_steps': max_steps}
     n = min(num_envs, len(init_states))
-    if n == 1:
-        envs = _LocalEnvs(**kwargs)
-    else:
-        envs = EnvGroup(n, **kwargs)
+    # One environment gains nothing from a worker process: step it here, through the same API.
+    envs = LocalEnvGroup.libero(1, **kwargs) if n == 1 else EnvGroup(n, **kwargs)
     records = []
     try:
         for start in range(0, len(init_states), n):
