@@ -10,13 +10,9 @@ cd "$ROOT" || return 1
 _tgrpo_distro="${TGRPO_ROS_DISTRO:-kilted}"
 # Paths that another distribution's environment put into this shell would shadow this one's
 # packages: drop every entry inside this repository before sourcing ours.
-_tgrpo_drop() { tr ':' '\n' <<< "$1" | grep -v -e "^$ROOT/" -e '^$' | paste -sd: || true; }
-for _tgrpo_var in PYTHONPATH AMENT_PREFIX_PATH CMAKE_PREFIX_PATH COLCON_PREFIX_PATH LD_LIBRARY_PATH; do
-  if [ -n "${!_tgrpo_var:-}" ]; then
-    export "$_tgrpo_var=$(_tgrpo_drop "${!_tgrpo_var}")"
-    [ -n "${!_tgrpo_var}" ] || unset "$_tgrpo_var"
-  fi
-done
+# shellcheck source=scripts/drop_repo_paths.sh
+source scripts/drop_repo_paths.sh
+tgrpo_drop_repo_paths "$ROOT"
 scripts/setup.sh --distro "$_tgrpo_distro" || return 1
 _tgrpo_suffix=$([ "$_tgrpo_distro" = kilted ] || echo "-$_tgrpo_distro")
 # The activation scripts read unset variables: relax -u while sourcing them.
@@ -27,8 +23,8 @@ source ".venv$_tgrpo_suffix/bin/activate"
 # shellcheck disable=SC1090,SC1091
 source "install$_tgrpo_suffix/setup.bash"
 [ -n "$_tgrpo_u" ] && set -u
-unset _tgrpo_u _tgrpo_distro _tgrpo_suffix _tgrpo_var
-unset -f _tgrpo_drop
+unset _tgrpo_u _tgrpo_distro _tgrpo_suffix
+unset -f tgrpo_drop_repo_paths
 export MUJOCO_GL="${MUJOCO_GL:-egl}"
 # Discovery stays on this machine (tests pick their own random ROS_DOMAIN_ID).
 export ROS_AUTOMATIC_DISCOVERY_RANGE="${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}"

@@ -146,16 +146,9 @@ mv "$LIBERO_CFG_DIR/config.yaml.new" "$LIBERO_CFG_DIR/config.yaml"
 [ -f "$SITE/robosuite/macros_private.py" ] || cp "$SITE/robosuite/macros.py" "$SITE/robosuite/macros_private.py"
 
 # --- 6. Build the package (interfaces + Python modules) with colcon -----------------------------
-# A shell with the other distribution's environment sourced must not leak it into this build
-# (colcon would even chain that install/ into ours as an underlay, from COLCON_PREFIX_PATH):
-# drop every path inside this repository (its venvs and install folders) before adding ours.
-drop_repo_paths() { tr ':' '\n' <<< "$1" | grep -v -e "^$ROOT/" -e '^$' | paste -sd: || true; }
-for var in PYTHONPATH AMENT_PREFIX_PATH CMAKE_PREFIX_PATH COLCON_PREFIX_PATH LD_LIBRARY_PATH; do
-  if [ -n "${!var:-}" ]; then
-    export "$var=$(drop_repo_paths "${!var}")"
-    [ -n "${!var}" ] || unset "$var"
-  fi
-done
+# shellcheck source=scripts/drop_repo_paths.sh
+source "$ROOT/scripts/drop_repo_paths.sh"
+tgrpo_drop_repo_paths "$ROOT"
 export VIRTUAL_ENV="$VENV"
 export PATH="$VENV/bin:$PATH"
 export AMENT_PREFIX_PATH="$VENV${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
