@@ -17,6 +17,9 @@ from tgrpo_ros.real.safety import (_quat_from_rotvec, _quat_mul, _rotvec_from_qu
 
 DT = 0.05  # sim_test: 20 Hz
 DOWN = [1.0, 0.0, 0.0, 0.0]
+_SIM_TEST = load_profile('sim_test')
+LIN = _SIM_TEST.linear_scale_m[0] / DT     # m/s for action 1 (the same on every axis)
+ANG = _SIM_TEST.angular_scale_rad[0] / DT  # rad/s for action 1
 
 
 def _ready(t0=100.0, pos=(0.0, 0.0, 0.4)):
@@ -53,28 +56,104 @@ def test_armed_action_becomes_si_velocity_and_gripper():
     d = f.step(100.02)
     assert not d.halted and d.reasons == (Reason.OK,)
     c = d.command
-    # 0.1 x 0.05 m per step / 0.05 s = 0.1 m/s; 0.02 x 0.5 rad / 0.05 s = 0.2 rad/s.
-    np.testing.assert_allclose(c.linear, [0.1, -0.2, 0.05])
-    np.testing.assert_allclose(c.angular, [0.2, 0.0, -0.4])
-    np.testing.assert_allclose(c.target_position, [0.1 * DT, -0.2 * DT, 0.4 + 0.05 * DT])
+    # Action x the profile's scale per step / 0.05 s (e.g. 0.1 x 0.0128 m / 0.05 s = 0.0256 m/s).
+    np.testing.assert_allclose(c.linear, np.array([0.1, -0.2, 0.05]) * LIN)
+    np.testing.assert_allclose(c.angular, np.array([0.02, 0.0, -0.04]) * ANG)
+    np.testing.assert_allclose(c.target_position, [0.1 * LIN * DT, -0.2 * LIN * DT,
+                                                   0.4 + 0.05 * LIN * DT])
     np.testing.assert_allclose(c.applied_action, [0.1, -0.2, 0.05, 0.02, 0.0, -0.04, 0.7])
     assert c.gripper_closed is True and c.source == 'ids-3' and not c.zero
 
 
-def test_speed_then_acceleration_clamped_per_axis_and_reported():
+def test_speed_then_acceleration_clamped_and_reported():
     f = _ready()
-    f.on_action([1.0, -1.0, 0.0, 0.0, 0.0, 0.0, -1.0], 100.0)
+    p = f.profile
+    a_lin = p.max_linear_accel_mps2[0] * DT  # 0.25 m/s per step
+    w_max = p.max_angular_speed_radps[2]     # 1 rad/s
+    assert LIN > a_lin and LIN < p.max_linear_speed_mps[0] and ANG > w_max
+    f.on_action([1.0, -1.0, 0.0, 0.0, 0.0, 1.0, -1.0], 100.0)
     d = f.step(100.0)
-    # Desired 1 m/s; speed limit 0.5 m/s; from rest the acceleration limit allows 5 x 0.05.
-    np.testing.assert_allclose(d.command.linear, [0.25, -0.25, 0.0])
+    # Linear: from rest the acceleration limit allows a_lin (both axes alike: the direction is
+    # kept). Angular: the yaw request is above the speed limit; reaching it in one step is
+    # within the angular acceleration limit (20 rad/s^2 x 0.05 s).
+    np.testing.assert_allclose(d.command.linear, [a_lin, -a_lin, 0.0])
+    np.testing.assert_allclose(d.command.angular, [0.0, 0.0, w_max])
     assert set(d.reasons) == {Reason.SPEED_CLAMPED, Reason.ACCEL_CLAMPED}
     assert d.command.gripper_closed is False
     _feed(f, 100.05)
-    f.on_action([1.0, -1.0, 0.0, 0.0, 0.0, 0.0, -1.0], 100.05)
+    f.on_action([1.0, -1.0, 0.0, 0.0, 0.0, 1.0, -1.0], 100.05)
     d = f.step(100.05)
-    np.testing.assert_allclose(d.command.linear, [0.5, -0.5, 0.0])
+    np.testing.assert_allclose(d.command.linear, [LIN, -LIN, 0.0])
+    np.testing.assert_allclose(d.command.angular, [0.0, 0.0, w_max])
     assert d.reasons == (Reason.SPEED_CLAMPED,)
-    np.testing.assert_allclose(d.command.applied_action[:2], [0.5, -0.5])
+    np.testing.assert_allclose(d.command.applied_action[:6], [1.0, -1.0, 0, 0, 0, w_max / ANG])
+
+
+def _run_constant(profile: str, action, steps: int):
+    """Send ``action`` every step from rest with a perfect controller; return the decisions."""
+    f = SafetyFilter(load_profile(profile))
+    pos, quat = np.array(f.profile.home_position_m), np.array(f.profile.home_orientation_xyzw)
+    t = 100.0
+    f.on_pose(pos, quat, t)
+    f.on_observation(t)
+    f.on_deadman(True, t)
+    assert f.arm(t)[0]
+    out = []
+    for _ in range(steps):
+        t += f.dt
+        f.on_deadman(True, t)
+        f.on_observation(t)
+        f.on_pose(pos, quat, t)
+        f.on_action(action, t)
+        d = f.step(t)
+        assert not d.halted, d.detail
+        out.append(d)
+        pos, quat = d.command.target_position, d.command.target_quaternion
+    return f, out
+
+
+@pytest.mark.parametrize('profile', ['franka', 'ur'])  # sim_test's limits never saturate
+@pytest.mark.parametrize('part', ['linear', 'angular'])
+def test_clamps_keep_the_direction_through_the_ramp_and_saturation(profile, part):
+    # atan2(0.3, 1) = 16.70 degrees; clipping each axis alone gave 45 degrees once both axes
+    # hit their limits (and bent the path during the acceleration ramp).
+    action = np.zeros(7)
+    first = 0 if part == 'linear' else 3
+    action[first:first + 2] = [1.0, 0.3]
+    f, decisions = _run_constant(profile, action, 30)
+    reasons = [set(d.reasons) for d in decisions]
+    assert Reason.ACCEL_CLAMPED in reasons[0], 'the test must pass through the ramp'
+    assert Reason.SPEED_CLAMPED in reasons[-1] and Reason.ACCEL_CLAMPED not in reasons[-1], \
+        'the test must reach saturation'
+    v_max = np.array(f.profile.max_linear_speed_mps if part == 'linear'
+                     else f.profile.max_angular_speed_radps)
+    for k, d in enumerate(decisions):
+        v = d.command.linear if part == 'linear' else d.command.angular
+        other = d.command.angular if part == 'linear' else d.command.linear
+        angle = math.degrees(math.atan2(v[1], v[0]))
+        assert abs(angle - 16.70) <= 0.5, f'step {k}: {angle:.2f} degrees, velocity {v}'
+        assert v[2] == 0.0 and np.all(other == 0.0)
+        assert np.all(np.abs(v) <= v_max + 1e-12)
+    # Saturated: the x axis at its limit, y at 0.3 of it (not at its own limit).
+    v = decisions[-1].command.linear if part == 'linear' else decisions[-1].command.angular
+    np.testing.assert_allclose(v[:2], [v_max[0], 0.3 * v_max[0]])
+
+
+@pytest.mark.parametrize('profile', ['franka', 'ur', 'sim_test'])
+def test_a_command_within_the_limits_passes_unchanged(profile):
+    p = load_profile(profile)
+    lin, ang = np.array(p.linear_scale_m), np.array(p.angular_scale_rad)
+    dt = 1.0 / p.control_rate_hz
+    # Small enough to be under the speed limits and reached in one acceleration step.
+    k = 0.5 * min(np.min(np.array(p.max_linear_accel_mps2) * dt * dt / lin),
+                  np.min(np.array(p.max_angular_accel_radps2) * dt * dt / ang))
+    action = np.array([k, -0.6 * k, 0.3 * k, -0.4 * k, 0.8 * k, k, 1.0])
+    f, decisions = _run_constant(profile, action, 5)
+    for d in decisions:
+        assert d.reasons == (Reason.OK,)
+        np.testing.assert_array_equal(d.command.applied_action, action)
+        np.testing.assert_allclose(d.command.linear, action[:3] * lin / dt, rtol=1e-12)
+        np.testing.assert_allclose(d.command.angular, action[3:6] * ang / dt, rtol=1e-12)
 
 
 def test_nonfinite_action_halts_once_then_silence_then_resumes_on_a_good_action():
@@ -269,11 +348,12 @@ def test_home_requires_armed():
 def test_pose_target_rotates_in_the_base_frame():
     f = _ready()
     f.on_pose([0, 0, 0.4], [0, 0, 0, 1], 100.0)
-    f.on_action([0, 0, 0, 0, 0, 0.05, 0], 100.0)  # yaw 0.05 x 0.5 rad = 0.025 rad this step
+    f.on_action([0, 0, 0, 0, 0, 0.05, 0], 100.0)  # yaw 0.05 x 0.114 rad this step
     c = f.step(100.0).command
-    np.testing.assert_allclose(c.angular, [0, 0, 0.5])
-    np.testing.assert_allclose(c.target_quaternion, [0, 0, math.sin(0.0125), math.cos(0.0125)],
-                               atol=1e-12)
+    turn = 0.05 * ANG * DT
+    np.testing.assert_allclose(c.angular, [0, 0, 0.05 * ANG])
+    np.testing.assert_allclose(c.target_quaternion,
+                               [0, 0, math.sin(turn / 2), math.cos(turn / 2)], atol=1e-12)
 
 
 def test_every_halt_reason_is_documented_in_the_module():

@@ -20,9 +20,12 @@ import yaml
 
 from helpers import start_node, stop_process
 from real_standins import clean_exit, Spinner, StandIns, start_rclpy, stop_rclpy, wait_for, WATCHED
-from tgrpo_ros.real.robot_profile import resolve_profile_path
+from tgrpo_ros.real.robot_profile import load_profile, resolve_profile_path
 
 pytestmark = pytest.mark.ros
+_SIM_TEST = load_profile('sim_test')
+LIN = _SIM_TEST.linear_scale_m[0] / 0.05     # m/s for action 1 (every axis alike)
+ANG = _SIM_TEST.angular_scale_rad[0] / 0.05  # rad/s for action 1
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
@@ -98,8 +101,9 @@ def _arm_and_move(stand, action):
 def test_nan_workspace_home_and_disarm_on_wall_time(wall):
     stand = wall
     moving = _arm_and_move(stand, [0.1, 0.0, -0.2, 0.0, 0.0, 0.1, 1.0])
-    # 0.1 x 0.05 m per 0.05 s step = 0.1 m/s; 0.1 x 0.5 rad per step = 1.0 rad/s (the limit).
-    np.testing.assert_allclose(_vec(moving[-1]), [0.1, 0.0, -0.2, 0.0, 0.0, 1.0], atol=1e-9)
+    # Action x the profile's scale per 0.05 s step, within the limits.
+    np.testing.assert_allclose(_vec(moving[-1]), np.array([0.1, 0.0, -0.2, 0.0, 0.0, 0.1])
+                               * [LIN, LIN, LIN, ANG, ANG, ANG], atol=1e-9)
     wait_for(lambda: stand.snapshot('gripper_commands'), 5.0, 'gripper command')
     assert stand.snapshot('gripper_commands')[0][1] == [0.0]  # action +1: closed position
 
@@ -122,7 +126,7 @@ def test_nan_workspace_home_and_disarm_on_wall_time(wall):
     stand.scripted_action = [-0.1, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]
     inward = wait_for(lambda: [m for _, m in stand.commands_since(time.monotonic() - 0.1)
                                if _vec(m)[0] < 0], 10.0, 'inward motion')
-    np.testing.assert_allclose(_vec(inward[-1])[0], -0.1)
+    np.testing.assert_allclose(_vec(inward[-1])[0], -0.1 * LIN)
 
     # A policy that falls behind: actions answering 0.6 s old observations (hold timeout 0.3 s)
     # are refused even though each action itself is freshly stamped.
@@ -253,9 +257,11 @@ def test_pose_interface_sends_one_step_targets_and_holds_on_halt(ros_domain, tmp
         m = targets[-1][1]
         assert m.header.frame_id == 'base_link'
         p, q = m.pose.position, m.pose.orientation
-        # From (0, 0, 0.4), 0.1 m/s x 0.05 s ahead; tool-down quaternion turned 0.025 rad about z.
-        np.testing.assert_allclose([p.x, p.y, p.z], [0.005, 0.0, 0.4], atol=1e-9)
-        expected = [math.cos(0.0125), math.sin(0.0125), 0.0, 0.0]  # (0,0,sin,cos) * (1,0,0,0)
+        # From (0, 0, 0.4), one step of action 0.1 ahead; tool-down quaternion turned by one
+        # step of action 0.05 about z.
+        np.testing.assert_allclose([p.x, p.y, p.z], [0.1 * LIN * 0.05, 0.0, 0.4], atol=1e-9)
+        half = 0.05 * ANG * 0.05 / 2
+        expected = [math.cos(half), math.sin(half), 0.0, 0.0]  # (0,0,sin,cos) * (1,0,0,0)
         np.testing.assert_allclose([q.x, q.y, q.z, q.w], expected, atol=1e-9)
         t = time.monotonic()
         stand.deadman_on = False

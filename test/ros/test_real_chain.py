@@ -25,13 +25,24 @@ import yaml
 
 from helpers import start_node, stop_process
 from real_standins import clean_exit, Spinner, StandIns, start_rclpy, stop_rclpy, wait_for, WATCHED
-from tgrpo_ros.real.robot_profile import resolve_profile_path
+from tgrpo_ros.real.robot_profile import load_profile, resolve_profile_path
 
 pytestmark = pytest.mark.ros
 
 LIN_MAX, ANG_MAX = 0.5, 1.0          # sim_test limits [m/s], [rad/s]
 ACCEL_STEP = (5.0 * 0.05, 20.0 * 0.05)  # max change per 50 ms step (linear, angular)
 EPS = 1e-9
+_SIM_TEST = load_profile('sim_test')
+# Action units to velocity: the profile's scale per control step over the 50 ms step.
+ACTION_TO_VELOCITY = np.array(_SIM_TEST.linear_scale_m + _SIM_TEST.angular_scale_rad) / 0.05
+
+
+def _within_speed_limit(v):
+    """Return the request as the filter limits it: linear and angular each shrunk whole."""
+    v = np.array(v, dtype=np.float64)
+    for half, top in ((slice(0, 3), LIN_MAX), (slice(3, 6), ANG_MAX)):
+        v[half] *= min(1.0, top / max(np.max(np.abs(v[half])), 1e-12))
+    return v
 
 
 def _vec(twist):
@@ -138,21 +149,19 @@ def test_chain_disarmed_armed_and_every_halt(chain):
     assert np.all(dv[:, :3] <= ACCEL_STEP[0] + 1e-6) and np.all(dv[:, 3:] <= ACCEL_STEP[1] + 1e-6)
     assert {m.header.frame_id for m in window} == {'base_link'}
     # Each command has an applied action with the same stamp: velocity = applied x scale / dt,
-    # and each velocity lies between the previous command's and the policy's request clipped to
+    # and each velocity lies between the previous command's and the policy's request shrunk to
     # the speed limit (the acceleration limit only ever slows the change down).
     applied = {(a.header.stamp.sec, a.header.stamp.nanosec): a for _, a in
                stand.snapshot('applied')}
     actions = {a.ids.step: np.array(a.action) for _, a in stand.snapshot('actions')}
     every = [m for _, m in stand.snapshot('commands')]
-    limit = np.array([LIN_MAX] * 3 + [ANG_MAX] * 3)
     previous = np.zeros(6)
     for m in every:
         a = applied[(m.header.stamp.sec, m.header.stamp.nanosec)]
         v = _vec(m)
-        np.testing.assert_allclose(v, np.array(a.action[:6]) * [1, 1, 1, 10, 10, 10],
-                                   atol=1e-9)  # 0.05 m / 0.05 s; 0.5 rad / 0.05 s
+        np.testing.assert_allclose(v, np.array(a.action[:6]) * ACTION_TO_VELOCITY, atol=1e-9)
         if v.any():
-            wanted = np.clip(actions[a.ids.step][:6] * [1, 1, 1, 10, 10, 10], -limit, limit)
+            wanted = _within_speed_limit(actions[a.ids.step][:6] * ACTION_TO_VELOCITY)
             low, high = np.minimum(previous, wanted), np.maximum(previous, wanted)
             assert np.all(v >= low - 1e-9) and np.all(v <= high + 1e-9), (v, previous, wanted)
         previous = v

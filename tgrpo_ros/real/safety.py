@@ -26,6 +26,8 @@ an action stamped after arming exists (``NO_ACTION``) and is younger than the ho
 (``ACTION_TIMEOUT``; a policy slower than the control rate has its last action repeated until
 then, reported as ``HOLDING_LAST_ACTION``); the one-step target does not leave the workspace box
 further (``WORKSPACE_LIMIT``). Clamps are reported too: ``SPEED_CLAMPED``, ``ACCEL_CLAMPED``.
+A clamp scales the whole linear velocity (or its change) by one factor, and the whole angular
+one by another, so no axis exceeds the profile's per-axis limit and the direction is kept.
 
 A halt is a single zero command: the controller behind it (MoveIt Servo's smoothing, an
 impedance controller) decelerates; this filter does not ramp down.
@@ -65,8 +67,8 @@ class Reason(str, Enum):
     NO_ACTION = 'NO_ACTION'                  # halt: no action since arming / homing
     ACTION_TIMEOUT = 'ACTION_TIMEOUT'        # halt: newest action older than the hold timeout
     WORKSPACE_LIMIT = 'WORKSPACE_LIMIT'      # halt: target would leave the workspace box
-    SPEED_CLAMPED = 'SPEED_CLAMPED'          # clamp: per-axis speed limit
-    ACCEL_CLAMPED = 'ACCEL_CLAMPED'          # clamp: per-axis acceleration limit
+    SPEED_CLAMPED = 'SPEED_CLAMPED'          # clamp: speed limit (whole vector scaled down)
+    ACCEL_CLAMPED = 'ACCEL_CLAMPED'          # clamp: acceleration limit (whole change scaled)
     HOLDING_LAST_ACTION = 'HOLDING_LAST_ACTION'  # policy slower than the control rate
     HOMING = 'HOMING'                        # moving to the home pose
     HOME_REACHED = 'HOME_REACHED'            # home pose reached; waiting for new actions
@@ -264,15 +266,18 @@ class SafetyFilter:
             desired = np.concatenate([action[:3] * self.lin_scale,
                                       action[3:6] * self.ang_scale]) / self.dt
             gripper = bool(action[6] > self.profile.gripper.threshold)
-        velocity = np.clip(desired, -self.v_max, self.v_max)
+        # Limits shrink the whole linear (and, separately, the whole angular) vector, as
+        # moveit_servo scales a whole command: clipping each axis alone would bend the motion
+        # (an action (1, 0.3, 0) would leave at 45 degrees instead of 16.7).
+        velocity = _scale_into_box(desired, self.v_max)
         if np.any(velocity != desired):
             reasons.append(Reason.SPEED_CLAMPED)
         previous = self._velocity if self._moving else np.zeros(6)
-        step_max = self.a_max * self.dt
-        limited = np.clip(velocity, previous - step_max, previous + step_max)
-        if np.any(limited != velocity):
+        change = velocity - previous
+        allowed = _scale_into_box(change, self.a_max * self.dt)
+        if np.any(allowed != change):  # else keep velocity bit for bit (no rounding)
             reasons.append(Reason.ACCEL_CLAMPED)
-        velocity = limited
+            velocity = previous + allowed
         target = pos + velocity[:3] * self.dt
         leaving = ((target < self.ws_min) & (velocity[:3] < 0)) | \
                   ((target > self.ws_max) & (velocity[:3] > 0))
@@ -281,10 +286,13 @@ class SafetyFilter:
             return self._halt(Reason.WORKSPACE_LIMIT,
                               f'target {np.round(target, 4).tolist()} m leaves the workspace '
                               f'{self.ws_min.tolist()}..{self.ws_max.tolist()} on axis {axes}')
-        applied = np.zeros(ACTION_DIM)
-        applied[:3] = velocity[:3] * self.dt / self.lin_scale
-        applied[3:6] = velocity[3:6] * self.dt / self.ang_scale
-        applied[6] = action[6] if action is not None else 0.0
+        if action is not None and not CLAMP_REASONS.intersection(reasons):
+            applied = action.copy()  # unclamped: exactly what was asked (no rounding)
+        else:
+            applied = np.zeros(ACTION_DIM)
+            applied[:3] = velocity[:3] * self.dt / self.lin_scale
+            applied[3:6] = velocity[3:6] * self.dt / self.ang_scale
+            applied[6] = action[6] if action is not None else 0.0
         command = Command(
             linear=velocity[:3].copy(), angular=velocity[3:].copy(), target_position=target,
             target_quaternion=_quat_mul(_quat_from_rotvec(velocity[3:] * self.dt), quat),
@@ -368,6 +376,22 @@ class SafetyFilter:
         # (v = sqrt(2 a d)), never above the speed limit (clamped by the caller).
         return np.sign(err) * np.minimum(np.abs(err) / self.dt,
                                          np.sqrt(2.0 * self.a_max * np.abs(err)))
+
+
+def _scale_into_box(vector: np.ndarray, limit: np.ndarray) -> np.ndarray:
+    """Shrink (linear, angular) ``vector`` (6,) so each half stays within ``limit`` per axis.
+
+    Each 3-D half is multiplied by one factor <= 1, the largest that keeps every axis within
+    its limit, so its direction is kept; the two halves are scaled independently (a fast
+    rotation does not slow a translation). The result is exactly ``vector`` when within limits.
+    """
+    out = np.array(vector, dtype=np.float64)
+    for half in (slice(0, 3), slice(3, 6)):
+        v, lim = out[half], limit[half]
+        over = np.abs(v) > lim
+        if np.any(over):
+            out[half] = v * float(np.min(lim[over] / np.abs(v[over])))
+    return out
 
 
 def _normalise(q: np.ndarray) -> np.ndarray:
