@@ -119,7 +119,9 @@ def load_policy(path: str | Path, device: str | torch.device = 'cpu',
 
     unnorm_key / cameras / spec_overrides (PolicySpec fields) replace the stored or default
     values. device / dtype: see device.py ('auto' dtype: float32 on the CPU, bf16 on GPUs).
-    trust_remote_code: only for backend-2 folders whose model needs the code they ship.
+    trust_remote_code: let transformers run code the folder ships (``auto_map``); only backend-2
+        folders whose model needs it. Always passed on explicitly: left unset, transformers
+        asks on the terminal (a 15 s stall, or the folder's code run on 'y').
     """
     path = Path(path)
     kind = folder_kind(path)
@@ -133,18 +135,21 @@ def load_policy(path: str | Path, device: str | torch.device = 'cpu',
     if kind == 'tgrpo':
         return _load_tgrpo(path, device, dtype, overrides, trust_remote_code, with_adapter)
     if kind == 'openvla':
-        return _load_openvla(path, device, dtype, overrides)
+        return _load_openvla(path, device, dtype, overrides, trust_remote_code)
     return load_hf_vlm_policy(path, device, dtype, overrides, trust_remote_code)
 
 
-def _tokenizer(path: Path):
+def _tokenizer(path: Path, trust_remote_code: bool):
     if not any((path / f).is_file() for f in ('tokenizer.json', 'tokenizer.model')):
         raise FileNotFoundError(f'{path} has no tokenizer (tokenizer.json or tokenizer.model)')
-    return AutoTokenizer.from_pretrained(str(path))
+    # Explicit, never None: an OpenVLA folder's config.json names remote classes (auto_map), and
+    # with the flag unset transformers would prompt on stdin before falling back.
+    return AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)
 
 
-def _load_openvla(path: Path, device, dtype, overrides: dict) -> TokenVLAPolicy:
-    tokenizer = _tokenizer(path)
+def _load_openvla(path: Path, device, dtype, overrides: dict,
+                  trust_remote_code: bool) -> TokenVLAPolicy:
+    tokenizer = _tokenizer(path, trust_remote_code)
     backbone = PrismaticVLA.from_pretrained(path, device, dtype)
     # OpenVLA's Llama tokenizer: token 29871 follows "Out:" at training time (prompt.py).
     suffix = ([LLAMA2_EMPTY_TOKEN] if len(tokenizer) > LLAMA2_EMPTY_TOKEN and
@@ -166,7 +171,7 @@ def _load_tgrpo(path: Path, device, dtype, overrides: dict, trust_remote_code: b
                          f'version {meta.get("format_version")!r}')
     spec = PolicySpec.from_dict(meta['spec']).with_overrides(overrides)
     if spec.backend == 'prismatic':
-        tokenizer = _tokenizer(path)
+        tokenizer = _tokenizer(path, trust_remote_code)
         backbone = PrismaticVLA.from_pretrained(path, device, dtype)
         policy = TokenVLAPolicy(backbone, tokenizer, spec, folder_statistics(path))
     else:

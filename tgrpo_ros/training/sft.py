@@ -129,7 +129,7 @@ def shift_augment(image: np.ndarray, max_shift: int, rng: np.random.Generator) -
 # ---- policy ----------------------------------------------------------------------------------
 def build_sft_policy(model: str, statistics: dict, key: str, cameras: Sequence[str],
                      seed: int, device: str, lora_rank: int, dtype: str = 'auto',
-                     state: dict | None = None):
+                     state: dict | None = None, trust_remote_code: bool = False):
     """Build the policy to fine-tune, its action statistics replaced by the demonstrations'.
 
     state: ``{'names', 'mean', 'std'}`` to read those robot-state entries (proprio.py); a start
@@ -141,7 +141,7 @@ def build_sft_policy(model: str, statistics: dict, key: str, cameras: Sequence[s
                                    dtype=dtype)
     else:
         policy = load_policy(resolve_model(model), device=device, dtype=dtype,
-                             cameras=list(cameras))
+                             cameras=list(cameras), trust_remote_code=trust_remote_code)
         policy.statistics = dict(policy.statistics) | {key: statistics}
         policy.spec.unnorm_key = key
         policy.unnorm_key = key
@@ -277,14 +277,16 @@ def run_sft(args: argparse.Namespace, log=print) -> dict:
     if args.resume and resume_point.is_file():
         point = json.loads(resume_point.read_text())
         ckpt = out / point['checkpoint']
-        policy = load_policy(ckpt, device=args.device, dtype=args.dtype)
+        policy = load_policy(ckpt, device=args.device, dtype=args.dtype,
+                             trust_remote_code=args.trust_remote_code)
         state = torch.load(ckpt / STATE_FILE, weights_only=False)
         start_epoch, step = point['epoch'] + 1, point['step']
         rng.bit_generator.state = state['rng']
         log(f'[sft] resuming {out} after epoch {point["epoch"]}')
     else:
         policy = build_sft_policy(args.model, stats, args.statistics_key, cameras, args.seed,
-                                  args.device, args.lora_rank, args.dtype, state)
+                                  args.device, args.lora_rank, args.dtype, state,
+                                  args.trust_remote_code)
         state = None
         _atomic_json(out / 'sft_config.json', config)
     train.tokens = policy.actions_to_tokens(train.actions)
