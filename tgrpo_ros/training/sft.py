@@ -15,6 +15,9 @@ preprocessed by the policy's own image pipeline. Nothing is computed twice.
 
 Statistics: BOUNDS_Q99 action statistics are computed from the TRAINING episodes' actions and
 stored in the policy (key ``--statistics-key``), so its normalised space spans the demonstrations.
+The start model needs none of its own: a stock HF VLM folder without ``dataset_statistics.json``
+is fine-tuned and saved with the demonstrations' statistics (with ``--val-fraction 0`` they equal
+the dataset folder's ``dataset_statistics.json``, computed the same way from all its actions).
 
 Output folder::
 
@@ -53,7 +56,7 @@ from tgrpo_ros.observation import Observation
 from tgrpo_ros.policy.checkpoint import load_policy, save_policy
 from tgrpo_ros.policy.lora import LoraSettings
 from tgrpo_ros.policy.model_location import resolve_model
-from tgrpo_ros.policy.normalization import ActionNormalizer, compute_dataset_statistics
+from tgrpo_ros.policy.normalization import compute_dataset_statistics
 from tgrpo_ros.policy.proprio import select_state, state_statistics
 from tgrpo_ros.policy.tiny import build_tiny_policy
 
@@ -132,6 +135,9 @@ def build_sft_policy(model: str, statistics: dict, key: str, cameras: Sequence[s
                      state: dict | None = None, trust_remote_code: bool = False):
     """Build the policy to fine-tune, its action statistics replaced by the demonstrations'.
 
+    The demonstrations' statistics are stored under ``key`` and used; a start folder without
+    statistics of its own (a stock HF VLM) therefore loads and is saved with them.
+
     state: ``{'names', 'mean', 'std'}`` to read those robot-state entries (proprio.py); a start
     policy that already reads state keeps its encoder (the names must then agree).
     """
@@ -141,13 +147,8 @@ def build_sft_policy(model: str, statistics: dict, key: str, cameras: Sequence[s
                                    dtype=dtype)
     else:
         policy = load_policy(resolve_model(model), device=device, dtype=dtype,
-                             cameras=list(cameras), trust_remote_code=trust_remote_code)
-        policy.statistics = dict(policy.statistics) | {key: statistics}
-        policy.spec.unnorm_key = key
-        policy.unnorm_key = key
-        policy.normalizer = ActionNormalizer.from_statistics(
-            statistics['action'], gripper=policy.spec.gripper,
-            binarize_gripper=policy.spec.binarize_gripper)
+                             cameras=list(cameras), statistics={key: statistics},
+                             unnorm_key=key, trust_remote_code=trust_remote_code)
     if state is not None:
         if policy.proprio is None:
             policy.add_proprio(state['names'], state['mean'], state['std'])
