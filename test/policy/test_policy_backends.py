@@ -3,6 +3,7 @@
 """Backends 1 and 2 and policy folders: OpenVLA-layout checkpoints, LLaVA-style HF VLMs."""
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -117,6 +118,73 @@ def test_openvla_checkpoint_errors(tmp_path):
     (tmp_path / 'empty').mkdir()
     with pytest.raises(FileNotFoundError, match='not a policy checkpoint folder'):
         load_policy(tmp_path / 'empty')
+
+
+class _NoStdin:
+    """Stands in for sys.stdin: records and refuses every read."""
+
+    def __init__(self, reads: list) -> None:
+        self.reads = reads
+
+    def _refuse(self, *args, **kwargs):
+        self.reads.append(args)
+        raise OSError('the test forbids reading stdin')
+
+    read = readline = readlines = __iter__ = _refuse
+
+    def isatty(self) -> bool:
+        return True  # look like a terminal, where transformers would ask its question
+
+    def fileno(self) -> int:
+        raise OSError('no stdin')
+
+
+def test_openvla_folder_with_auto_map_never_reads_stdin(tmp_path, monkeypatch):
+    """Published OpenVLA folders name remote classes (``auto_map``) in both config files.
+
+    Without an explicit ``trust_remote_code`` transformers asks "run the custom code? [y/N]"
+    on stdin (a 15 s stall, or the folder's code run on 'y'). The folder's "remote code" here
+    writes a marker file if it is ever imported.
+    """
+    write_openvla_folder(tmp_path)
+    marker = tmp_path / 'REMOTE_CODE_RAN'
+    for name in ('configuration_prismatic', 'modeling_prismatic', 'processing_prismatic',
+                 'tokenization_prismatic'):
+        (tmp_path / f'{name}.py').write_text(
+            f'import pathlib\npathlib.Path({str(marker)!r}).write_text("{name}")\n')
+    config = json.loads((tmp_path / 'config.json').read_text())
+    config['auto_map'] = {'AutoConfig': 'configuration_prismatic.OpenVLAConfig',
+                          'AutoModelForVision2Seq':
+                              'modeling_prismatic.OpenVLAForActionPrediction'}
+    (tmp_path / 'config.json').write_text(json.dumps(config))
+    tok_config = json.loads((tmp_path / 'tokenizer_config.json').read_text())
+    # No tokenizer_class: transformers then consults config.json and its auto_map.
+    tok_config.pop('tokenizer_class', None)
+    tok_config['auto_map'] = {'AutoProcessor': 'processing_prismatic.PrismaticProcessor',
+                              'AutoTokenizer': [None, 'tokenization_prismatic.PrismaticTokenizer']}
+    (tmp_path / 'tokenizer_config.json').write_text(json.dumps(tok_config))
+
+    reads: list = []
+
+    def no_input(*args, **kwargs):
+        reads.append(args)
+        raise EOFError('the test forbids reading stdin')
+
+    monkeypatch.setattr('builtins.input', no_input)
+    monkeypatch.setattr('sys.stdin', _NoStdin(reads))
+    start = time.monotonic()
+    try:
+        pol = load_policy(tmp_path)
+    except ValueError as e:  # refusing is acceptable, provided it says how to consent
+        assert 'trust_remote_code' in str(e)
+        pol = None
+    assert reads == [], 'loading asked a question on stdin'
+    assert not marker.exists(), f"the folder's code ran: {marker.read_text()}"
+    assert time.monotonic() - start < 10
+    # A backend-1 folder needs none of its code, so it must load, not just refuse politely.
+    assert pol is not None and pol.spec.backend == 'prismatic'
+    s = pol.sample(observations(2), 1.0, torch.Generator().manual_seed(0))
+    assert s.actions.shape == (2, 7)
 
 
 def test_policy_folder_round_trip(tmp_path):

@@ -13,6 +13,7 @@ import yaml
 
 from tgrpo_ros.commands import train as train_command
 from tgrpo_ros.declaration import DIMENSIONLESS
+from tgrpo_ros.training import policy_setup
 from tgrpo_ros.training.settings import (check_policy_agrees, entries, parse_text, preset_file,
                                          preset_names, RealDeploySettings, resolve,
                                          served_settings, SimTrainSettings)
@@ -144,6 +145,26 @@ def test_policy_and_learner_that_disagree_refuse_to_run():
             check_policy_agrees(learner, served)
     with pytest.raises(ValueError, match='did not say its policy.temperature'):
         check_policy_agrees(learner, {})
+
+
+def test_trust_remote_code_is_off_unless_set_and_reaches_the_loader(tmp_path, monkeypatch):
+    """policy.trust_remote_code is handed to load_policy as given, False by default."""
+    seen = []
+
+    def fake_load(path, **kwargs):
+        seen.append(kwargs['trust_remote_code'])
+        raise LookupError('stop here: only the arguments matter')
+
+    monkeypatch.setattr(policy_setup, 'load_policy', fake_load)
+    model = tmp_path / 'model'
+    model.mkdir()
+    assert SimTrainSettings().policy.trust_remote_code is False
+    for given in (None, True, False):
+        policy = {'model': str(model)} | ({} if given is None else {'trust_remote_code': given})
+        settings = resolve('', _file(tmp_path, 'p.yaml', {'policy': policy}))
+        with pytest.raises(LookupError):
+            policy_setup.policy_for(settings)
+    assert seen == [False, True, False]
 
 
 @pytest.mark.libero

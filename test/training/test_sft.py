@@ -13,9 +13,15 @@ import json
 
 import numpy as np
 import pytest
+import torch
+from transformers import (CLIPVisionConfig, LlamaConfig, LlavaConfig,
+                          LlavaForConditionalGeneration)
 
 from tgrpo_ros.data.episodes import FORMAT, FORMAT_VERSION, INDEX_FILE, load_dataset
 from tgrpo_ros.observation import Observation
+from tgrpo_ros.policy.checkpoint import folder_kind, load_policy
+from tgrpo_ros.policy.normalization import compute_dataset_statistics, STATISTICS_FILE
+from tgrpo_ros.policy.tiny import build_tiny_tokenizer
 from tgrpo_ros.commands import sft as sft_command
 from tgrpo_ros.training import sft
 
@@ -111,6 +117,58 @@ def test_sft_resumes_from_its_last_checkpoint(tmp_path):
     # of 16 per epoch)
     assert [p.name for p in (out / 'checkpoints').iterdir()] == ['epoch_0002']
     assert point['step'] == 2 * 2
+
+
+def stock_tiny_llava(folder):
+    """Write the smallest HF LLaVA folder backend 2 loads, with no dataset_statistics.json.
+
+    As a hub download would be: model, tokenizer and config only.
+    """
+    tok = build_tiny_tokenizer()
+    tok.add_special_tokens({'additional_special_tokens': ['<image>']})
+    vision = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                              num_attention_heads=2, image_size=32, patch_size=8,
+                              projection_dim=32)
+    text = LlamaConfig(vocab_size=1088, hidden_size=64, intermediate_size=128,
+                       num_hidden_layers=1, num_attention_heads=4, num_key_value_heads=4,
+                       pad_token_id=1024, bos_token_id=1, eos_token_id=2)
+    torch.manual_seed(0)
+    LlavaForConditionalGeneration(LlavaConfig(
+        vision_config=vision, text_config=text,
+        image_token_id=tok.convert_tokens_to_ids('<image>'), vision_feature_layer=-2,
+        vision_feature_select_strategy='default')).save_pretrained(str(folder))
+    tok.save_pretrained(str(folder))
+    return folder
+
+
+def test_sft_starts_from_a_stock_hf_vlm_folder_without_statistics(tmp_path):
+    model = stock_tiny_llava(tmp_path / 'llava')
+    assert folder_kind(model) == 'hf_vlm' and not (model / STATISTICS_FILE).exists()
+    with pytest.raises(FileNotFoundError, match=STATISTICS_FILE):
+        load_policy(model)  # on its own the folder cannot un-normalise actions
+    data = write_dataset(tmp_path / 'data', episodes=2, length=4)
+    episodes = [np.load(data / e['file'])['actions'] for e in load_dataset(data)['episodes']]
+    # the dataset's own statistics file, as demonstrations / bags_to_dataset write it
+    dataset_stats = {'x': compute_dataset_statistics(np.concatenate(episodes))}
+    (data / STATISTICS_FILE).write_text(json.dumps(dataset_stats))
+    out = tmp_path / 'run'
+    summary = sft.run_sft(sft_command.build_parser().parse_args(
+        ['--dataset', str(data), '--out', str(out), '--model', str(model), '--epochs', '1',
+         '--batch-size', '4', '--warmup-steps', '1', '--lora-rank', '2', '--val-fraction', '0',
+         '--quiet']), log=lambda s: None)
+    assert summary['steps'] == 2
+    saved = json.loads((out / 'policy' / STATISTICS_FILE).read_text())
+    assert saved == {'demos': dataset_stats['x']}  # only the demonstrations' statistics
+    policy = load_policy(out / 'policy')
+    assert policy.spec.backend == 'hf_vlm' and policy.unnorm_key == 'demos'
+    assert policy.statistics == saved
+    # actions come back in the demonstrations' range, through those statistics
+    rng = np.random.default_rng(1)
+    obs = [Observation(images={'agentview': _image(c, rng)}, instruction=INSTRUCTION)
+           for c in ('red', 'blue')]
+    actions = policy.sample(obs, temperature=1.0).actions
+    q01, q99 = (np.array(dataset_stats['x']['action'][k]) for k in ('q01', 'q99'))
+    assert np.all(actions[:, :6] >= q01[:6] - 1e-9) and np.all(actions[:, :6] <= q99[:6] + 1e-9)
 
 
 def test_model_names_resolve_from_the_package(tmp_path, monkeypatch):

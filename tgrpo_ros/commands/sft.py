@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "standardised with the training episodes' mean and std [SI units in]")
     p.add_argument('--statistics-key', default='demos',
                    help='key of the demonstration statistics in the policy')
+    p.add_argument('--trust-remote-code', action='store_true',
+                   help="let transformers run Python code shipped in the --model folder "
+                        "('auto_map'); only for an HF VLM folder you trust")
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--device', default='cpu')
     p.add_argument('--dtype', default='auto',

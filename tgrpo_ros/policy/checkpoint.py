@@ -114,12 +114,18 @@ def saved_cameras(path: str | Path) -> list[str] | None:
 def load_policy(path: str | Path, device: str | torch.device = 'cpu',
                 dtype: str | torch.dtype = 'auto', *, unnorm_key: str | None = None,
                 cameras: list[str] | None = None, trust_remote_code: bool = False,
-                with_adapter: bool = True, **spec_overrides) -> TokenVLAPolicy:
+                with_adapter: bool = True, statistics: dict | None = None,
+                **spec_overrides) -> TokenVLAPolicy:
     """Load a policy from a folder (see the module docstring for the kinds recognised).
 
     unnorm_key / cameras / spec_overrides (PolicySpec fields) replace the stored or default
     values. device / dtype: see device.py ('auto' dtype: float32 on the CPU, bf16 on GPUs).
-    trust_remote_code: only for backend-2 folders whose model needs the code they ship.
+    trust_remote_code: let transformers run code the folder ships (``auto_map``); only backend-2
+        folders whose model needs it. Always passed on explicitly: left unset, transformers
+        asks on the terminal (a 15 s stall, or the folder's code run on 'y').
+    statistics: action statistics (key -> OpenVLA-layout entry) added to the folder's own,
+        replacing entries of the same key; a folder without any (a stock HF VLM) then loads
+        too, as ``tgrpo-ros sft`` needs when it brings the demonstrations' statistics.
     """
     path = Path(path)
     kind = folder_kind(path)
@@ -131,20 +137,38 @@ def load_policy(path: str | Path, device: str | torch.device = 'cpu',
     if cameras is not None:
         overrides['cameras'] = list(cameras)
     if kind == 'tgrpo':
-        return _load_tgrpo(path, device, dtype, overrides, trust_remote_code, with_adapter)
+        return _load_tgrpo(path, device, dtype, overrides, trust_remote_code, with_adapter,
+                           statistics)
     if kind == 'openvla':
-        return _load_openvla(path, device, dtype, overrides)
-    return load_hf_vlm_policy(path, device, dtype, overrides, trust_remote_code)
+        return _load_openvla(path, device, dtype, overrides, trust_remote_code, statistics)
+    # None: the backend reads the folder's own, after its remote-code check (clearer error).
+    return load_hf_vlm_policy(path, device, dtype, overrides, trust_remote_code,
+                              statistics=None if statistics is None
+                              else _statistics(path, None, statistics))
 
 
-def _tokenizer(path: Path):
+def _statistics(path: Path, config: dict | None, extra: dict | None) -> dict:
+    """Return the folder's statistics with ``extra`` on top (only ``extra`` if it has none)."""
+    if extra is None:
+        return folder_statistics(path, config)
+    try:
+        own = folder_statistics(path, config)
+    except FileNotFoundError:
+        own = {}
+    return own | extra
+
+
+def _tokenizer(path: Path, trust_remote_code: bool):
     if not any((path / f).is_file() for f in ('tokenizer.json', 'tokenizer.model')):
         raise FileNotFoundError(f'{path} has no tokenizer (tokenizer.json or tokenizer.model)')
-    return AutoTokenizer.from_pretrained(str(path))
+    # Explicit, never None: an OpenVLA folder's config.json names remote classes (auto_map), and
+    # with the flag unset transformers would prompt on stdin before falling back.
+    return AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)
 
 
-def _load_openvla(path: Path, device, dtype, overrides: dict) -> TokenVLAPolicy:
-    tokenizer = _tokenizer(path)
+def _load_openvla(path: Path, device, dtype, overrides: dict, trust_remote_code: bool,
+                  statistics: dict | None) -> TokenVLAPolicy:
+    tokenizer = _tokenizer(path, trust_remote_code)
     backbone = PrismaticVLA.from_pretrained(path, device, dtype)
     # OpenVLA's Llama tokenizer: token 29871 follows "Out:" at training time (prompt.py).
     suffix = ([LLAMA2_EMPTY_TOKEN] if len(tokenizer) > LLAMA2_EMPTY_TOKEN and
@@ -154,11 +178,11 @@ def _load_openvla(path: Path, device, dtype, overrides: dict) -> TokenVLAPolicy:
                       prompt_suffix_ids=suffix, action_vocab_size=backbone.action_vocab_size,
                       gripper='openvla', backend='prismatic')
     return TokenVLAPolicy(backbone, tokenizer, spec.with_overrides(overrides),
-                          folder_statistics(path, backbone.config))
+                          _statistics(path, backbone.config, statistics))
 
 
 def _load_tgrpo(path: Path, device, dtype, overrides: dict, trust_remote_code: bool,
-                with_adapter: bool) -> TokenVLAPolicy:
+                with_adapter: bool, statistics: dict | None) -> TokenVLAPolicy:
     with open(path / POLICY_FILE) as f:
         meta = json.load(f)
     if meta.get('format') != FORMAT or meta.get('format_version') != FORMAT_VERSION:
@@ -166,12 +190,13 @@ def _load_tgrpo(path: Path, device, dtype, overrides: dict, trust_remote_code: b
                          f'version {meta.get("format_version")!r}')
     spec = PolicySpec.from_dict(meta['spec']).with_overrides(overrides)
     if spec.backend == 'prismatic':
-        tokenizer = _tokenizer(path)
+        tokenizer = _tokenizer(path, trust_remote_code)
         backbone = PrismaticVLA.from_pretrained(path, device, dtype)
-        policy = TokenVLAPolicy(backbone, tokenizer, spec, folder_statistics(path))
+        policy = TokenVLAPolicy(backbone, tokenizer, spec,
+                                _statistics(path, None, statistics))
     else:
         policy = load_hf_vlm_policy(path, device, dtype, spec.to_dict(), trust_remote_code,
-                                    statistics=folder_statistics(path))
+                                    statistics=_statistics(path, None, statistics))
     if meta.get('proprio') is not None:  # before the adapter, which freezes it
         encoder = policy.add_proprio(meta['proprio']['state_names'])
         encoder.load_state_dict(load_file(str(path / PROPRIO_FILE)))

@@ -3,14 +3,18 @@
 """OpenVLA's checkpoint layout: the config fields and parameter names backend 1 relies on.
 
 Derived by reading (not copying) openvla/openvla at commit
-97b39e54e3e42dc8405ecf06082fc3f1a43ce720:
+2aef8baaeefaee404b4c66d2d24054ee4f70eb0f (main branch; the last change to ``prismatic/extern/hf/``
+there, identical in main's later commits):
 ``prismatic/extern/hf/configuration_prismatic.py`` (PrismaticConfig / OpenVLAConfig fields) and
 ``prismatic/extern/hf/modeling_prismatic.py`` (module tree: ``vision_backbone.featurizer`` /
-``fused_featurizer`` timm ViTs with LayerScale ``gamma`` renamed ``scale_factor``,
-``projector.fc1..fc3``, ``language_model`` = AutoModelForCausalLM of ``text_config``;
+``fused_featurizer`` timm ViTs built with ``num_classes=0`` whose forward returns the patches of
+the second-to-last block, LayerScale ``gamma`` renamed ``scale_factor``; ``projector.fc1..fc3``
+(GELU MLP, the fused variant 4x vision width first); ``language_model`` =
+``AutoModelForCausalLM.from_config(text_config)``; patches inserted after BOS;
 ``OpenVLAForActionPrediction`` computes the de-tokenisation vocabulary as
-``text_config.vocab_size - pad_to_multiple_of``). The timm-side names follow timm 0.9's
-``VisionTransformer``. ``test/test_policy_openvla.py`` checks our module tree against this list.
+``text_config.vocab_size - pad_to_multiple_of``). The timm-side names follow the
+``VisionTransformer`` of timm 0.9 (that commit's ``pyproject.toml`` pins timm 0.9.10).
+``test/policy/test_policy_backends.py`` checks our module tree against the lists below.
 """
 
 from __future__ import annotations
@@ -79,8 +83,10 @@ LLAMA_PARAMETERS = (
     'language_model.model.norm.weight',
     'language_model.lm_head.weight',
 )
-# Parts of timm featurizers that OpenVLA checkpoints may carry but its forward never uses
-# (SigLIP's attention-pool head; classifier heads); skipped when loading.
+# Parts of timm featurizers that a checkpoint may carry but OpenVLA's forward never uses, skipped
+# when loading: SigLIP's attention-pool head (timm builds it even with num_classes=0, and the
+# forward stops at an intermediate block); head / fc_norm only in checkpoints saved from other
+# timm builds (num_classes=0 makes them parameter-free).
 SKIPPED_CHECKPOINT_PARTS = ('.attn_pool.', '.head.', '.fc_norm.')
 
 

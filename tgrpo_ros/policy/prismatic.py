@@ -119,7 +119,10 @@ class PrismaticVLA(VLABackbone):
         self.vision_backbone = PrismaticVisionBackbone(specs)
         self.projector = PrismaticProjector(len(specs) == 2, self.vision_backbone.embed_dim,
                                             text_config.hidden_size)
-        self.language_model = AutoModelForCausalLM.from_config(text_config)
+        # text_config is a built-in transformers config (for_model above), so no remote code is
+        # ever needed; saying so keeps transformers from asking on the terminal.
+        self.language_model = AutoModelForCausalLM.from_config(text_config,
+                                                               trust_remote_code=False)
         self.text_config = text_config
 
     @property

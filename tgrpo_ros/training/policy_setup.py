@@ -25,7 +25,7 @@ def _dtype(device: str) -> torch.dtype:
 
 def build_policy(model: str, *, device: str = 'cpu', cameras: tuple[str, ...] = ('agentview',),
                  lora_rank: int = 8, lora_alpha: float = 16.0, seed: int = 0,
-                 adapter: str = '') -> TokenVLAPolicy:
+                 adapter: str = '', trust_remote_code: bool = False) -> TokenVLAPolicy:
     """Return the named policy with a fresh (or the given) LoRA adapter attached.
 
     model: 'tiny:<size>' builds a randomly initialised tiny model from ``seed``; anything
@@ -34,13 +34,15 @@ def build_policy(model: str, *, device: str = 'cpu', cameras: tuple[str, ...] = 
         models/sft_<name>; a relative path also inside the package). A saved policy that
         already carries an adapter keeps it (and its version).
     adapter: an adapter folder to load after attaching (its SHA-256 is recorded as version).
+    trust_remote_code: let transformers run code shipped in the folder (the setting
+        ``policy.trust_remote_code``); False never runs it and never asks on the terminal.
     """
     if model.startswith('tiny:'):
         policy = build_tiny_policy(model.split(':', 1)[1], seed=seed, cameras=tuple(cameras),
                                    device=device, dtype=_dtype(device))
     else:
         policy = load_policy(resolve_model(model), device=device, dtype=_dtype(device),
-                             cameras=list(cameras))
+                             cameras=list(cameras), trust_remote_code=trust_remote_code)
     if policy.peft is None:
         policy.add_lora(LoraSettings(rank=int(lora_rank), alpha=float(lora_alpha)))
     if adapter:
@@ -53,4 +55,4 @@ def policy_for(settings: SimTrainSettings) -> TokenVLAPolicy:
     p = settings.policy
     return build_policy(p.model, device=p.device, cameras=settings.env.cameras,
                         lora_rank=p.lora_rank, lora_alpha=p.lora_alpha, seed=settings.run.seed,
-                        adapter=p.adapter)
+                        adapter=p.adapter, trust_remote_code=p.trust_remote_code)

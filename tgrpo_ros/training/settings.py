@@ -113,6 +113,10 @@ class PolicySettings:
     max_batch: int = setting(
         16, 'Most observations the policy node answers with one batched forward pass.',
         unit='observations', range='[1, 4096]')
+    trust_remote_code: bool = setting(
+        False, "Let transformers run Python code shipped in the model folder (config.json or "
+        "tokenizer_config.json 'auto_map'); only for an HF VLM folder you trust. OpenVLA folders "
+        'need none (this package builds their model); false never asks on the terminal.')
 
 
 @dataclass(frozen=True)

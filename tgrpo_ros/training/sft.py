@@ -15,6 +15,9 @@ preprocessed by the policy's own image pipeline. Nothing is computed twice.
 
 Statistics: BOUNDS_Q99 action statistics are computed from the TRAINING episodes' actions and
 stored in the policy (key ``--statistics-key``), so its normalised space spans the demonstrations.
+The start model needs none of its own: a stock HF VLM folder without ``dataset_statistics.json``
+is fine-tuned and saved with the demonstrations' statistics (with ``--val-fraction 0`` they equal
+the dataset folder's ``dataset_statistics.json``, computed the same way from all its actions).
 
 Output folder::
 
@@ -53,7 +56,7 @@ from tgrpo_ros.observation import Observation
 from tgrpo_ros.policy.checkpoint import load_policy, save_policy
 from tgrpo_ros.policy.lora import LoraSettings
 from tgrpo_ros.policy.model_location import resolve_model
-from tgrpo_ros.policy.normalization import ActionNormalizer, compute_dataset_statistics
+from tgrpo_ros.policy.normalization import compute_dataset_statistics
 from tgrpo_ros.policy.proprio import select_state, state_statistics
 from tgrpo_ros.policy.tiny import build_tiny_policy
 
@@ -129,8 +132,11 @@ def shift_augment(image: np.ndarray, max_shift: int, rng: np.random.Generator) -
 # ---- policy ----------------------------------------------------------------------------------
 def build_sft_policy(model: str, statistics: dict, key: str, cameras: Sequence[str],
                      seed: int, device: str, lora_rank: int, dtype: str = 'auto',
-                     state: dict | None = None):
+                     state: dict | None = None, trust_remote_code: bool = False):
     """Build the policy to fine-tune, its action statistics replaced by the demonstrations'.
+
+    The demonstrations' statistics are stored under ``key`` and used; a start folder without
+    statistics of its own (a stock HF VLM) therefore loads and is saved with them.
 
     state: ``{'names', 'mean', 'std'}`` to read those robot-state entries (proprio.py); a start
     policy that already reads state keeps its encoder (the names must then agree).
@@ -141,13 +147,8 @@ def build_sft_policy(model: str, statistics: dict, key: str, cameras: Sequence[s
                                    dtype=dtype)
     else:
         policy = load_policy(resolve_model(model), device=device, dtype=dtype,
-                             cameras=list(cameras))
-        policy.statistics = dict(policy.statistics) | {key: statistics}
-        policy.spec.unnorm_key = key
-        policy.unnorm_key = key
-        policy.normalizer = ActionNormalizer.from_statistics(
-            statistics['action'], gripper=policy.spec.gripper,
-            binarize_gripper=policy.spec.binarize_gripper)
+                             cameras=list(cameras), statistics={key: statistics},
+                             unnorm_key=key, trust_remote_code=trust_remote_code)
     if state is not None:
         if policy.proprio is None:
             policy.add_proprio(state['names'], state['mean'], state['std'])
@@ -277,14 +278,16 @@ def run_sft(args: argparse.Namespace, log=print) -> dict:
     if args.resume and resume_point.is_file():
         point = json.loads(resume_point.read_text())
         ckpt = out / point['checkpoint']
-        policy = load_policy(ckpt, device=args.device, dtype=args.dtype)
+        policy = load_policy(ckpt, device=args.device, dtype=args.dtype,
+                             trust_remote_code=args.trust_remote_code)
         state = torch.load(ckpt / STATE_FILE, weights_only=False)
         start_epoch, step = point['epoch'] + 1, point['step']
         rng.bit_generator.state = state['rng']
         log(f'[sft] resuming {out} after epoch {point["epoch"]}')
     else:
         policy = build_sft_policy(args.model, stats, args.statistics_key, cameras, args.seed,
-                                  args.device, args.lora_rank, args.dtype, state)
+                                  args.device, args.lora_rank, args.dtype, state,
+                                  args.trust_remote_code)
         state = None
         _atomic_json(out / 'sft_config.json', config)
     train.tokens = policy.actions_to_tokens(train.actions)

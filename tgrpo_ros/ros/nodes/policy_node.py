@@ -56,7 +56,7 @@ class PolicyNode(Node):
         if policy is None:
             policy = build_policy(s.model, device=s.device, cameras=tuple(v['env.cameras']),
                                   lora_rank=s.lora_rank, lora_alpha=s.lora_alpha, seed=seed,
-                                  adapter=s.adapter)
+                                  adapter=s.adapter, trust_remote_code=s.trust_remote_code)
         self.policy = policy
         self.generator = torch.Generator().manual_seed(seed)
         self._pending: list[ObservationMsg] = []
