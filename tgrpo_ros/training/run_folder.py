@@ -222,8 +222,10 @@ class RunFolder:
             'env_steps': int(float(rows[-1]['env_steps_total'])) if rows else 0,
             'first_mean_return': float(rows[0]['mean_return']) if rows else None,
             'last_mean_return': float(rows[-1]['mean_return']) if rows else None,
-            'mean_success_rate': (sum(float(r['success_rate']) for r in rows) / len(rows)
-                                  if rows else None),
+            # 1/N by construction when groups end at their first success: named for what it
+            # is, so nobody reads it as the policy's success rate (the evaluations are that).
+            'training_group_success_rate': (sum(float(r['success_rate']) for r in rows)
+                                            / len(rows) if rows else None),
             'groups_with_a_success': sum(1 for r in rows if float(r['success_rate']) > 0),
             'first_success_steps': [None if math.isnan(float(r.get('first_success_step',
                                                                      'nan')))
