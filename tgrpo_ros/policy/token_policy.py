@@ -29,8 +29,9 @@ from tgrpo_ros.policy.action_tokenizer import ActionTokenizer
 from tgrpo_ros.policy.backbone import left_pad, positions_from_mask, VLABackbone
 from tgrpo_ros.contract import ACTION_DIM
 from tgrpo_ros.policy.base import ActionSample, VLAPolicy
-from tgrpo_ros.policy.lora import (adapter_state, apply_lora, load_adapter_state, LoraSettings,
-                                   read_adapter_folder, save_adapter_folder)
+from tgrpo_ros.policy.lora import (adapter_state, apply_lora, check_adapter_scaling,
+                                   load_adapter_state, LoraSettings, read_adapter_folder,
+                                   save_adapter_folder)
 from tgrpo_ros.policy.normalization import ActionNormalizer, select_statistics
 from tgrpo_ros.policy.preprocessing import ImagePreprocessing, images_to_tensor
 from tgrpo_ros.policy.prompt import build_prompt, OPENVLA_TEMPLATE, tokenize_prompt
@@ -215,6 +216,7 @@ class TokenVLAPolicy(VLAPolicy):
         if self.peft is None:
             raise RuntimeError('no LoRA adapter attached: call add_lora() first')
         state, version = read_adapter_folder(folder, expected)
+        check_adapter_scaling(self.peft, folder)
         backup = {k: v.clone() for k, v in adapter_state(self.peft).items()}
         try:
             load_adapter_state(self.peft, state)
