@@ -323,3 +323,32 @@ def test_adapter_without_header_is_checked_against_its_peft_config(tmp_path):
         other.load_adapter(str(old))
     assert pol.load_adapter(str(old)).version == 0
 
+
+def test_frozen_reference_is_a_copy_of_the_adapter_when_kept():
+    pol = build_tiny_policy('test', seed=0)
+    pol.add_lora(LoraSettings(rank=4))
+    perturb_lora(pol, seed=7)
+    obs = observations(2)
+    ids = pol.sample(obs, 1.0, torch.Generator().manual_seed(7)).token_ids
+    with pytest.raises(RuntimeError, match='freeze_reference'):
+        pol.token_logprobs(obs, ids, grad=False, reference=True)
+    kept = pol.token_logprobs(obs, ids, grad=False)
+    pol.freeze_reference()
+    assert pol.has_reference
+    assert not any(p.requires_grad for n, p in pol.backbone.named_parameters()
+                   if '.reference.' in n)
+    with pytest.raises(ValueError, match='grad=False'):
+        pol.token_logprobs(obs, ids, grad=True, reference=True)
+    # Changing the trained adapter leaves the reference where it was kept.
+    with torch.no_grad():
+        for n, p in pol.backbone.named_parameters():
+            if 'lora_' in n and '.default.' in n:
+                p.add_(0.05)
+    changed = pol.token_logprobs(obs, ids, grad=False)
+    assert (changed - kept).abs().max() > 1e-3
+    torch.testing.assert_close(pol.token_logprobs(obs, ids, grad=False, reference=True), kept,
+                               rtol=0, atol=1e-6)
+    # Merging folds the trained adapter only.
+    pol.merge_adapter()
+    torch.testing.assert_close(pol.token_logprobs(obs, ids, grad=False), changed,
+                               rtol=0, atol=1e-5)

@@ -17,7 +17,7 @@ an adapter whose rank or alpha differs from the model's (``check_adapter_scaling
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 import json
 import os
 from pathlib import Path
@@ -90,6 +90,23 @@ def apply_lora(model: nn.Module, settings: LoraSettings) -> PeftModel:
 
 def adapter_state(peft_model: PeftModel) -> dict[str, torch.Tensor]:
     return get_peft_model_state_dict(peft_model)
+
+
+def copy_adapter(peft_model: PeftModel, source: str, target: str) -> None:
+    """Set adapter ``target`` to a copy of adapter ``source``'s weights (same LoraConfig).
+
+    ``target`` is created on first use, marked for inference (peft freezes it); the active
+    adapter stays what it was. Callers that care which weights train check requires_grad.
+    """
+    state = {k: v.detach().clone()
+             for k, v in get_peft_model_state_dict(peft_model, adapter_name=source).items()}
+    if target not in peft_model.peft_config:
+        config = replace(peft_model.peft_config[source], inference_mode=True)
+        peft_model.add_adapter(target, config)
+    result = set_peft_model_state_dict(peft_model, state, adapter_name=target)
+    if result.unexpected_keys:  # peft loads non-strictly; a copy must land whole
+        raise RuntimeError(f'adapter {target!r} did not take {len(result.unexpected_keys)} '
+                           f'tensors of {source!r} (e.g. {result.unexpected_keys[:3]})')
 
 
 def adapter_scaling(peft_model: PeftModel) -> tuple[int, float]:
