@@ -60,7 +60,10 @@ Advantage estimators
     ``tgrpo`` (step and trajectory advantages fused 0.3/0.7), ``traj`` (trajectory-level only,
     on the dense return), ``step`` (step-level only), ``grpo_outcome`` (trajectory-level on 0/1
     success), ``gae`` (the PPO baseline). Standard deviations use N - 1 and no epsilon; fewer
-    than 2 valid entries, or a standard deviation below 1e-8, gives advantage 0 there.
+    than 2 valid entries, or a standard deviation below 1e-8, gives advantage 0 there. Where
+    trajectories end apart, the trajectory score holds a success at its reward up to the
+    group's longest length and never ranks it below a longer failure
+    (``tgrpo_ros.algo.advantages``).
 """
 
 from __future__ import annotations

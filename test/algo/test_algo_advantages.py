@@ -196,7 +196,8 @@ def test_grpo_outcome_without_success_or_threshold_is_an_error():
         compute_advantages(torch.rand(3, 2), full(3, 2), 'grpo_outcome')
 
 
-def test_success_keyword_is_ignored_by_dense_estimators():
+def test_success_changes_no_dense_estimator_when_lengths_are_equal():
+    # As in the paper's groups: success only matters where trajectories end apart.
     r = torch.tensor(FULL_R)
     s = torch.tensor([True, False, False])
     assert torch.equal(compute_advantages(r, full(3, 3), 'tgrpo', success=s),

@@ -10,7 +10,8 @@ hinges on which side of the threshold a rounding error falls.
 from hypothesis import given, settings, strategies as st
 import torch
 
-from tgrpo_ros.algo import compute_advantages, step_advantages, trajectory_advantages
+from tgrpo_ros.algo import (compute_advantages, step_advantages, trajectory_advantages,
+                            trajectory_returns)
 
 settings.register_profile('algo', max_examples=150, deadline=None)
 settings.load_profile('algo')
@@ -105,3 +106,48 @@ def test_always_finite_and_zero_where_masked(group, estimator, bits):
     adv = compute_advantages(rewards, mask, estimator, success=outcome(bits, rewards.shape[0]))
     assert torch.isfinite(adv).all()
     assert torch.equal(adv[~mask], torch.zeros_like(adv[~mask]))
+
+
+@given(groups(), st.sampled_from(['tgrpo', 'traj']),
+       st.lists(st.booleans(), min_size=6, max_size=6))
+def test_quicker_success_never_ranks_below_a_slower_failure(group, estimator, bits):
+    # The property: for every successful i and failed j with 0 < L_i < L_j (L = valid steps),
+    # T[i] >= T[j]; with the fused estimator the trajectory part alpha_traj * T is what every
+    # step of i and j carries beside its step-level part, so T is checked on both paths.
+    rewards, mask = group
+    n = rewards.shape[0]
+    success = outcome(bits, n)
+    lengths = mask.sum(dim=1)
+    t = trajectory_advantages(rewards, mask, success)
+    adv = compute_advantages(rewards, mask, estimator, success=success)
+    fused_t = adv - (0.3 * step_advantages(rewards, mask) if estimator == 'tgrpo' else 0)
+    for i in range(n):
+        for j in range(n):
+            if success[i] and not success[j] and 0 < lengths[i] < lengths[j]:
+                assert t[i] >= t[j] - ATOL, (i, j, t)
+                scale = 0.7 if estimator == 'tgrpo' else 1.0
+                assert fused_t[i][mask[i]].min() >= scale * t[j] - ATOL
+
+
+@given(groups(), st.lists(st.booleans(), min_size=6, max_size=6))
+def test_paper_sums_where_no_success_is_shorter_than_the_longest(group, bits):
+    # A 'first_success' group cuts everything at the first success, so every success has the
+    # longest length: there the score is the paper's plain sum of rewards.
+    rewards, mask = group
+    success = outcome(bits, rewards.shape[0])
+    lengths = mask.sum(dim=1)
+    success = success & (lengths == lengths.max())
+    plain = torch.where(mask, rewards, 0.0).sum(dim=1)
+    torch.testing.assert_close(trajectory_returns(rewards, mask, success), plain, rtol=0, atol=0)
+    torch.testing.assert_close(trajectory_returns(rewards, mask), plain, rtol=0, atol=0)
+
+
+def test_success_is_held_at_its_reward_to_the_longest_length():
+    # Success in 2 steps (reward 6 = success) against a failure that lasts 5 steps at 5:
+    # the plain sums 8 < 25 would rank the failure first; held, the success scores 8 + 3 * 6.
+    rewards = torch.tensor([[2.0, 6.0, 0, 0, 0], [5.0, 5, 5, 5, 5]], dtype=torch.float64)
+    mask = torch.tensor([[1, 1, 0, 0, 0], [1, 1, 1, 1, 1]], dtype=torch.bool)
+    success = torch.tensor([True, False])
+    assert trajectory_returns(rewards, mask, success).tolist() == [26.0, 25.0]
+    t = trajectory_advantages(rewards, mask, success)
+    assert t[0] > 0 > t[1]

@@ -2,12 +2,16 @@
 # SPDX-License-Identifier: Apache-2.0
 """The policy interface on the tiny OpenVLA-architecture model (backend 3), on the CPU."""
 
+import json
 from pathlib import Path
+import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 import torch
 
 from tgrpo_ros.observation import Observation
@@ -170,11 +174,11 @@ def test_bad_adapters_keep_the_old_one(tmp_path):
     weights.write_bytes(bytes(data))
     with pytest.raises(ValueError, match='SHA-256'):
         pol.load_adapter(str(tmp_path / 'good'))
-    # An adapter of another rank does not fit.
+    # An adapter of another rank does not fit: the recorded rank says so before the shapes do.
     other = build_tiny_policy('test', seed=0)
     other.add_lora(LoraSettings(rank=2))
     other.save_adapter(str(tmp_path / 'rank2'), version=3)
-    with pytest.raises(ValueError, match='shape'):
+    with pytest.raises(ValueError, match='rank 2, alpha 2; this model has rank 4'):
         pol.load_adapter(str(tmp_path / 'rank2'))
     assert pol.version == v
     assert torch.equal(pol.token_logprobs(obs, ids, grad=False), current)
@@ -270,3 +274,81 @@ def test_policy_package_imports_no_ros():
             'assert not bad, bad')
     subprocess.run([sys.executable, '-c', code], check=True,
                    cwd=str(Path(__file__).resolve().parents[2]))
+
+
+def test_adapter_records_rank_and_alpha_and_refuses_another_alpha(tmp_path):
+    pol = build_tiny_policy('test', seed=0)
+    pol.add_lora(LoraSettings(rank=4, alpha=8.0))
+    perturb_lora(pol, seed=5)
+    pol.save_adapter(str(tmp_path / 'a8'), version=1)
+    with safe_open(str(tmp_path / 'a8' / 'adapter_model.safetensors'), framework='pt') as f:
+        header = json.loads(f.metadata()['tgrpo_adapter'])
+    assert header == {'version': 1, 'lora_rank': 4, 'lora_alpha': 8.0}
+    meta = json.loads((tmp_path / 'a8' / 'tgrpo_adapter.json').read_text())
+    assert (meta['lora_rank'], meta['lora_alpha']) == (4, 8.0)
+    # Same tensor names and shapes (rank 4), another alpha: another policy, so refused.
+    other = build_tiny_policy('test', seed=0)
+    other.add_lora(LoraSettings(rank=4, alpha=16.0))
+    perturb_lora(other, seed=6)
+    obs = observations(2)
+    ids = other.sample(obs, 1.0, torch.Generator().manual_seed(6)).token_ids
+    before = other.token_logprobs(obs, ids, grad=False)
+    version = other.version
+    with pytest.raises(ValueError, match=r'alpha 8\b.*alpha 16\b'):
+        other.load_adapter(str(tmp_path / 'a8'))
+    assert other.version == version
+    assert torch.equal(other.token_logprobs(obs, ids, grad=False), before)
+    # The same alpha loads.
+    same = build_tiny_policy('test', seed=0)
+    same.add_lora(LoraSettings(rank=4, alpha=8.0))
+    assert same.load_adapter(str(tmp_path / 'a8')).version == 1
+
+
+def test_adapter_without_header_is_checked_against_its_peft_config(tmp_path):
+    # Adapters saved before the header carried rank and alpha still name them in peft's
+    # adapter_config.json; with neither, the scale cannot be checked and loading refuses.
+    pol = build_tiny_policy('test', seed=0)
+    pol.add_lora(LoraSettings(rank=4, alpha=8.0))
+    pol.save_adapter(str(tmp_path / 'new'), version=1)
+    old = tmp_path / 'old'
+    old.mkdir()
+    save_file(load_file(str(tmp_path / 'new' / 'adapter_model.safetensors')),
+              str(old / 'adapter_model.safetensors'))
+    other = build_tiny_policy('test', seed=0)
+    other.add_lora(LoraSettings(rank=4, alpha=4.0))
+    with pytest.raises(ValueError, match='records no LoRA rank and alpha'):
+        other.load_adapter(str(old))
+    shutil.copy(tmp_path / 'new' / 'adapter_config.json', old / 'adapter_config.json')
+    with pytest.raises(ValueError, match=r'alpha 8\b.*alpha 4\b'):
+        other.load_adapter(str(old))
+    assert pol.load_adapter(str(old)).version == 0
+
+
+def test_frozen_reference_is_a_copy_of_the_adapter_when_kept():
+    pol = build_tiny_policy('test', seed=0)
+    pol.add_lora(LoraSettings(rank=4))
+    perturb_lora(pol, seed=7)
+    obs = observations(2)
+    ids = pol.sample(obs, 1.0, torch.Generator().manual_seed(7)).token_ids
+    with pytest.raises(RuntimeError, match='freeze_reference'):
+        pol.token_logprobs(obs, ids, grad=False, reference=True)
+    kept = pol.token_logprobs(obs, ids, grad=False)
+    pol.freeze_reference()
+    assert pol.has_reference
+    assert not any(p.requires_grad for n, p in pol.backbone.named_parameters()
+                   if '.reference.' in n)
+    with pytest.raises(ValueError, match='grad=False'):
+        pol.token_logprobs(obs, ids, grad=True, reference=True)
+    # Changing the trained adapter leaves the reference where it was kept.
+    with torch.no_grad():
+        for n, p in pol.backbone.named_parameters():
+            if 'lora_' in n and '.default.' in n:
+                p.add_(0.05)
+    changed = pol.token_logprobs(obs, ids, grad=False)
+    assert (changed - kept).abs().max() > 1e-3
+    torch.testing.assert_close(pol.token_logprobs(obs, ids, grad=False, reference=True), kept,
+                               rtol=0, atol=1e-6)
+    # Merging folds the trained adapter only.
+    pol.merge_adapter()
+    torch.testing.assert_close(pol.token_logprobs(obs, ids, grad=False), changed,
+                               rtol=0, atol=1e-5)

@@ -22,20 +22,22 @@ from tgrpo_ros.training.step_assembler import (ActionRecord, Missing, Observatio
 
 ENVS = ['env0', 'env1']
 GROUP = 3
+TEMPERATURE = 0.7  # not exact in float32, as the Action message carries it
 
 
 def _assembler(completion='all_done', max_steps=4, version=2) -> StepAssembler:
-    return StepAssembler(GROUP, ENVS, GroupRolloutBuffer(2, max_steps, completion), version)
+    return StepAssembler(GROUP, ENVS, GroupRolloutBuffer(2, max_steps, completion), version,
+                         TEMPERATURE)
 
 
 def _parts(env: str, step: int, *, group=GROUP, episode=1, reward=None, success=False,
-           done=False, version=2, reason=''):
+           done=False, version=2, reason='', temperature=TEMPERATURE):
     """Return the three records of one step; the observation is the string '<env>:<step>'."""
     ids = StepIds(env, episode, step, group)
     reward = float(step) + (10.0 if env == 'env1' else 0.0) if reward is None else reward
     return (ObservationRecord(ids, f'{env}:{step}'),
             ActionRecord(ids, np.full(7, 32000 + step, np.int64), np.full(7, -0.5, np.float32),
-                         version),
+                         version, temperature),
             ResultRecord(ids, reward, stage=step, num_stages=4, success=success, done=done,
                          done_reason=reason or (DoneReason.SUCCESS.value if success else
                                                 DoneReason.MAX_STEPS.value if done else '')))
@@ -186,4 +188,31 @@ def test_stale_versions_and_errors_are_recorded():
 
 def test_an_assembler_names_each_environment_once():
     with pytest.raises(ValueError, match='once each'):
-        StepAssembler(1, ['env0', 'env0'], GroupRolloutBuffer(2, 3, 'all_done'), 0)
+        StepAssembler(1, ['env0', 'env0'], GroupRolloutBuffer(2, 3, 'all_done'), 0, 1.0)
+
+
+def test_actions_carry_the_float32_of_the_group_temperature():
+    # The Action message rounds the temperature to float32; that is still the group's.
+    asm = _assembler()
+    for r in _parts('env0', 0, temperature=float(np.float32(TEMPERATURE))):
+        assert _feed(asm, r)
+    asm.check()
+    assert asm.failure is None and asm.buffer.lengths.tolist() == [1, 0]
+
+
+def test_an_action_at_another_temperature_fails_the_group():
+    asm = _assembler()
+    for r in _parts('env0', 0):
+        _feed(asm, r)
+    obs, act, res = _parts('env0', 1, temperature=1.0)
+    assert _feed(asm, obs) and not _feed(asm, act) and _feed(asm, res)
+    # The step is not joined: its log-probs are of another distribution.
+    assert asm.buffer.lengths.tolist() == [1, 0] and asm.counts['joined'] == 1
+    assert asm.counts['temperature_mismatch'] == 1
+    assert asm.missing()[0] == Missing('env0', 1, ('action',))
+    with pytest.raises(ValueError, match=r'env0 step 1 was sampled at temperature 1, the '
+                                         r'group at 0\.7'):
+        asm.check()
+    # Another group's action is no concern of this one's, whatever its temperature.
+    _, foreign, _ = _parts('env1', 0, group=GROUP + 1, temperature=2.0)
+    assert not _feed(asm, foreign) and asm.counts['temperature_mismatch'] == 1

@@ -19,6 +19,7 @@ from tgrpo_ros.algo.advantages import (
     standardize,
     step_advantages,
     trajectory_advantages,
+    trajectory_returns,
 )
 from tgrpo_ros.algo.buffer import GroupRolloutBuffer, Minibatch
 from tgrpo_ros.algo.config import GROUP_COMPLETION_RULES, TGRPOConfig
@@ -40,5 +41,6 @@ __all__ = [
     'standardize',
     'step_advantages',
     'trajectory_advantages',
+    'trajectory_returns',
     'value_loss',
 ]

@@ -23,9 +23,25 @@ Standard deviations use N - 1 and no epsilon. Where fewer than 2 entries are val
 standard deviation is below 1e-8 (all rewards equal), the advantage is 0, never NaN or inf.
 A trajectory with no valid step takes no part in the trajectory-level statistics.
 
-Note that G[i] sums the rewards of i's valid steps, as the paper defines it: with unequal lengths
-a longer trajectory collects more reward, so a constant added to every reward changes T[i]
-unless all trajectories have the same length (the paper's groups do).
+G[i] sums the rewards of i's valid steps, as the paper defines it. The paper samples until one
+environment completes the task or all reach the step limit, so its trajectories end together
+and share one length (its post-training framework, section C), and the sum compares like with
+like; it says nothing of groups whose trajectories end apart. With unequal lengths (an
+'all_done' group) a plain sum pays for lasting: a failure that wanders 160 steps at stage 4
+out-scores a success in 40 steps. Where ``success`` (N,) is known, two rules depart from the
+paper for that case only:
+
+    held success   success is absorbing: a successful trajectory counts its last (success)
+                   reward again for every step up to the group's longest valid length L_max,
+                   G[i] += (L_max - L_i) * R[i, last valid step]   (the success reward is the
+                   top of the reward scale, ``config/rewards/FORMAT.md``)
+    success floor  each success then scores at least as much as every failure longer than it,
+                   G[i] = max(G[i], max{G[j] : j failed, L_j > L_i})
+
+so a quicker success never ranks below a slower failure, whatever the rewards along the way.
+In a 'first_success' group every success has length L_max and no failure is longer, so both
+rules leave the paper's G unchanged there. A constant added to every reward still changes T[i]
+when lengths differ (summing rewards means that).
 
 'gae' (PPO baseline) is registered here too, so one config field selects any estimator; it needs
 the critic's ``values`` (see ``tgrpo_ros.algo.gae``).
@@ -71,10 +87,41 @@ def step_advantages(rewards: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return standardize(rewards, mask, dim=0)
 
 
-def trajectory_advantages(rewards: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Trajectory-level advantage T (N,) of the summed valid rewards G (N,) across the group."""
-    returns = torch.where(mask, rewards, torch.zeros((), dtype=rewards.dtype)).sum(dim=1)
-    return standardize(returns, mask.any(dim=1), dim=0)
+def trajectory_returns(rewards: torch.Tensor, mask: torch.Tensor,
+                       success: torch.Tensor | None = None) -> torch.Tensor:
+    """Return the trajectory score G (N,) that T standardises (module docstring).
+
+    rewards: (N, T) float; mask: (N, T) bool; success: (N,) bool or None. Without ``success``
+    G is the plain sum of valid rewards (the paper); with it, the held-success and
+    success-floor rules apply.
+    """
+    zero = torch.zeros((), dtype=rewards.dtype)
+    returns = torch.where(mask, rewards, zero).sum(dim=1)
+    if success is None:
+        return returns
+    lengths = mask.sum(dim=1)                                                   # (N,)
+    won = success & (lengths > 0)
+    last = (mask.shape[1] - 1) - mask.flip(dims=[1]).to(torch.int64).argmax(dim=1)
+    last_reward = rewards.gather(1, last[:, None])[:, 0]                        # (N,)
+    held = (lengths.max() - lengths).to(rewards.dtype) * last_reward
+    returns = torch.where(won, returns + held, returns)
+    # floor[i] = best G of a failure longer than i: (N_i, N_j) pairs, then max over j.
+    lost = ~success & (lengths > 0)
+    longer = lost[None, :] & (lengths[None, :] > lengths[:, None])              # (N, N)
+    floor = torch.where(longer, returns[None, :], torch.full((), -torch.inf,
+                                                             dtype=rewards.dtype))
+    floor = floor.max(dim=1).values                                             # (N,)
+    return torch.where(won, torch.maximum(returns, floor), returns)
+
+
+def trajectory_advantages(rewards: torch.Tensor, mask: torch.Tensor,
+                          success: torch.Tensor | None = None) -> torch.Tensor:
+    """Trajectory-level advantage T (N,): the scores G (N,) standardised across the group.
+
+    rewards: (N, T) float; mask: (N, T) bool; success: (N,) bool or None
+    (``trajectory_returns``).
+    """
+    return standardize(trajectory_returns(rewards, mask, success), mask.any(dim=1), dim=0)
 
 
 def _broadcast(per_trajectory: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -91,18 +138,22 @@ AdvantageEstimator = Callable[..., torch.Tensor]
 
 
 @register_estimator('tgrpo')
-def tgrpo_advantages(rewards: torch.Tensor, mask: torch.Tensor, config: TGRPOConfig,
-                     **_unused) -> torch.Tensor:
-    """Fused TGRPO advantage alpha_step * S[i, t] + alpha_traj * T[i], (N, T)."""
+def tgrpo_advantages(rewards: torch.Tensor, mask: torch.Tensor, config: TGRPOConfig, *,
+                     success: torch.Tensor | None = None, **_unused) -> torch.Tensor:
+    """Fused TGRPO advantage alpha_step * S[i, t] + alpha_traj * T[i], (N, T).
+
+    success: (N,) bool or None; T uses it as ``trajectory_returns`` says.
+    """
+    traj = trajectory_advantages(rewards, mask, success)
     return (config.alpha_step * step_advantages(rewards, mask)
-            + config.alpha_traj * _broadcast(trajectory_advantages(rewards, mask), mask))
+            + config.alpha_traj * _broadcast(traj, mask))
 
 
 @register_estimator('traj')
-def traj_advantages(rewards: torch.Tensor, mask: torch.Tensor, config: TGRPOConfig,
-                    **_unused) -> torch.Tensor:
-    """Trajectory-level advantage T[i] on every valid step of i, (N, T)."""
-    return _broadcast(trajectory_advantages(rewards, mask), mask)
+def traj_advantages(rewards: torch.Tensor, mask: torch.Tensor, config: TGRPOConfig, *,
+                    success: torch.Tensor | None = None, **_unused) -> torch.Tensor:
+    """Trajectory-level advantage T[i] on every valid step of i, (N, T); success (N,) or None."""
+    return _broadcast(trajectory_advantages(rewards, mask, success), mask)
 
 
 @register_estimator('step')
@@ -160,7 +211,9 @@ def compute_advantages(rewards: torch.Tensor, mask: torch.Tensor, estimator: str
         'gae'. With a config it must equal ``config.estimator`` (a learner passes
         ``config.estimator``), so a config never silently trains with another estimator.
     config: alpha weights, success threshold, gamma/lambda; ``TGRPOConfig()`` when None.
-    success: (N,) bool, which trajectories succeeded ('grpo_outcome' only).
+    success: (N,) bool, which trajectories succeeded: 'grpo_outcome' needs it (or the config's
+        threshold); 'tgrpo' and 'traj' use it to rank a quicker success above a slower
+        failure in groups of unequal lengths (module docstring).
     values: (N, T) float critic values; last_values: (N,) bootstrap values ('gae' only).
 
     Statistics are computed in float64 (float32 rounding of a mean of equal rewards can exceed

@@ -12,7 +12,7 @@ The learner's loop with it::
     for epoch in range(cfg.update_epochs):
         for mb in buffer.minibatches(adv, cfg.minibatch_size, generator=g):
             new = policy.token_logprobs(mb.observations, mb.token_ids, cfg.temperature, grad=True)
-            ref = ...(use_adapter=False, grad=False) if cfg.beta > 0 else None
+            ref = ...(reference=True, grad=False) if cfg.beta > 0 else None
             loss, metrics = policy_loss(new, mb.old_logprobs, mb.advantages, ref_logprobs=ref,
                                         step_weights=mb.step_weights, config=cfg)
 

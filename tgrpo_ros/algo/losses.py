@@ -106,7 +106,7 @@ def policy_loss(new_logprobs: torch.Tensor, old_logprobs: torch.Tensor,
         raise ValueError(f'step_weights must have shape ({b},); got {tuple(step_weights.shape)}')
     if config.beta > 0 and ref_logprobs is None:
         raise ValueError(f'beta = {config.beta} > 0 needs ref_logprobs (B, K) from the reference '
-                         'policy (token_logprobs(..., use_adapter=False))')
+                         'policy (token_logprobs(..., reference=True))')
     aggregate = LOSS_AGGREGATIONS[config.loss_aggregation]
 
     new = new_logprobs.float()

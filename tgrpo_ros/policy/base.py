@@ -4,8 +4,9 @@
 
 Modelled on LeRobot's PreTrainedPolicy, but explicit about what RL needs: sampled tokens and
 their log-probabilities, and teacher-forced log-probabilities of given tokens with or without
-gradients, with or without the LoRA adapter (the reference policy). There is no hidden
-train/eval switch: every call says what it wants.
+gradients, under the trained adapter, the base model, or the reference policy (the start
+policy, kept by ``freeze_reference``). There is no hidden train/eval switch: every call says
+what it wants.
 
 Log-probabilities (``tgrpo_ros.contract``): per action token (7 per action), from the softmax
 restricted to the 256 action token ids, at the sampling temperature. For temperature 0 (greedy)
@@ -64,13 +65,18 @@ class VLAPolicy(ABC):
 
     @abstractmethod
     def token_logprobs(self, batch: Sequence[Observation], token_ids: torch.Tensor,
-                       temperature: float = 1.0, *, grad: bool,
-                       use_adapter: bool = True) -> torch.Tensor:
+                       temperature: float = 1.0, *, grad: bool, use_adapter: bool = True,
+                       reference: bool = False) -> torch.Tensor:
         """Teacher-forced log-probs (B, ACTION_DIM) of ``token_ids`` in one forward pass.
 
-        grad=True keeps the graph for the update; use_adapter=False gives the reference policy
-        (the base model with the LoRA adapter disabled).
+        grad=True keeps the graph for the update; use_adapter=False gives the base model (the
+        LoRA adapter disabled); reference=True (with grad=False) gives the reference policy of
+        the KL term, the weights ``freeze_reference`` kept.
         """
+
+    @abstractmethod
+    def freeze_reference(self) -> None:
+        """Keep the current weights, frozen, as the reference policy (where RL starts)."""
 
     @abstractmethod
     def trainable_parameters(self) -> list[torch.nn.Parameter]:

@@ -6,13 +6,18 @@ Defaults follow OpenVLA's LoRA fine-tuning (arXiv 2406.09246): rank 32, alpha mi
 dropout 0 (dropout > 0 would make the update's log-probs differ from the sampler's), all linear
 layers except the output head. An adapter folder holds ``adapter_model.safetensors``,
 ``adapter_config.json`` (peft's LoraConfig) and ``tgrpo_adapter.json`` (version, SHA-256 of
-the weights file). It is written to a temporary sibling folder and renamed into place, so a
-reader never sees a half-written adapter.
+the weights file, rank, alpha). It is written to a temporary sibling folder and renamed into
+place, so a reader never sees a half-written adapter.
+
+The weights file's own header records the LoRA rank and alpha too: the output is
+W x + (alpha / rank) B A x, so the same tensors under another alpha are another policy, and
+recording alpha inside the hashed file makes it part of the version's SHA-256. Loading refuses
+an adapter whose rank or alpha differs from the model's (``check_adapter_scaling``).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 import json
 import os
 from pathlib import Path
@@ -21,6 +26,7 @@ import tempfile
 
 from peft import get_peft_model, LoraConfig, PeftModel
 from peft.utils import get_peft_model_state_dict, set_peft_model_state_dict
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 import torch
 from torch import nn
@@ -29,6 +35,7 @@ from tgrpo_ros.versioning import ADAPTER_WEIGHTS_FILE, PolicyVersion, sha256_fil
 
 ADAPTER_CONFIG_FILE = 'adapter_config.json'
 ADAPTER_VERSION_FILE = 'tgrpo_adapter.json'
+HEADER_KEY = 'tgrpo_adapter'  # the weights file's header entry: JSON of version, rank, alpha
 
 
 @dataclass
@@ -85,6 +92,62 @@ def adapter_state(peft_model: PeftModel) -> dict[str, torch.Tensor]:
     return get_peft_model_state_dict(peft_model)
 
 
+def copy_adapter(peft_model: PeftModel, source: str, target: str) -> None:
+    """Set adapter ``target`` to a copy of adapter ``source``'s weights (same LoraConfig).
+
+    ``target`` is created on first use, marked for inference (peft freezes it); the active
+    adapter stays what it was. Callers that care which weights train check requires_grad.
+    """
+    state = {k: v.detach().clone()
+             for k, v in get_peft_model_state_dict(peft_model, adapter_name=source).items()}
+    if target not in peft_model.peft_config:
+        config = replace(peft_model.peft_config[source], inference_mode=True)
+        peft_model.add_adapter(target, config)
+    result = set_peft_model_state_dict(peft_model, state, adapter_name=target)
+    if result.unexpected_keys:  # peft loads non-strictly; a copy must land whole
+        raise RuntimeError(f'adapter {target!r} did not take {len(result.unexpected_keys)} '
+                           f'tensors of {source!r} (e.g. {result.unexpected_keys[:3]})')
+
+
+def adapter_scaling(peft_model: PeftModel) -> tuple[int, float]:
+    """Return (rank, alpha) of the model's trained ('default') adapter."""
+    config = peft_model.peft_config['default']
+    return int(config.r), float(config.lora_alpha)
+
+
+def recorded_scaling(folder: str | Path) -> tuple[int, float]:
+    """Return (rank, alpha) an adapter folder was trained with.
+
+    Read from the weights file's header (written by ``save_adapter_folder``), else from peft's
+    ``adapter_config.json`` (adapters saved before the header carried them); raises when
+    neither says, since such an adapter's scale cannot be checked.
+    """
+    folder = Path(folder)
+    with safe_open(str(folder / ADAPTER_WEIGHTS_FILE), framework='pt') as f:
+        meta = json.loads((f.metadata() or {}).get(HEADER_KEY, '{}'))
+    if 'lora_rank' in meta and 'lora_alpha' in meta:
+        return int(meta['lora_rank']), float(meta['lora_alpha'])
+    if (folder / ADAPTER_CONFIG_FILE).is_file():
+        with open(folder / ADAPTER_CONFIG_FILE) as f:
+            cfg = json.load(f)
+        if 'r' in cfg and 'lora_alpha' in cfg:
+            return int(cfg['r']), float(cfg['lora_alpha'])
+    raise ValueError(f'adapter {folder} records no LoRA rank and alpha (neither the header of '
+                     f'{ADAPTER_WEIGHTS_FILE} nor {ADAPTER_CONFIG_FILE}); its scale alpha / rank '
+                     'cannot be checked')
+
+
+def check_adapter_scaling(peft_model: PeftModel, folder: str | Path) -> None:
+    """Raise unless the folder's adapter was trained with the model's LoRA rank and alpha."""
+    rank, alpha = recorded_scaling(folder)
+    model_rank, model_alpha = adapter_scaling(peft_model)
+    if alpha != model_alpha or rank != model_rank:
+        raise ValueError(f'adapter {folder} was trained with LoRA rank {rank}, alpha {alpha:g}; '
+                         f'this model has rank {model_rank}, alpha {model_alpha:g}: loaded, it '
+                         'would act as another policy (set policy.lora_rank / policy.lora_alpha '
+                         "to the adapter's)")
+
+
 def save_adapter_folder(peft_model: PeftModel, folder: str | Path, version: int) -> PolicyVersion:
     """Write the adapter atomically (temp folder + rename) and return its PolicyVersion."""
     folder = Path(folder).resolve()
@@ -93,14 +156,20 @@ def save_adapter_folder(peft_model: PeftModel, folder: str | Path, version: int)
     try:
         state = {k: v.detach().to('cpu').contiguous()
                  for k, v in adapter_state(peft_model).items()}
-        save_file(state, str(tmp / ADAPTER_WEIGHTS_FILE), metadata={'version': str(version)})
+        rank, alpha = adapter_scaling(peft_model)
+        # One header key holding sorted JSON: safetensors writes several keys in hash-map
+        # order, which varies between calls, and the same weights must hash the same.
+        header = json.dumps({'version': int(version), 'lora_rank': rank, 'lora_alpha': alpha},
+                            sort_keys=True)
+        save_file(state, str(tmp / ADAPTER_WEIGHTS_FILE), metadata={HEADER_KEY: header})
         sha = sha256_file(tmp / ADAPTER_WEIGHTS_FILE)
         cfg = peft_model.peft_config['default'].to_dict()
         cfg = {k: (sorted(v) if isinstance(v, set) else v) for k, v in cfg.items()}
         with open(tmp / ADAPTER_CONFIG_FILE, 'w') as f:
             json.dump(cfg, f, indent=2, default=str)
         with open(tmp / ADAPTER_VERSION_FILE, 'w') as f:
-            json.dump({'version': int(version), 'sha256': sha}, f)
+            json.dump({'version': int(version), 'sha256': sha, 'lora_rank': rank,
+                       'lora_alpha': alpha}, f)
         for p in tmp.iterdir():
             with open(p, 'rb') as fh:
                 os.fsync(fh.fileno())

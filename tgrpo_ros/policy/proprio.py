@@ -12,7 +12,8 @@ The encoder standardises the chosen entries with the demonstrations' mean and st
 deviation (stored with the weights), projects them linearly to the language model's width and
 the result is placed before the image tokens, where every later token can attend to it. It
 belongs to the base model: SFT trains it, and like the rest of the base it is frozen when a LoRA
-adapter is attached, so the reference policy (adapter disabled) sees the same state encoding.
+adapter is attached, so the reference policy (the frozen start adapter) sees the same state
+encoding.
 """
 
 from __future__ import annotations

@@ -12,6 +12,12 @@ both paths compute the same numbers (they agree to ~1e-6 in float32).
 
 No train/eval switch is ever flipped here: gradients, the adapter and the temperature are
 arguments of each call.
+
+The reference policy of the KL term is the policy RL STARTS from: ``freeze_reference`` copies
+the adapter's weights at that moment into a second peft adapter (``REFERENCE_ADAPTER``) that
+is never trained, and ``evaluate(..., reference=True)`` runs with it active. Disabling the
+adapter instead would give the model before any LoRA fine-tuning (a LoRA SFT start would be
+pulled back to its pre-SFT base); with a fresh adapter (B = 0) the two are the same.
 """
 
 from __future__ import annotations
@@ -29,7 +35,8 @@ from tgrpo_ros.policy.action_tokenizer import ActionTokenizer
 from tgrpo_ros.policy.backbone import left_pad, positions_from_mask, VLABackbone
 from tgrpo_ros.contract import ACTION_DIM
 from tgrpo_ros.policy.base import ActionSample, VLAPolicy
-from tgrpo_ros.policy.lora import (adapter_state, apply_lora, load_adapter_state, LoraSettings,
+from tgrpo_ros.policy.lora import (adapter_state, apply_lora, check_adapter_scaling,
+                                   copy_adapter, load_adapter_state, LoraSettings,
                                    read_adapter_folder, save_adapter_folder)
 from tgrpo_ros.policy.normalization import ActionNormalizer, select_statistics
 from tgrpo_ros.policy.preprocessing import ImagePreprocessing, images_to_tensor
@@ -37,6 +44,9 @@ from tgrpo_ros.policy.prompt import build_prompt, OPENVLA_TEMPLATE, tokenize_pro
 from tgrpo_ros.policy.proprio import ProprioEncoder
 from tgrpo_ros.policy.value_head import ValueHead
 from tgrpo_ros.versioning import PolicyVersion
+
+TRAINED_ADAPTER = 'default'      # peft's name of the adapter that is trained and saved
+REFERENCE_ADAPTER = 'reference'  # the frozen start adapter (module docstring)
 
 
 @dataclass
@@ -158,21 +168,26 @@ class TokenVLAPolicy(VLAPolicy):
                             logprobs=torch.stack(logps, 1).float().cpu(), version=self._version)
 
     def token_logprobs(self, batch: Sequence[Observation], token_ids: torch.Tensor,
-                       temperature: float = 1.0, *, grad: bool,
-                       use_adapter: bool = True) -> torch.Tensor:
+                       temperature: float = 1.0, *, grad: bool, use_adapter: bool = True,
+                       reference: bool = False) -> torch.Tensor:
         return self.evaluate(batch, token_ids, temperature, grad=grad,
-                             use_adapter=use_adapter)[0]
+                             use_adapter=use_adapter, reference=reference)[0]
 
     def evaluate(self, batch: Sequence[Observation], token_ids: torch.Tensor,
                  temperature: float = 1.0, *, grad: bool, use_adapter: bool = True,
+                 reference: bool = False,
                  values: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Teacher-forced (B, 7) float32 log-probs, and (B,) values if ``values`` (one pass).
 
         Results are on the policy's device; with grad=True they carry the graph. The value
         head reads the shared trunk, so a value loss also trains the LoRA weights (the usual
-        shared-trunk PPO critic).
+        shared-trunk PPO critic). use_adapter=False: the base model, adapter disabled;
+        reference=True: the frozen start policy (``freeze_reference``), never with grad.
         """
         _check_temperature(temperature)
+        if reference and (grad or not use_adapter):
+            raise ValueError('the reference policy is read without gradients and with its '
+                             'adapter (reference=True needs grad=False, use_adapter=True)')
         token_ids = torch.as_tensor(token_ids)
         if token_ids.shape != (len(batch), ACTION_DIM):
             raise ValueError(f'token_ids must be ({len(batch)}, {ACTION_DIM}), got '
@@ -181,9 +196,13 @@ class TokenVLAPolicy(VLAPolicy):
         temp = 1.0 if temperature == 0 else float(temperature)
         if values and self.value_head is None:
             raise RuntimeError('no value head: call add_value_head() first')
-        adapter_off = (self.peft.disable_adapter() if (not use_adapter and self.peft is not None)
-                       else nullcontext())
-        with (torch.enable_grad() if grad else torch.no_grad()), adapter_off, self._numerics():
+        if reference:
+            adapters = self._reference_adapter()
+        elif not use_adapter and self.peft is not None:
+            adapters = self.peft.disable_adapter()
+        else:
+            adapters = nullcontext()
+        with (torch.enable_grad() if grad else torch.no_grad()), adapters, self._numerics():
             embeds, mask = self._prefix(batch)
             length = embeds.shape[1]
             acts = self.backbone.embed_tokens(token_ids[:, :-1].to(self.device))
@@ -215,6 +234,7 @@ class TokenVLAPolicy(VLAPolicy):
         if self.peft is None:
             raise RuntimeError('no LoRA adapter attached: call add_lora() first')
         state, version = read_adapter_folder(folder, expected)
+        check_adapter_scaling(self.peft, folder)
         backup = {k: v.clone() for k, v in adapter_state(self.peft).items()}
         try:
             load_adapter_state(self.peft, state)
@@ -235,10 +255,33 @@ class TokenVLAPolicy(VLAPolicy):
         if self.proprio is not None:  # part of the base model: frozen like it
             self.proprio.requires_grad_(False)
 
+    def freeze_reference(self) -> None:
+        """Keep the adapter's current weights, frozen, as the reference policy.
+
+        Called once where RL starts (``TGRPOTrainer``), so the KL term pulls toward the start
+        policy; calling it again moves the reference to the current weights. The copy is a
+        second peft adapter of the same rank (LoRA-sized, not a copy of the model); it is
+        never trainable, never saved with the adapter and dropped by ``merge_adapter``.
+        """
+        if self.peft is None:
+            raise RuntimeError('no LoRA adapter attached: the reference is kept as a frozen '
+                               'copy of the adapter, call add_lora() first')
+        with self._keep_requires_grad():
+            copy_adapter(self.peft, TRAINED_ADAPTER, REFERENCE_ADAPTER)
+        for name, p in self.backbone.named_parameters():
+            if f'.{REFERENCE_ADAPTER}.' in name:
+                p.requires_grad_(False)
+
+    @property
+    def has_reference(self) -> bool:
+        """Whether ``freeze_reference`` kept a reference adapter."""
+        return self.peft is not None and REFERENCE_ADAPTER in self.peft.peft_config
+
     def merge_adapter(self) -> None:
         """Fold the adapter into the base weights for deployment (no adapter afterwards)."""
         if self.peft is None:
             raise RuntimeError('no LoRA adapter attached')
+        # Merges the active (trained) adapter only; the reference adapter is unloaded with it.
         self.backbone = self.peft.merge_and_unload()
         self.peft = None
 
@@ -267,6 +310,33 @@ class TokenVLAPolicy(VLAPolicy):
         return tokenize_prompt(self.tokenizer, prompt, self.spec.prompt_suffix_ids)
 
     # ---- internals ---------------------------------------------------------------------------
+    @contextmanager
+    def _keep_requires_grad(self):
+        """Restore every backbone parameter's requires_grad after the block.
+
+        peft's add_adapter/set_adapter set requires_grad on the adapters they touch; which
+        weights the optimiser trains must not change as a side effect.
+        """
+        flags = [(p, p.requires_grad) for p in self.backbone.parameters()]
+        try:
+            yield
+        finally:
+            for p, flag in flags:
+                p.requires_grad_(flag)
+
+    @contextmanager
+    def _reference_adapter(self):
+        """Run the block with the frozen reference adapter active instead of the trained one."""
+        if not self.has_reference:
+            raise RuntimeError('no reference policy kept: call freeze_reference() where RL '
+                               'starts')
+        with self._keep_requires_grad():
+            self.peft.set_adapter(REFERENCE_ADAPTER, inference_mode=True)
+            try:
+                yield
+            finally:
+                self.peft.set_adapter(TRAINED_ADAPTER)
+
     def _prefix(self, batch: Sequence[Observation]) -> tuple[torch.Tensor, torch.Tensor]:
         if len(batch) == 0:
             raise ValueError('empty batch')

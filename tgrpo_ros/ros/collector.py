@@ -10,7 +10,8 @@ completion rule no longer needs (``/<env_id>/end_episode``, reason
 ``adapter_announcement`` and waits until the policy node publishes that version on
 ``policy_version``; before the first group it waits for the policy node's ``policy_settings``
 (what it samples with) and lets ``check_policy`` refuse a node that disagrees with the learner
-(``tgrpo_ros.training.settings.check_policy_agrees``).
+(``tgrpo_ros.training.settings.check_policy_agrees``). Each action's own temperature is checked
+too, against the group's: one sampled at another fails the group (``StepAssembler``).
 
 The N environments of a request are the first N env ids alive (their reset service answers);
 environments that appear or disappear between groups are picked up or skipped.
@@ -102,7 +103,7 @@ class RosCollector(Collector):
     def _on_action(self, msg: Action) -> None:
         rec = ActionRecord(_ids(msg), np.asarray(msg.token_ids, dtype=np.int64),
                            np.asarray(msg.token_logprobs, dtype=np.float32),
-                           int(msg.policy_version.version))
+                           int(msg.policy_version.version), float(msg.temperature))
         self._feed(lambda a: a.add_action(rec))
 
     def _on_result(self, msg: StepResult) -> None:
@@ -153,7 +154,7 @@ class RosCollector(Collector):
         assembler = StepAssembler(request.group_id, env_ids,
                                   GroupRolloutBuffer(request.num_envs, max_steps,
                                                      request.completion),
-                                  self.expected.version)
+                                  self.expected.version, request.temperature)
         with self._cond:
             self.assembler = assembler
         try:
@@ -169,6 +170,7 @@ class RosCollector(Collector):
             self._run_until_complete(request, assembler)
             self._settle(assembler)
             with self._cond:
+                assembler.check()
                 final = [assembler.final_observation(i) for i in range(request.num_envs)]
                 stats = group_stats(assembler.buffer, assembler.max_stage,
                                     assembler.num_stages, time.monotonic() - t0,
@@ -197,6 +199,7 @@ class RosCollector(Collector):
             self._last_progress = time.monotonic()
         while True:
             with self._cond:
+                assembler.check()  # an action at another temperature fails the group now
                 if assembler.is_complete:
                     return
                 if time.monotonic() - self._last_progress > self.step_timeout:

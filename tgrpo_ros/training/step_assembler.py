@@ -21,6 +21,12 @@ What it tolerates, and counts (``counts``):
 - ``stale_actions``: actions whose policy version is not the one expected for the group
   (their steps are still added: they are what the environment did).
 
+What it refuses: an action sampled at another temperature than the group's. Its log-probs are
+of another distribution, so every ratio the learner forms from them is biased, and masking the
+trajectory would hide a policy node that is set up wrong (every later group would be the same).
+The action is not stored (its step never joins), ``temperature_mismatch`` is counted, and
+``failure`` says what happened; the collector raises it (``check``) and the group fails.
+
 A step result with done reason ``tgrpo_ros.contract.DoneReason.ENDED`` is no step: it says the
 environment ended the episode on request, after applying steps 0..ids.step - 1.
 
@@ -62,12 +68,16 @@ class ObservationRecord:
 
 @dataclass
 class ActionRecord:
-    """The action answering ``ids``: token_ids (K,) int, logprobs (K,) float, its version."""
+    """The action answering ``ids``: token_ids (K,) int, logprobs (K,) float, its version.
+
+    temperature: what it was sampled (and its log-probs computed) at (``Action.temperature``).
+    """
 
     ids: StepIds
     token_ids: np.ndarray
     logprobs: np.ndarray
     version: int
+    temperature: float
 
 
 @dataclass
@@ -101,10 +111,12 @@ class StepAssembler:
     buffer: an empty ``GroupRolloutBuffer`` of N = len(env_ids) trajectories; reset here to
         ``group_id``.
     expected_version: the policy version serving this group (actions from others are stale).
+    temperature: the group's sampling temperature (``GroupRequest.temperature``), the one the
+        learner recomputes log-probs at; an action at another one fails the group.
     """
 
     def __init__(self, group_id: int, env_ids: Sequence[str], buffer: GroupRolloutBuffer,
-                 expected_version: int):
+                 expected_version: int, temperature: float):
         if len(env_ids) != buffer.num_envs or len(set(env_ids)) != len(env_ids):
             raise ValueError(f"env_ids {list(env_ids)} must name the buffer's "
                              f'{buffer.num_envs} trajectories once each')
@@ -114,6 +126,8 @@ class StepAssembler:
         self.buffer = buffer
         buffer.reset(self.group_id)
         self.expected_version = int(expected_version)
+        self.temperature = float(temperature)
+        self.failure: str | None = None  # why the group cannot be learned from (first reason)
         n = len(self.env_ids)
         self.episode: list[int | None] = [None] * n
         self._parts: dict[tuple[int, int], dict[str, Any]] = {}
@@ -145,6 +159,16 @@ class StepAssembler:
         return self._put(rec.ids, 'observation', rec)
 
     def add_action(self, rec: ActionRecord) -> bool:
+        if not _same_temperature(rec.temperature, self.temperature) and self.wants(rec.ids):
+            # Refused on arrival: the step never joins, and ``failure`` ends the group.
+            self.counts['temperature_mismatch'] += 1
+            if self.failure is None:
+                self.failure = (
+                    f'group {self.group_id}: {rec.ids.env_id} step {rec.ids.step} was sampled '
+                    f'at temperature {rec.temperature:g}, the group at {self.temperature:g}; '
+                    "its log-probs would bias every ratio (check the policy node's "
+                    'policy.temperature)')
+            return False
         return self._put(rec.ids, 'action', rec)
 
     def add_result(self, rec: ResultRecord) -> bool:
@@ -216,6 +240,11 @@ class StepAssembler:
             self.num_stages = int(res.num_stages)
 
     # --- state ------------------------------------------------------------------------------
+    def check(self) -> None:
+        """Raise ``ValueError`` with ``failure`` if the group cannot be learned from."""
+        if self.failure is not None:
+            raise ValueError(self.failure)
+
     @property
     def stale_actions(self) -> int:
         return sum(self.stale_versions.values())
@@ -266,3 +295,8 @@ class StepAssembler:
     def pending(self) -> int:
         """Parts held for steps not yet joined (left over when the group is complete)."""
         return sum(len(p) for p in self._parts.values())
+
+
+def _same_temperature(a: float, b: float) -> bool:
+    """Equal as float32: the Action message carries the temperature as float32."""
+    return bool(np.float32(a) == np.float32(b))

@@ -58,6 +58,10 @@ class TGRPOTrainer:
         self.config = config
         if self.uses_critic and getattr(policy, 'value_head', None) is None:
             policy.add_value_head()
+        if config.beta > 0:
+            # The KL reference is the policy RL starts from (a LoRA SFT start included), not
+            # the base model under it; kept before any update (and before a resume's load).
+            policy.freeze_reference()
         params = policy.trainable_parameters()
         if not params:
             raise ValueError('the policy has no trainable parameters (attach a LoRA adapter)')
@@ -117,6 +121,11 @@ class TGRPOTrainer:
             for mb in buffer.minibatches(adv, cfg.minibatch_size, generator=self.generator,
                                          returns=returns):
                 device = getattr(self.policy, 'device', 'cpu')
+                ref = None
+                if cfg.beta > 0:  # first: it switches adapters, which must not meet a live graph
+                    ref = self.policy.token_logprobs(mb.observations, mb.token_ids,
+                                                     cfg.temperature, grad=False,
+                                                     reference=True)
                 if self.uses_critic:
                     new, values = self.policy.evaluate(mb.observations, mb.token_ids,
                                                        cfg.temperature, grad=True, values=True)
@@ -124,11 +133,6 @@ class TGRPOTrainer:
                     new = self.policy.token_logprobs(mb.observations, mb.token_ids,
                                                      cfg.temperature, grad=True)
                 old = mb.old_logprobs.to(new.device)
-                ref = None
-                if cfg.beta > 0:
-                    ref = self.policy.token_logprobs(mb.observations, mb.token_ids,
-                                                     cfg.temperature, grad=False,
-                                                     use_adapter=False)
                 loss, metrics = policy_loss(new, old, mb.advantages.to(device),
                                             ref_logprobs=ref,
                                             step_weights=mb.step_weights.to(device), config=cfg)
