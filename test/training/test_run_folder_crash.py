@@ -32,16 +32,30 @@ from tgrpo_ros.versioning import sha256_file
 
 QUIET = {'log': lambda s: None}
 ITERATIONS = 2
-# The child: one training run on the fake environments, settings as JSON in argv[1].
+# The child: imports the slow libraries once, then forks one training run per line of stdin
+# (a kill point and the settings), each reading the kill hook when it imports run_folder, and
+# prints its exit code. Saves importing torch/transformers/peft for every kill point.
 CHILD = """
-import json, sys
-from training_fakes import FakeGroups
-from tgrpo_ros.training.driver import train_in_process
-from tgrpo_ros.training.settings import SimTrainSettings
-from tgrpo_ros.versioning import sha256_file
-train_in_process(SimTrainSettings.from_flat(json.loads(sys.argv[1])), make_envs=FakeGroups(),
-                 log=lambda s: None)
-"""
+import json, os, sys, traceback
+import peft, torch, transformers
+for line in sys.stdin:
+    point, settings = json.loads(line)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.environ[%r] = '%d:' + str(point)
+            from training_fakes import FakeGroups
+            from tgrpo_ros.training.driver import train_in_process
+            from tgrpo_ros.training.settings import SimTrainSettings
+            train_in_process(SimTrainSettings.from_flat(settings), make_envs=FakeGroups(),
+                             log=lambda s: None)
+        except BaseException:
+            traceback.print_exc()
+            os._exit(1)
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    print(os.waitstatus_to_exitcode(status), flush=True)
+""" % (KILL_HOOK_VARIABLE, ITERATIONS)
 
 
 def _flat(out: Path, resume: bool = False, **kw) -> dict:
@@ -72,14 +86,18 @@ def _rows(path: Path, drop: set[str]) -> list[dict]:
         return [{k: v for k, v in r.items() if k not in drop} for r in csv.DictReader(f)]
 
 
-def _kill_child(out: Path, point: int) -> int:
-    """Train in a child process that kills itself at ``point`` of iteration 2's commit."""
-    env = child_env({KILL_HOOK_VARIABLE: f'{ITERATIONS}:{point}'})
+def _kill_children(tmp_path: Path, points: int) -> list[Path]:
+    """Train in child processes that kill themselves at each point of iteration 2's commit."""
+    env = child_env()
     env['PYTHONPATH'] = str(Path(__file__).parent) + ':' + env['PYTHONPATH']
-    proc = subprocess.run([sys.executable, '-c', CHILD, json.dumps(_flat(out))], env=env,
-                          cwd=str(REPO_ROOT), capture_output=True, text=True, timeout=120)
-    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
-    return proc.returncode
+    outs = [tmp_path / f'killed_{point}' for point in range(points)]
+    lines = ''.join(json.dumps([point, _flat(out)]) + '\n' for point, out in enumerate(outs))
+    proc = subprocess.run([sys.executable, '-c', CHILD], input=lines, env=env,
+                          cwd=str(REPO_ROOT), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    codes = [int(x) for x in proc.stdout.split()]
+    assert codes == [-signal.SIGKILL] * points, proc.stderr[-2000:]
+    return outs
 
 
 def _assert_consistent(out: Path, committed: int) -> None:
@@ -100,9 +118,7 @@ def test_a_kill_at_any_commit_point_resumes_to_the_uninterrupted_run(tmp_path, k
     timing = {'rollout_time_s', 'update_time_s', 'time_s'}
     points = RunFolder.commit_points(evaluation=True)
     assert points == 10
-    for point in range(points):
-        out = tmp_path / f'killed_{point}'
-        _kill_child(out, point)
+    for point, out in enumerate(_kill_children(tmp_path, points)):
         # last_complete.json is replaced by the operation ending at point 8
         _assert_consistent(out, committed=2 if point >= 8 else 1)
         train_in_process(_settings(out, resume=True), make_envs=FakeGroups(), **QUIET)
