@@ -23,9 +23,9 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from safetensors.torch import load_file
-import torch
 
 from tgrpo_ros.msg import Action, IterationMetrics, PolicyVersion, StepResult
+from tgrpo_ros.training.run_folder import RunFolder
 from tgrpo_ros.versioning import sha256_file
 
 pytestmark = [pytest.mark.ros, pytest.mark.libero, pytest.mark.slow]
@@ -141,5 +141,5 @@ def test_ppo_trains_over_the_graph(tmp_path, ros_domain):
     assert all(math.isfinite(float(r['value_loss'])) for r in rows)
     assert all(float(r['first_abs_log_ratio_max']) < 1e-4 for r in rows)
     assert [m.iteration for m in seen.metrics] == [1, 2]
-    state = torch.load(out / 'state' / 'trainer_state.pt', weights_only=True)
+    state = RunFolder(out, 2).load_trainer_state()
     assert 'value_head' in state and state['return_scaler']['count'] == 16  # 2 x 2 x 4 steps

@@ -10,6 +10,7 @@ or the tokens could not pass.
 from __future__ import annotations
 
 import json
+import pickle
 
 import numpy as np
 import pytest
@@ -24,6 +25,7 @@ from tgrpo_ros.policy.normalization import compute_dataset_statistics, STATISTIC
 from tgrpo_ros.policy.tiny import build_tiny_tokenizer
 from tgrpo_ros.commands import sft as sft_command
 from tgrpo_ros.training import sft
+from tgrpo_ros.training.state_files import state_paths
 
 INSTRUCTION = 'pick up the alphabet soup and place it in the basket'
 RED = np.array([0.6, 0.1, -0.3, 0.0, 0.0, 0.2, 1.0])
@@ -112,11 +114,54 @@ def test_sft_resumes_from_its_last_checkpoint(tmp_path):
     rows = sft.read_metrics(out / 'metrics.csv')
     assert [int(r['epoch']) for r in rows] == [1, 2]
     point = json.loads((out / sft.RESUME_FILE).read_text())
-    assert point['epoch'] == 2 and (out / point['checkpoint'] / sft.STATE_FILE).is_file()
+    assert point['epoch'] == 2
+    assert all(f.is_file() for f in state_paths(out / point['checkpoint'] / sft.STATE_FILE))
     # only the newest checkpoint is kept; the step counter continued (18 samples: 2 batches
     # of 16 per epoch)
     assert [p.name for p in (out / 'checkpoints').iterdir()] == ['epoch_0002']
     assert point['step'] == 2 * 2
+
+
+class _Payload:
+    """Unpickling this creates ``marker``: proof that a pickle was executed."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), 'w'))
+
+
+def test_sft_resume_equals_an_uninterrupted_run_and_refuses_a_pickled_state(tmp_path):
+    """The optimiser and the shuffle RNG resume from safetensors + JSON, never from a pickle."""
+    data = write_dataset(tmp_path / 'data', episodes=4, length=6)
+    quiet = {'log': lambda s: None}
+    sft.run_sft(_args(data, tmp_path / 'whole', '--epochs', '2', '--shift-augment', '2'),
+                **quiet)
+    out = tmp_path / 'resumed'
+    sft.run_sft(_args(data, out, '--epochs', '1', '--shift-augment', '2'), **quiet)
+    point = json.loads((out / sft.RESUME_FILE).read_text())
+    tensors, doc = state_paths(out / point['checkpoint'] / sft.STATE_FILE)
+    assert json.loads(doc.read_text())['state']['rng']['bit_generator'] == 'PCG64'
+    # a pickle placed as the state file is refused, and never run
+    marker = tmp_path / 'executed'
+    original = tensors.read_bytes()
+    tensors.write_bytes(pickle.dumps(_Payload(marker)))
+    with pytest.raises(ValueError, match='trainer_state'):
+        sft.run_sft(_args(data, out, '--epochs', '2', '--shift-augment', '2', '--resume'),
+                    **quiet)
+    assert not marker.exists()
+    tensors.write_bytes(original)
+    sft.run_sft(_args(data, out, '--epochs', '2', '--shift-augment', '2', '--resume'), **quiet)
+    drop = {'epoch_time_s'}
+    assert [{k: v for k, v in r.items() if k not in drop}
+            for r in sft.read_metrics(out / 'metrics.csv')] == \
+        [{k: v for k, v in r.items() if k not in drop}
+         for r in sft.read_metrics(tmp_path / 'whole' / 'metrics.csv')]
+    whole = load_policy(tmp_path / 'whole' / 'policy').backbone.state_dict()
+    resumed = load_policy(out / 'policy').backbone.state_dict()
+    assert whole.keys() == resumed.keys()
+    assert all(torch.equal(whole[k], resumed[k]) for k in whole)
 
 
 def stock_tiny_llava(folder):

@@ -178,6 +178,12 @@ def save_adapter_folder(peft_model: PeftModel, folder: str | Path, version: int)
             old = folder.with_name(f'.{folder.name}.old-{os.getpid()}')
             os.rename(folder, old)
         os.rename(tmp, folder)
+        # the rename is an entry of the parent folder: fsync it so a power cut keeps it
+        fd = os.open(folder.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     except BaseException:

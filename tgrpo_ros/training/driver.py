@@ -141,20 +141,20 @@ def train(settings: SimTrainSettings, collector: Collector, policy: VLAPolicy,
     run = RunFolder(settings.run.output_dir or default_run_dir(), settings.run.iterations)
     trainer = TGRPOTrainer(policy, settings.algo, seed=settings.run.seed)
 
-    # Resume: the adapter, optimiser and critic of the last complete iteration.
+    # Resume: the adapter, optimiser and critic of the last complete (committed) iteration.
     start, env_steps_total, version, adapter = 1, 0, policy.version, ''
     last = run.last_complete()
+    if last is not None and not settings.run.resume:
+        raise FileExistsError(f'{run.path} already holds iterations up to {last["iteration"]}; '
+                              'resume it (--resume) or choose a new output_dir')
+    run.discard_uncommitted()  # what a crash left after the last commit
+    run.write_config(settings.to_dict(), extra_config)  # a resume: checked against the start's
     if last is not None:
-        if not settings.run.resume:
-            raise FileExistsError(f'{run.path} already holds iterations up to '
-                                  f'{last["iteration"]}; resume it (--resume) or choose a new '
-                                  'output_dir')
         adapter = last['adapter']
         version = policy.load_adapter(adapter)
         trainer.load_state_dict(run.load_trainer_state())
         start, env_steps_total = last['iteration'] + 1, int(last['env_steps'])
         log(f'[train] resuming {run.path} after iteration {last["iteration"]}')
-    run.write_config(settings.to_dict(), extra_config)
     run.progress(start - 1, _postfix(run))
     log(f'[train] run folder {run.path}; iterations {start}..{settings.run.iterations}')
     collector.serve(version, adapter)

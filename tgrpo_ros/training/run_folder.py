@@ -5,39 +5,104 @@
 Layout::
 
     <run>/config.yaml          resolved settings (+ seeds, versions of torch/transformers/peft)
-    <run>/metrics.csv          one row per completed iteration (appended, flushed)
+    <run>/metrics.csv          one row per committed iteration (appended, fsynced)
     <run>/evaluation.csv       one row per held-out evaluation (iteration 0 = the start policy)
     <run>/tensorboard/         the same metrics as TensorBoard scalars
     <run>/progress.png         held-out success (95% interval), steps to the first success,
                                dense return, per iteration
     <run>/adapters/iter_NNNN/  the LoRA adapter after iteration NNNN (safetensors + SHA-256)
-    <run>/state/               optimiser state and last_complete.json (the resume point)
+    <run>/state/               iter_NNNN.safetensors + .json: optimiser, shuffle generator,
+                               critic of the committed iteration; last_complete.json (the
+                               resume point)
+    <run>/config_resume_NNNN.yaml  settings a resume after iteration NNNN changed (allowed ones)
     <run>/progress.json        {done, total, ...} for ``tgrpo-ros launch``'s progress bar
     <run>/summary.json, .md    written at the end
 
-An iteration counts as complete only once its adapter, optimiser state and metrics row are on
-disk; ``last_complete.json`` is replaced atomically last, so ``--resume`` never sees half an
-iteration.
+An iteration is committed by one atomic step, in this order (each file written to a temporary
+name, fsynced, renamed, and its folder fsynced):
+
+1. ``adapters/iter_NNNN/`` (the driver saves it before ``complete_iteration``);
+2. ``state/iter_NNNN.safetensors`` + ``.json``: optimiser, shuffle generator, critic (no pickle:
+   ``tgrpo_ros.training.state_files``);
+3. the metrics row (and the evaluation row, if one ran), appended and fsynced;
+4. ``state/last_complete.json`` replaced: THE commit; it names the iteration, whose adapter and
+   state files all exist by then;
+5. the previous iteration's state files removed; TensorBoard and the plot refreshed.
+
+A crash anywhere leaves the previous commit intact; ``discard_uncommitted`` (called before a
+run continues in a folder) drops what came after it: CSV rows past the committed iteration
+(rewritten atomically), adapters and state files of later iterations, temporary files. So
+metrics.csv always holds rows 1..N, paired with iteration N's adapter and state.
+
+``config.yaml`` is written once, when the run starts; a resumed run compares its settings
+(``write_config``): a change that alters what the run computes is refused, naming it;
+the others (more iterations, threads, ...) are recorded in ``config_resume_NNNN.yaml``.
+
+Test hook: ``TGRPO_ROS_TEST_KILL_AT=ITERATION:POINT`` (read once, at import) makes
+``complete_iteration(ITERATION)`` kill its own process with SIGKILL at commit point POINT: 0 is
+before the first file operation, k after the k-th (``commit_points`` counts them).
+test/training/test_run_folder_crash.py kills at every point and resumes.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
 from pathlib import Path
 import platform
+import re
+import shutil
+import signal
 import time
 
 import torch
 import yaml
 
+from tgrpo_ros.training.state_files import (fsync_dir, load_state, save_state, state_paths,
+                                            write_durably)
+
+# Settings a resumed run may change: they do not alter what the run computes (more iterations
+# extend it; the folder may have moved; threads and timeouts only change speed).
+RESUMABLE_CHANGES = frozenset({
+    'run.iterations', 'run.output_dir', 'run.step_timeout_s', 'run.startup_timeout_s',
+    'policy.torch_threads', 'policy.max_batch'})
+# How this process was started, not what the run is: never compared.
+NOT_COMPARED = frozenset({'run.resume'})
+KILL_HOOK_VARIABLE = 'TGRPO_ROS_TEST_KILL_AT'
+LAST_COMPLETE = 'last_complete.json'
+# adapters/iter_NNNN, state/iter_NNNN.safetensors|.json
+_ITERATION_FILE = re.compile(r'iter_(\d+)(\.safetensors|\.json)?')
+
+
+def _read_kill_hook() -> tuple[int, int] | None:
+    """Return (iteration, point) of TGRPO_ROS_TEST_KILL_AT: a test hook (module docstring)."""
+    text = os.environ.get(KILL_HOOK_VARIABLE, '')
+    if not text:
+        return None
+    iteration, point = text.split(':')
+    return int(iteration), int(point)
+
+
+_KILL_AT = _read_kill_hook()
+
 
 def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + '.tmp')
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_durably(path, text.encode())
+
+
+class _CommitPoints:
+    """Counts the file operations of one commit; the kill hook fires at its point."""
+
+    def __init__(self, iteration: int):
+        self.iteration, self.count = iteration, 0
+
+    def __call__(self) -> None:
+        if _KILL_AT == (self.iteration, self.count):
+            os.kill(os.getpid(), signal.SIGKILL)
+        self.count += 1
 
 
 def default_run_dir(prefix: str = 'sim_train') -> Path:
@@ -58,6 +123,13 @@ class RunFolder:
 
     # --- start --------------------------------------------------------------------------------
     def write_config(self, settings: dict, extra: dict | None = None) -> None:
+        """Write config.yaml when the run starts; a resumed run checks its settings against it.
+
+        Resumed (an iteration is committed): a changed setting outside ``RESUMABLE_CHANGES`` is
+        refused (ValueError naming it: the run would silently mix two experiments); allowed
+        changes and other package versions are recorded in ``config_resume_NNNN.yaml``
+        (NNNN = the iteration it continues after), so config.yaml stays what the run began with.
+        """
         import peft
         import transformers
         doc = {'settings': settings,
@@ -66,12 +138,30 @@ class RunFolder:
                             'peft': peft.__version__, 'python': platform.python_version()},
                'machine': f'{platform.machine()}, {os.cpu_count()} CPUs'}
         doc.update(extra or {})
-        atomic_write_text(self.path / 'config.yaml', yaml.safe_dump(doc, sort_keys=False))
+        f = self.path / 'config.yaml'
+        last = self.last_complete()
+        if last is None or not f.is_file():
+            atomic_write_text(f, yaml.safe_dump(doc, sort_keys=False))
+            return
+        before = yaml.safe_load(f.read_text())
+        old, new = (_flat(d, NOT_COMPARED) for d in (before.get('settings', {}), settings))
+        changed = sorted(k for k in old.keys() & new.keys() if old[k] != new[k])
+        refused = [k for k in changed if k not in RESUMABLE_CHANGES]
+        if refused:
+            raise ValueError(f'{self.path} was run with other settings: ' + '; '.join(
+                f'{k} {old[k]!r} -> {new[k]!r}' for k in refused) + ' (resume with the '
+                'settings in its config.yaml, or start a new run)')
+        if changed or set(old) != set(new) or before.get('versions') != doc['versions']:
+            atomic_write_text(self.path / f'config_resume_{last["iteration"]:04d}.yaml',
+                              yaml.safe_dump(doc, sort_keys=False))
 
     # --- resume -------------------------------------------------------------------------------
     def last_complete(self) -> dict | None:
-        """Return {iteration, adapter, version, sha256, env_steps} of the resume point, or None."""
-        f = self.path / 'state' / 'last_complete.json'
+        """Return {iteration, adapter, state, version, sha256, env_steps} of the resume point.
+
+        None when no iteration is committed.
+        """
+        f = self.path / 'state' / LAST_COMPLETE
         if not f.is_file():
             return None
         doc = json.loads(f.read_text())
@@ -81,7 +171,50 @@ class RunFolder:
         return doc
 
     def load_trainer_state(self) -> dict:
-        return torch.load(self.path / 'state' / 'trainer_state.pt', weights_only=True)
+        """Return the trainer state committed with the last complete iteration (no pickle)."""
+        last = self.last_complete()
+        if last is None:
+            raise FileNotFoundError(f'{self.path} holds no complete iteration')
+        if 'state' not in last:
+            # Older versions pickled it (trainer_state.pt); pickle is never loaded.
+            raise ValueError(f'{self.path} was written by an older version whose trainer state '
+                             'is a pickle, which this package never loads; start a new run')
+        return load_state(self.path / 'state' / last['state'])
+
+    def discard_uncommitted(self) -> None:
+        """Drop what a crash left after the last commit, before the run continues here.
+
+        Rows past the committed iteration leave metrics.csv / evaluation.csv (rewritten
+        atomically), as do incomplete last lines; adapters and state files of later iterations
+        and temporary files are removed. Call only when the run goes on in this folder.
+        """
+        last = self.last_complete()
+        n = int(last['iteration']) if last is not None else 0
+        for f in (self.path / 'state').iterdir():
+            m = _ITERATION_FILE.fullmatch(f.name)
+            if f.name.endswith('.tmp') or (m and int(m.group(1)) != n):
+                f.unlink()
+        for f in (self.path / 'adapters').iterdir():
+            # later iterations' adapters and save_adapter's temporary folders (.iter_*)
+            m = _ITERATION_FILE.fullmatch(f.name)
+            if f.name.startswith('.iter_') or (m and int(m.group(1)) > n):
+                if f.is_dir():
+                    shutil.rmtree(f)
+                else:
+                    f.unlink()
+        for f in self.path.glob('*.tmp*'):
+            f.unlink()
+        rows = [r for r in self._rows if _whole(r) and int(r['iteration']) <= n]
+        if [int(r['iteration']) for r in rows] != list(range(1, n + 1)):
+            raise ValueError(f'{self.path / "metrics.csv"} lacks rows of committed iterations '
+                             f'1..{n}')
+        evals = [e for e in self._evals if _whole(e) and int(e['iteration']) <= n]
+        for name, kept, now in (('metrics.csv', rows, self._rows),
+                                ('evaluation.csv', evals, self._evals)):
+            if kept != now:
+                _rewrite_csv(self.path / name, kept)
+        self._rows, self._evals = rows, evals
+        fsync_dir(self.path)
 
     # --- each iteration -----------------------------------------------------------------------
     def adapter_dir(self, iteration: int) -> Path:
@@ -89,23 +222,40 @@ class RunFolder:
 
     def complete_iteration(self, iteration: int, row: dict, trainer_state: dict,
                            adapter_version, evaluation: dict | None = None) -> None:
-        """Record iteration ``iteration`` (its adapter is already saved) as complete.
+        """Commit iteration ``iteration`` (its adapter is already saved): the module's order.
 
         evaluation: the held-out evaluation of this iteration's policy, if one ran; written
         with the iteration so a resumed run neither repeats nor loses it.
         """
-        torch.save(trainer_state, self.path / 'state' / 'trainer_state.pt.tmp')
-        os.replace(self.path / 'state' / 'trainer_state.pt.tmp',
-                   self.path / 'state' / 'trainer_state.pt')
+        point = _CommitPoints(iteration)  # the test hook's kill points, between file operations
+        point()
+        name = f'iter_{iteration:04d}'
+        save_state(self.path / 'state' / name, trainer_state, point)
         self._append_row(row)
+        point()
+        if evaluation is not None:
+            _append_csv(self.path / 'evaluation.csv', evaluation, self._evals)
+            point()
+        write_durably(self.path / 'state' / LAST_COMPLETE, json.dumps({
+            'iteration': iteration, 'adapter': str(self.adapter_dir(iteration)),
+            'state': name, 'version': adapter_version.version,
+            'sha256': adapter_version.sha256,
+            'env_steps': row.get('env_steps_total', 0)}).encode(), point)
+        # Committed: the previous iteration's state is no longer a resume point.
+        for f in state_paths(self.path / 'state' / f'iter_{iteration - 1:04d}'):
+            f.unlink(missing_ok=True)
+        point()
         self._tensorboard(row)
         if evaluation is not None:
-            self._append_evaluation(evaluation)
-        atomic_write_text(self.path / 'state' / 'last_complete.json', json.dumps({
-            'iteration': iteration, 'adapter': str(self.adapter_dir(iteration)),
-            'version': adapter_version.version, 'sha256': adapter_version.sha256,
-            'env_steps': row.get('env_steps_total', 0)}))
+            self._tensorboard_evaluation(evaluation)
         self.plot()
+
+    @staticmethod
+    def commit_points(evaluation: bool) -> int:
+        """How many kill points ``complete_iteration`` passes (0 .. this - 1)."""
+        # start, state (2 files x 2 operations), metrics row, [evaluation row],
+        # last_complete.json (2 operations), old state removed
+        return 1 + 4 + 1 + int(evaluation) + 2 + 1
 
     def progress(self, done: int, postfix: dict | None = None, desc: str = 'TGRPO') -> None:
         atomic_write_text(self.path / 'progress.json', json.dumps({
@@ -114,7 +264,8 @@ class RunFolder:
 
     def record_evaluation(self, evaluation: dict) -> None:
         """Record the start policy's evaluation (later ones come with ``complete_iteration``)."""
-        self._append_evaluation(evaluation)
+        _append_csv(self.path / 'evaluation.csv', evaluation, self._evals)
+        self._tensorboard_evaluation(evaluation)
         self.plot()
 
     def has_evaluation(self, iteration: int) -> bool:
@@ -128,8 +279,7 @@ class RunFolder:
         """evaluation.csv's rows so far (values as strings)."""
         return list(self._evals)
 
-    def _append_evaluation(self, evaluation: dict) -> None:
-        _append_csv(self.path / 'evaluation.csv', evaluation, self._evals)
+    def _tensorboard_evaluation(self, evaluation: dict) -> None:
         tb = {f'eval_{k}': v for k, v in evaluation.items() if k != 'iteration'}
         self._tensorboard(dict(tb, iteration=evaluation['iteration']))
 
@@ -280,7 +430,31 @@ def _append_csv(f: Path, row: dict, rows: list[dict]) -> None:
         writer.writerow(row)
         fh.flush()
         os.fsync(fh.fileno())
+    if new:
+        fsync_dir(f.parent)
     rows.append({k: str(v) for k, v in row.items()})
+
+
+def _rewrite_csv(f: Path, rows: list[dict]) -> None:
+    """Replace CSV ``f`` by ``rows`` (string values, as read) atomically; no rows: remove it."""
+    if not rows:
+        f.unlink(missing_ok=True)
+        return
+    out = io.StringIO(newline='')
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    write_durably(f, out.getvalue().encode())
+
+
+def _whole(row: dict) -> bool:
+    """Return False for a line cut short by a crash (csv.DictReader fills in None)."""
+    return None not in row and all(v is not None for v in row.values())
+
+
+def _flat(settings: dict, leave_out: frozenset) -> dict:
+    flat = {f'{s}.{k}': v for s, d in settings.items() for k, v in d.items()}
+    return {k: v for k, v in flat.items() if k not in leave_out}
 
 
 def _evaluation_summary(e: dict) -> dict:

@@ -22,7 +22,8 @@ the dataset folder's ``dataset_statistics.json``, computed the same way from all
 Output folder::
 
     OUT/policy/                 the final policy (load_policy / build_policy / eval-sim)
-    OUT/checkpoints/epoch_NNNN/ the policy after epoch NNNN + trainer_state.pt (optimiser, RNG)
+    OUT/checkpoints/epoch_NNNN/ the policy after epoch NNNN + trainer_state.safetensors/.json
+                                (optimiser, RNG; no pickle: training/state_files.py)
     OUT/last_complete.json      the resume point (replaced atomically after a checkpoint)
     OUT/metrics.csv             one row per epoch: train loss, validation loss, token accuracy
     OUT/sft_config.json         the arguments, dataset split and statistics
@@ -39,7 +40,6 @@ import argparse
 import csv
 import json
 import math
-import os
 from pathlib import Path
 import shutil
 import sys
@@ -59,8 +59,9 @@ from tgrpo_ros.policy.model_location import resolve_model
 from tgrpo_ros.policy.normalization import compute_dataset_statistics
 from tgrpo_ros.policy.proprio import select_state, state_statistics
 from tgrpo_ros.policy.tiny import build_tiny_policy
+from tgrpo_ros.training.state_files import load_state, save_state, write_durably
 
-STATE_FILE = 'trainer_state.pt'
+STATE_FILE = 'trainer_state'  # .safetensors + .json (tgrpo_ros.training.state_files)
 RESUME_FILE = 'last_complete.json'
 
 
@@ -201,9 +202,7 @@ def lr_at(step: int, total: int, base: float, warmup: int) -> float:
 
 # ---- checkpoints -----------------------------------------------------------------------------
 def _atomic_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + f'.tmp{os.getpid()}')
-    tmp.write_text(json.dumps(data, indent=2))
-    tmp.replace(path)
+    write_durably(path, json.dumps(data, indent=2).encode())
 
 
 def save_checkpoint(out: Path, epoch: int, policy, optimizer, rng: np.random.Generator,
@@ -212,8 +211,10 @@ def save_checkpoint(out: Path, epoch: int, policy, optimizer, rng: np.random.Gen
     if folder.exists():
         shutil.rmtree(folder)
     save_policy(policy, folder)
-    torch.save({'optimizer': optimizer.state_dict(), 'epoch': epoch, 'step': step,
-                'rng': rng.bit_generator.state}, folder / STATE_FILE)
+    # rng: the shuffle and augmentation stream; torch_rng: torch's (e.g. dropout), as a tensor
+    save_state(folder / STATE_FILE, {'optimizer': optimizer.state_dict(), 'epoch': epoch,
+                                     'step': step, 'rng': rng.bit_generator.state,
+                                     'torch_rng': torch.get_rng_state()})
     _atomic_json(out / RESUME_FILE, {'epoch': epoch, 'step': step,
                                      'checkpoint': str(folder.relative_to(out))})
     old = sorted((out / 'checkpoints').glob('epoch_*'))[:-keep]
@@ -280,7 +281,10 @@ def run_sft(args: argparse.Namespace, log=print) -> dict:
         ckpt = out / point['checkpoint']
         policy = load_policy(ckpt, device=args.device, dtype=args.dtype,
                              trust_remote_code=args.trust_remote_code)
-        state = torch.load(ckpt / STATE_FILE, weights_only=False)
+        if (ckpt / 'trainer_state.pt').is_file():
+            raise SystemExit(f'{ckpt} was written by an older version whose trainer state is a '
+                             'pickle, which this package never loads; start a new --out')
+        state = load_state(ckpt / STATE_FILE)  # safetensors + JSON: reading runs no code
         start_epoch, step = point['epoch'] + 1, point['step']
         rng.bit_generator.state = state['rng']
         log(f'[sft] resuming {out} after epoch {point["epoch"]}')
@@ -296,6 +300,7 @@ def run_sft(args: argparse.Namespace, log=print) -> dict:
     optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=args.weight_decay)
     if state is not None:
         optimizer.load_state_dict(state['optimizer'])
+        torch.set_rng_state(state['torch_rng'])
     rows = [r for r in read_metrics(out / 'metrics.csv') if int(r['epoch']) < start_epoch]
     t_start = time.monotonic()
     for epoch in range(start_epoch, args.epochs + 1):
