@@ -21,6 +21,13 @@ from tgrpo_ros.paths import config_file, share_dir  # noqa: F401 - re-exported f
 
 
 
+def launch_text(value) -> str:
+    """Write a setting's value as one writes it as a launch argument (lists comma-separated)."""
+    if isinstance(value, (list, tuple)):
+        return ','.join(map(str, value))
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 @dataclass(frozen=True)
 class LaunchArg:
     """A launch argument: ``name:=value`` on either command line.

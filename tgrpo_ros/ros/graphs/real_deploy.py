@@ -23,7 +23,8 @@ from pathlib import Path
 import yaml
 
 from tgrpo_ros.real.robot_profile import load_profile, profiles_dir
-from tgrpo_ros.ros.graph import config_file, Graph, LaunchArg, NodeSpec, register
+from tgrpo_ros.ros.graph import (config_file, Graph, launch_text, LaunchArg, NodeSpec,
+                                 register)
 from tgrpo_ros.training.settings import (check, entries, parse_text, read_parameter_file,
                                          RealDeploySettings, ros_value)
 
@@ -35,18 +36,11 @@ DEPLOY_NODES = {'robot_profile': ('/camera_state_bridge', '/arm_adapter'),
                 'arm_on_start': ('/arm_adapter',)}
 
 
-def _show(value) -> str:
-    """Write a value as one would write it as a launch argument."""
-    if isinstance(value, (list, tuple)):
-        return ','.join(map(str, value))
-    return str(value).lower() if isinstance(value, bool) else str(value)
-
-
 def _setting_arg(path: str) -> LaunchArg:
     e = TABLE[path]
     return LaunchArg(e.info.launch_arg, '', f'{e.describe()} Sets {path}; not given: the '
                      f'parameter file decides (declared default '
-                     f"'{_show(ros_value(e, e.default))}').", setting=path)
+                     f"'{launch_text(ros_value(e, e.default))}').", setting=path)
 
 
 ARGS = [_setting_arg(p) for p in ('deploy.robot_profile', 'deploy.camera_topics',
@@ -85,7 +79,7 @@ def _effective(v: dict[str, str]) -> dict[str, str]:
             if name in params:
                 values[f'deploy.{name}'] = params[name]
     values.update({k: ros_value(TABLE[k], x) for k, x in given_settings(v).items()})
-    return {a.name: _show(values[a.setting]) for a in ARGS if a.setting}
+    return {a.name: launch_text(values[a.setting]) for a in ARGS if a.setting}
 
 
 def _validate(v: dict[str, str]) -> dict[str, str]:

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tgrpo_ros.ros.graph import config_file, Graph, LaunchArg, NodeSpec, register
+from tgrpo_ros.ros.graph import (config_file, Graph, launch_text, LaunchArg, NodeSpec,
+                                 register)
 from tgrpo_ros.ros.graphs.recording import recorder_node_spec
 from tgrpo_ros.training.run_folder import default_run_dir
 from tgrpo_ros.training.settings import (entries, parameter_file, parse_text, PARAMETER_FILE,
@@ -35,17 +36,10 @@ EXPOSED = [path for path, e in entries().items()
            if e.info.launch_arg and path != 'policy.adapter']
 
 
-def _show(value) -> str:
-    """Write a setting's value as one would write it as a launch argument."""
-    if isinstance(value, (list, tuple)):
-        return ','.join(map(str, value))
-    return str(value).lower() if isinstance(value, bool) else str(value)
-
-
 def _setting_arg(path: str) -> LaunchArg:
     e = entries()[path]
     return LaunchArg(e.info.launch_arg, '', f'{e.describe()} Sets {path}; not given: the '
-                     f"parameter files decide (default '{_show(ros_value(e, e.default))}').",
+                     f"parameter files decide (default '{launch_text(ros_value(e, e.default))}').",
                      setting=path)
 
 
@@ -91,7 +85,7 @@ def _prepare(v: dict[str, str]) -> dict[str, str]:
 def _effective(v: dict[str, str]) -> dict[str, str]:
     settings = resolve_settings(v).to_flat()
     table = entries()
-    return {a.name: _show(ros_value(table[a.setting], settings[a.setting]))
+    return {a.name: launch_text(ros_value(table[a.setting], settings[a.setting]))
             for a in ARGS if a.setting}
 
 
