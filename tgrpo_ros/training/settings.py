@@ -82,6 +82,11 @@ class EnvSettings:
         unit='steps', range='[0, 10000]', launch_arg='max_steps')
     frame_id: str = setting(
         'world', 'frame_id stamped on observations: the LIBERO world frame (x forward, z up).')
+    drop_messages: str = setting(
+        '', "Fault injection for tests, off when '': messages the environment nodes lose, "
+        "comma-separated '<env_id>:<observation|action|step_result>:<episode>:<step>' "
+        '(episodes count from 1 in each node process); the learner masks the trial that '
+        'waits for it (run.step_timeout_s).')
 
 
 @dataclass(frozen=True)
@@ -138,7 +143,9 @@ class RunSettings:
         'env', 'Environment ids (and ROS namespaces) are <env_prefix>0 .. <env_prefix>N-1, '
         'N = algo.group_size.')
     step_timeout_s: float = setting(
-        120.0, 'Fail if the group makes no progress for this long.', unit='s',
+        120.0, 'A trial whose next step has not arrived for this long is masked as timed out '
+        '(a lost message); a group whose every trial times out is skipped, and two such '
+        'groups in a row fail the run.', unit='s',
         range='(0, 86400]')
     startup_timeout_s: float = setting(
         300.0, 'Wait at most this long for environments and the policy node to appear.',
