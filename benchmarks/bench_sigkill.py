@@ -18,7 +18,9 @@ process of that kind, waits for the graph to go down, and checks the folder:
 - temporary files left by the kill (removed by the resume).
 
 The launch after a trial is its resume: ``resumed ok`` means the learner of the next launch
-continued after the committed iteration N (its log says so) without an error of its own. After
+that got as far as reading the run folder (one killed earlier commits nothing) continued after
+the committed iteration N (its log says so) without an error of its own (a KeyboardInterrupt
+traceback is the launcher stopping the graph, not an error); ``failed`` counts the others. After
 the last trial the run is resumed with ``iterations:=N+1`` and must finish (exit 0) with
 metrics rows exactly 1..N+1, no temporary file, every committed adapter whole.
 
@@ -105,18 +107,41 @@ def target_pid(kind: str, proc, pids: dict[str, int], rng: random.Random) -> tup
     return f'/{kind}', pids[f'/{kind}']
 
 
-def learner_log_facts(run: Path) -> dict:
-    """Return what the learner of the launch that just ended said: resumed where, errors."""
-    text = ''
-    f = run / 'logs' / 'learner.log'
-    if f.is_file():
-        text = f.read_text(errors='replace')
+def learner_log_facts(run: Path, log: Path | None = None) -> dict:
+    """Return what the learner of the launch that just ended said: resumed where, errors.
+
+    A traceback ending in KeyboardInterrupt is the launcher stopping the graph (after another
+    node died), not an error of the learner.
+    """
+    f = log or run / 'logs' / 'learner.log'
+    text = f.read_text(errors='replace') if f.is_file() else ''
     m = re.search(r'resuming \S+ after iteration (\d+)', text)
     started = re.search(r'\[train\] run folder \S+; iterations (\d+)\.\.', text)
+    lines = text.splitlines()
+    own = next((ln for ln in lines if '[learner] error' in ln), '')
+    last_exc = ''
+    for i, ln in enumerate(lines):
+        if ln.startswith('Traceback (most recent call last):'):
+            last_exc = next((t for t in lines[i + 1:] if t.strip() and not t.startswith(' ')),
+                            '')
+    crashed = bool(last_exc) and not last_exc.startswith('KeyboardInterrupt')
     return {'resumed_after': int(m.group(1)) if m else (0 if started else None),
             'first_iteration': int(started.group(1)) if started else None,
-            'error': ('[learner] error' in text) or ('Traceback' in text),
-            'error_line': next((ln for ln in text.splitlines() if '[learner] error' in ln), '')}
+            'error': bool(own) or crashed, 'error_line': own or (last_exc if crashed else '')}
+
+
+def score_resumes(outcomes: list[dict], final: dict) -> None:
+    """Set each trial's ``resumed_ok`` from the first later launch whose learner got that far.
+
+    A launch killed before its learner read the run folder tells nothing (and commits nothing),
+    so the next one that did is the resume of every trial before it.
+    """
+    launches = [o['learner'] for o in outcomes[1:]] + [final['learner']]
+    for i, o in enumerate(outcomes):
+        after = next((x for x in launches[i:] if x['resumed_after'] is not None or x['error']),
+                     None)
+        o['resumed_ok'] = None if after is None else (
+            after['resumed_after'] == o['committed'] and not after['error'])
 
 
 def check_folder(run: Path) -> dict:
@@ -228,10 +253,7 @@ def finish(kind: str, outcomes: list[dict], work: Path, env: dict) -> dict:
              'seconds': round(time.monotonic() - t0, 1)}
     final['finished'] = (rc == 0 and final['committed'] == n + 1 and final['rows_after'] == 0
                          and final['temp_files'] == 0 and (run / 'summary.json').is_file())
-    # Resumed ok: the launch after trial t continued after the iteration trial t left committed.
-    nxt = [o['learner'] for o in outcomes[1:]] + [final['learner']]
-    for o, after in zip(outcomes, nxt):
-        o['resumed_ok'] = (after['resumed_after'] == o['committed'] and not after['error'])
+    score_resumes(outcomes, final)
     return {'trials': outcomes, 'final': final}
 
 
@@ -241,7 +263,8 @@ def summarize(kind: str, res: dict) -> dict:
             'kills_in_startup': sum(o.get('phase') == 'start-up' for o in tr),
             'kills_in_training': sum(o.get('phase') == 'training' for o in tr),
             'ended_before_kill': len(res['trials']) - len(tr),
-            'resumed_ok': sum(o['resumed_ok'] for o in tr),
+            'resumed_ok': sum(o['resumed_ok'] is True for o in tr),
+            'resume_failed': sum(o['resumed_ok'] is False for o in tr),
             'committed_whole': sum(o['committed_whole'] for o in tr),
             'rows_exact': sum(o['rows_exact'] for o in tr),
             'uncommitted_row_left': sum(o['rows_after'] == 1 for o in tr),
@@ -270,14 +293,15 @@ def write_results(results: dict, name: str) -> None:
              f'{results["load_at_start"]:.1f} at start), no GPU. Commit {results["commit"]}, '
              f'{results["date_utc"]}. Kill delay uniform in [{results["delay_s"][0]}, '
              f'{results["delay_s"][1]}] s after the launch; seed {results["seed"]}.', '',
-             '| process killed | kills (start-up / training) | resumed ok | committed iteration '
+             '| process killed | kills (start-up / training) | resumed ok (failed) | committed '
+             'iteration '
              'whole | metrics rows exact | row N+1 left (dropped at resume) | temp files left '
              '(removed at resume) | orphaned nodes | launcher hung | final resume: finished '
              'clean (iterations) |',
              '|---|---|---|---|---|---|---|---|---|---|']
     for s in results['summary']:
         lines.append(f'| {s["kind"]} | {s["kills"]} ({s["kills_in_startup"]} / '
-                     f'{s["kills_in_training"]}) | {s["resumed_ok"]} | '
+                     f'{s["kills_in_training"]}) | {s["resumed_ok"]} ({s["resume_failed"]}) | '
                      f'{s["committed_whole"]} | {s["rows_exact"]} | {s["uncommitted_row_left"]} '
                      f'| {s["temp_files_left_by_kill"]} | {s["orphans"]} | {s["launcher_hung"]} '
                      f'| {"yes" if s["final_finished_clean"] else "NO"} '
@@ -285,7 +309,7 @@ def write_results(results: dict, name: str) -> None:
     problems = [f'- {k} trial {o["trial"]}: ' + '; '.join(o['problems'] + (
                 [o['learner']['error_line']] if o['learner']['error'] else []))
                 for k, r in results['kinds'].items() for o in r['trials']
-                if o['problems'] or not o.get('resumed_ok', True) or o['learner']['error']]
+                if o['problems'] or o.get('resumed_ok') is False or o['learner']['error']]
     lines += ['', 'Problems seen (trial: what):' if problems else 'No problem seen.', *problems,
               '', f'Per-trial records: {name}.json.', '']
     (RESULTS / f'{name}.md').write_text('\n'.join(lines))
@@ -305,14 +329,29 @@ def main() -> int:
                     'after this many seconds (0 = none); the final resumes still run')
     ap.add_argument('--work', default='/tmp/tgrpo_sigkill', help='scratch folder (emptied)')
     ap.add_argument('--name', default='sigkill')
+    ap.add_argument('--rescore', metavar='JSON', help='only score an earlier run again from '
+                    'its results and the learner logs kept in --work')
     a = ap.parse_args()
     work = Path(a.work).resolve()
+    if a.rescore:
+        results = json.loads(Path(a.rescore).read_text())
+        results['summary'] = []
+        for kind, res in results['kinds'].items():
+            for o in res['trials']:
+                log = work / f'logs_{kind}' / f'trial_{o["trial"]:02d}_learner.log'
+                if log.is_file():
+                    o['learner'] = learner_log_facts(work, log)
+            res['final']['learner'] = learner_log_facts(work / f'run_{kind}')
+            score_resumes(res['trials'], res['final'])
+            results['summary'].append(summarize(kind, res))
+        write_results(results, a.name)
+        return 0
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     rng = random.Random(a.seed)
     # A domain per kind, so other ROS 2 work on this host (and the other kinds' graphs) is
-    # neither seen nor disturbed.
-    base = rng.randint(1, 101 - len(KINDS))
+    # neither seen nor disturbed: 215..229, outside 1..101 where the tests pick theirs.
+    base = rng.randint(215, 229 - len(KINDS))
     envs = {k: dict(os.environ, ROS_DOMAIN_ID=str(base + i),
                     ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST', PYTHONUNBUFFERED='1')
             for i, k in enumerate(KINDS)}

@@ -106,8 +106,10 @@ def soak(run_dir: Path, duration: float, interval: float, samples_file: Path) ->
     meta = {'command': ' '.join(cmd[1:]), 'started_utc': time.strftime('%Y-%m-%dT%H:%M:%SZ',
             time.gmtime()), 'load_at_start': os.getloadavg()[0]}
     log = open(run_dir.parent / f'{run_dir.name}_launcher.log', 'w')
-    # A domain of its own, so other ROS 2 work on this host is neither seen nor disturbed.
-    env = dict(os.environ, ROS_DOMAIN_ID=os.environ.get('SOAK_ROS_DOMAIN_ID', '77'),
+    # A domain of its own, so other ROS 2 work on this host is neither seen nor disturbed:
+    # outside 1..101, where the tests pick theirs (a test's policy node acting on this graph's
+    # topics once failed a soak with 'sampled at temperature 0').
+    env = dict(os.environ, ROS_DOMAIN_ID=os.environ.get('SOAK_ROS_DOMAIN_ID', '230'),
                ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST')
     launcher = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
     with open(samples_file, 'w') as out:
