@@ -182,7 +182,8 @@ def train(settings: SimTrainSettings, collector: Collector, policy: VLAPolicy,
                                             settings.algo.minibatch_size)
             update = trainer.update(group.buffer, last_values)
         adapter = str(run.adapter_dir(it))
-        version = policy.save_adapter(adapter, it)
+        with run.saving_adapter(it):  # a full disk: an error naming the folder and what is kept
+            version = policy.save_adapter(adapter, it)
         collector.serve(version, adapter)
         evaluation = (evaluate(settings, collector, it, version)
                       if evaluation_due(settings, it) else None)
