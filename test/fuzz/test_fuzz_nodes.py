@@ -254,6 +254,12 @@ def test_sim_env_node_refuses_bad_actions_and_resets_and_goes_on(tmp_path, ros_d
         for what, fields, name in BAD_RESETS:
             answer = call(**fields)
             assert not answer.success and name in answer.message, (what, answer.message)
+        # The failed resets to other tasks closed the simulator: the old episode is over, and
+        # its next action is dropped (it once stepped a closed environment and killed the node).
+        act.publish(Action(ids=Ids(env_id='env0', episode_id=ids.episode_id, step=ids.step + 1),
+                           action=[0.0] * 6 + [-1.0]))
+        _spin_until(node, lambda: counters.get('dropped_after_done', 0) >= 1, 30,
+                    'the action of the ended episode dropped', proc, log)
         again = call()
         assert again.success and again.episode_id == first.episode_id + 1, again.message
         _spin_until(node, lambda: observations[-1].ids.episode_id == again.episode_id, 30,
