@@ -124,6 +124,8 @@ def _term(raw: Any, table: dict, where: str) -> Term:
     (kind, args), = raw.items()
     if kind not in table:
         raise RewardSpecError(f'{where}: unknown type {kind!r}; known: {", ".join(table)}')
+    if args is not None and not isinstance(args, Mapping):
+        raise RewardSpecError(f'{where}.{kind}: expected a mapping of fields, got {args!r}')
     args = dict(args or {})
     required, optional = table[kind]
     for k in args:
@@ -163,16 +165,20 @@ def parse_spec(raw: Mapping[str, Any], source: str = '<dict>') -> RewardSpec:
                                   f'{", ".join(sorted(TOP_FIELDS))}')
     if raw.get('version', 1) != 1:
         raise RewardSpecError(f'{source}: unsupported version {raw.get("version")!r} (know 1)')
-    if 'task' not in raw or not isinstance(raw['task'], str):
+    if not isinstance(raw.get('description', ''), str):
+        raise RewardSpecError(f'{source}: description must be text, got '
+                              f'{raw["description"]!r}')
+    if 'task' not in raw or not isinstance(raw['task'], str) or not raw['task']:
         raise RewardSpecError(f"{source}: missing field 'task' (\"<suite>/<task_name>\")")
     roles = raw.get('roles') or {}
     if not isinstance(roles, Mapping) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in roles.items()):
         raise RewardSpecError(f'{source}: roles must map role names to object names')
     if GRIPPER in roles:
-        raise RewardSpecError(f"{source}: role name 'gripper' is reserved")
+        raise RewardSpecError(f"{source}: roles: role name 'gripper' is reserved")
     bonus = raw.get('success_bonus', 1.0)
-    if isinstance(bonus, bool) or not isinstance(bonus, (int, float)) or bonus < 0:
+    if isinstance(bonus, bool) or not isinstance(bonus, (int, float)) \
+            or not math.isfinite(bonus) or bonus < 0:
         raise RewardSpecError(f'{source}: success_bonus must be a number >= 0, got {bonus!r}')
     stages_raw = raw.get('stages')
     if not isinstance(stages_raw, list) or not stages_raw:
@@ -188,6 +194,8 @@ def parse_spec(raw: Mapping[str, Any], source: str = '<dict>') -> RewardSpec:
                                       f'{", ".join(sorted(STAGE_FIELDS))}')
         if 'name' not in s or 'predicate' not in s:
             raise RewardSpecError(f"{where}: needs 'name' and 'predicate'")
+        if not isinstance(s['name'], str) or not s['name']:
+            raise RewardSpecError(f'{where}.name: expected text, got {s["name"]!r}')
         pred = _term(s['predicate'], PREDICATES, f'{where}.predicate')
         prog = _term(s['progress'], PROGRESSES, f'{where}.progress') if s.get(
             'progress') is not None else None
@@ -200,8 +208,10 @@ def parse_spec(raw: Mapping[str, Any], source: str = '<dict>') -> RewardSpec:
 def load_spec(path: str | os.PathLike) -> RewardSpec:
     """Read and format-check a YAML spec file."""
     p = Path(path)
-    with open(p) as f:
-        raw = yaml.safe_load(f)
+    try:
+        raw = yaml.safe_load(p.read_text(encoding='utf-8'))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise RewardSpecError(f'{p}: not a readable YAML reward spec: {exc}') from None
     return parse_spec(raw, source=str(p))
 
 

@@ -396,6 +396,10 @@ def coerce(entry: Entry, value: Any) -> Any:
         if not isinstance(value, (list, tuple)):
             raise TypeError(f'{name} must be a list, got {type(value).__name__} {value!r}')
         if entry.item is str:
+            # names or indices (tasks: [0, 1]); anything else would become nonsense text
+            bad = [v for v in value if isinstance(v, bool) or not isinstance(v, (str, int))]
+            if bad:
+                raise TypeError(f'{name} must be a list of names, got {bad[0]!r} in {value!r}')
             return tuple(str(v) for v in value)
         return tuple(_scalar(entry, entry.item, v) for v in value)
     return _scalar(entry, entry.kind, value)
@@ -553,15 +557,24 @@ def read_parameter_file(path: str | Path, node: str = 'learner') -> dict[str, An
     Keys outside the settings' sections (other nodes' own parameters) are left out; a key inside
     a section that names no setting is an error (a typo would otherwise change nothing).
     """
-    data = yaml.safe_load(Path(path).read_text()) or {}
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding='utf-8')) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ValueError(f'{path}: not a readable YAML parameter file: {exc}') from None
     if not isinstance(data, dict):
-        raise ValueError(f'{path}: not a ROS 2 parameter file')
+        raise ValueError(f'{path}: not a ROS 2 parameter file (a mapping of node names to '
+                         f'ros__parameters), got {type(data).__name__}')
     table = entries()
     out: dict[str, Any] = {}
-    matching = [k for k in data if k.strip('/') in ('**', '*')]
-    matching += [k for k in data if k not in matching and k.strip('/').split('/')[-1] == node]
+    names = [k for k in data if isinstance(k, str)]
+    matching = [k for k in names if k.strip('/') in ('**', '*')]
+    matching += [k for k in names if k not in matching and k.strip('/').split('/')[-1] == node]
     for key in matching:
-        params = (data[key] or {}).get('ros__parameters', {}) or {}
+        section = data[key] or {}
+        params = (section.get('ros__parameters') or {}) if isinstance(section, dict) else None
+        if not isinstance(params, dict):
+            raise ValueError(f'{path}: {key}: expected {{ros__parameters: {{<setting>: '
+                             f'<value>}}}}, got {section!r}'[:300])
         for name, value in _flatten(params).items():
             if name in table:
                 out[name] = value

@@ -37,7 +37,8 @@ import torch
 
 from tgrpo_ros.msg import Action, AdapterAnnouncement, Observation as ObservationMsg
 from tgrpo_ros.msg import PolicyVersion as PolicyVersionMsg
-from tgrpo_ros.ros.conversions import msg_to_observation, msg_version, version_msg
+from tgrpo_ros.ros.conversions import MessageError, msg_to_observation, msg_version
+from tgrpo_ros.ros.conversions import version_msg
 from tgrpo_ros.ros.qos import LATCHED, reliable
 from tgrpo_ros.ros.node_main import run_node
 from tgrpo_ros.ros.parameters import declare_settings, section_values
@@ -102,22 +103,49 @@ class PolicyNode(Node):
             batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
         if not batch:
             return
-        try:
-            observations = [msg_to_observation(m) for m in batch]
-            self._seed_for(int(batch[0].ids.group_id))
-            sample = self.policy.sample(observations, self.temperature, self.generator)
-        except (ValueError, KeyError) as exc:  # a malformed observation: say which, act on none
-            self.get_logger().error(f'cannot act on this batch: {exc}')
+        # Each message is checked alone, so one malformed observation costs only its own
+        # answer: the others of the batch are still served.
+        good, observations = [], []
+        for m in batch:
+            try:
+                observations.append(msg_to_observation(m))
+                good.append(m)
+            except MessageError as exc:
+                self._refuse(m, exc)
+        if not good:
             return
-        version = version_msg(sample.version)
+        self._seed_for(int(good[0].ids.group_id))
+        try:
+            samples = [(good, self.policy.sample(observations, self.temperature, self.generator))]
+        except (ValueError, KeyError, TypeError) as exc:
+            # Well-formed, but not what this policy reads (a missing camera or state entry):
+            # find which by sampling one at a time, and answer the others.
+            if len(good) == 1:
+                self._refuse(good[0], exc)
+                return
+            samples = []
+            for m, obs in zip(good, observations):
+                try:
+                    samples.append(([m], self.policy.sample([obs], self.temperature,
+                                                            self.generator)))
+                except (ValueError, KeyError, TypeError) as one:
+                    self._refuse(m, one)
         stamp = self.get_clock().now().to_msg()
-        for j, m in enumerate(batch):
-            self.action_pub.publish(Action(
-                header=Header(stamp=stamp, frame_id=m.header.frame_id), ids=m.ids,
-                action=[float(x) for x in sample.actions[j]],
-                token_ids=[int(x) for x in sample.token_ids[j]],
-                token_logprobs=[float(x) for x in sample.logprobs[j]],
-                temperature=self.temperature, policy_version=version))
+        for msgs, sample in samples:
+            version = version_msg(sample.version)
+            for j, m in enumerate(msgs):
+                self.action_pub.publish(Action(
+                    header=Header(stamp=stamp, frame_id=m.header.frame_id), ids=m.ids,
+                    action=[float(x) for x in sample.actions[j]],
+                    token_ids=[int(x) for x in sample.token_ids[j]],
+                    token_logprobs=[float(x) for x in sample.logprobs[j]],
+                    temperature=self.temperature, policy_version=version))
+
+    def _refuse(self, msg: ObservationMsg, exc: Exception) -> None:
+        """Log why an observation gets no action (KeyError's str() adds quotes: use args)."""
+        why = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        self.get_logger().error(f'observation of {msg.ids.env_id!r} episode {msg.ids.episode_id} '
+                                f'step {msg.ids.step} refused: {why}')
 
     def _seed_for(self, group_id: int) -> None:
         """Re-seed the generator when the group or the served version changes."""

@@ -8,9 +8,10 @@ is the environment id. Topics (shared by all environments, see config/sim_train.
 - publishes ``observation`` (tgrpo_ros/Observation) after every reset and applied step;
 - publishes ``step_result`` (tgrpo_ros/StepResult) for every applied step;
 - subscribes ``action`` (tgrpo_ros/Action); an action is applied only if it names this
-  environment's current (env_id, episode_id, step). Late, duplicate and mismatched actions are
-  dropped and counted; an action from a policy version older than the one served on
-  ``policy_version`` is counted as stale (it is still the answer to this step, so applied);
+  environment's current (env_id, episode_id, step). Late, duplicate, mismatched and malformed
+  (``tgrpo_ros.ros.conversions.check_action``) actions are dropped and counted; an action
+  from a policy version older than the one served on ``policy_version`` is counted as stale
+  (it is still the answer to this step, so applied);
 - services ``reset`` (tgrpo_ros/ResetEnv) and ``end_episode`` (tgrpo_ros/EndEpisode);
 - publishes counters on ``/diagnostics`` (diagnostic_msgs/DiagnosticArray) once a second.
 
@@ -32,7 +33,8 @@ from std_msgs.msg import Header
 from tgrpo_ros.contract import DoneReason
 from tgrpo_ros.msg import Action, PolicyVersion as PolicyVersionMsg, StepResult
 from tgrpo_ros.msg import Observation as ObservationMsg
-from tgrpo_ros.ros.conversions import ids_msg, observation_to_msg, outcome_to_msg
+from tgrpo_ros.ros.conversions import check_action, check_reset_request, ids_msg
+from tgrpo_ros.ros.conversions import MessageError, observation_to_msg, outcome_to_msg
 from tgrpo_ros.ros.qos import LATCHED, reliable
 from tgrpo_ros.ros.node_main import run_node
 from tgrpo_ros.ros.parameters import declare_settings
@@ -88,7 +90,7 @@ class SimEnvNode(Node):
         self.served_version = 0
         self.counters = {'applied': 0, 'dropped_late': 0, 'dropped_duplicate': 0,
                          'dropped_mismatch': 0, 'dropped_after_done': 0, 'stale_version': 0,
-                         'dropped_injected': 0}
+                         'dropped_injected': 0, 'dropped_malformed': 0}
         self._lock = threading.Lock()
 
         self.obs_pub = self.create_publisher(ObservationMsg, 'observation', RELIABLE)
@@ -127,11 +129,13 @@ class SimEnvNode(Node):
 
     # --- services ---------------------------------------------------------------------------
     def _on_reset(self, req: ResetEnv.Request, res: ResetEnv.Response) -> ResetEnv.Response:
-        suite = req.suite or self.get_parameter('env.suite').value
-        max_steps = int(req.max_steps) or None
-        key = (suite, req.task, max_steps)
         with self._lock:
             try:
+                # A malformed request is refused before it reaches the simulator; the
+                # environment and its episode stay as they were.
+                suite = check_reset_request(req, self.get_parameter('env.suite').value)
+                max_steps = int(req.max_steps) or None
+                key = (suite, req.task, max_steps)
                 if self.env is None or self.env_key != key:
                     if self.env is not None:
                         self.env.close()
@@ -140,6 +144,10 @@ class SimEnvNode(Node):
                     self.env_key = key
                 obs = self.env.reset(int(req.init_state_index), int(req.seed))
             except (ValueError, IndexError, KeyError, FileNotFoundError) as exc:
+                if self.env is None:
+                    # the old environment was closed for the new task, which failed: no episode
+                    # runs any more, so no late action may step a missing simulator
+                    self.env_key, self.done = None, True
                 res.success, res.message = False, f'{type(exc).__name__}: {exc}'
                 self.get_logger().error(f'reset failed: {res.message}')
                 return res
@@ -188,13 +196,19 @@ class SimEnvNode(Node):
                 return
             if self._dropped('action'):
                 return
+            try:
+                check_action(msg)  # NaN, wrong length, bad log-probs: refuse, keep the episode
+            except MessageError as exc:
+                self.counters['dropped_malformed'] += 1
+                self.get_logger().error(f'action for step {msg.ids.step} rejected: {exc}')
+                return
             if int(msg.policy_version.version) < self.served_version:
                 self.counters['stale_version'] += 1
             try:
                 obs, out = self.env.step(list(msg.action))
-            except ValueError as exc:  # NaN, wrong shape: refuse, keep the episode
-                self.counters['dropped_mismatch'] += 1
-                self.get_logger().error(f'action rejected: {exc}')
+            except ValueError as exc:  # what check_action does not know of the simulator
+                self.counters['dropped_malformed'] += 1
+                self.get_logger().error(f'action for step {msg.ids.step} rejected: {exc}')
                 return
             self.counters['applied'] += 1
             ids = ids_msg(self.env_id, self.episode_id, self.step_index, self.group_id)
