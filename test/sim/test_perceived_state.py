@@ -17,7 +17,7 @@ TASK = 'pick_up_the_alphabet_soup_and_place_it_in_the_basket'
 
 
 def perceived_inputs(s: SimState):
-    """What a perception system and the joint states give: poses and finger positions only."""
+    """Return what perception and the joint states give: poses and finger positions only."""
     return (s.eef_pos, s.eef_quat, {k: (o.pos, o.quat) for k, o in s.objects.items()},
             s.gripper_qpos)
 
