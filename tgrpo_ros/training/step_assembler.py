@@ -46,6 +46,8 @@ from tgrpo_ros.algo import GroupRolloutBuffer
 from tgrpo_ros.contract import DoneReason
 
 PARTS = ('observation', 'action', 'result')
+# done_reason values of a trial that ended abnormally (masked out of its group).
+ABNORMAL = frozenset(r.value for r in DoneReason if r.abnormal)
 
 
 @dataclass(frozen=True)
@@ -226,7 +228,7 @@ class StepAssembler:
             self.counts['joined'] += 1
             if res.done:
                 self.finished[i] = True
-            if res.done_reason == DoneReason.ERROR.value:
+            if res.done_reason in ABNORMAL:
                 self.valid[i] = False
             if int(act.version) != self.expected_version:
                 self.stale_versions[int(act.version)] += 1
