@@ -97,3 +97,20 @@ def test_geometry_round_trips_and_bad_geometry_is_named():
     with pytest.raises(ValueError, match='no pose for object'):
         b.build([0, 0, 0], [0, 0, 0, 1], {}, [0.04, -0.04])
     assert GraspInference().empty_width < GraspInference().open_width
+
+
+def test_poses_in_a_robot_base_frame_give_the_same_regions_as_in_the_world():
+    world = _state([0.3, 0.02, 0.03], [0.3, 0, 0.2], 0.08)
+    t = np.array([-0.5, 0.1, 0.9])
+    rz = np.array([[0.0, -1, 0], [1, 0, 0], [0, 0, 1]])  # the base turned 90 deg about z
+    geo = TaskGeometry.from_sim_state(world, base_pos=t, base_rot=rz)
+    b = PerceivedStateBuilder(geo, goal=world.goal)
+    q = np.array([0, 0, np.sin(np.pi / 4), np.cos(np.pi / 4)])  # rz, expressed as (x, y, z, w)
+    obj_base = rz.T @ (world.objects['can_1'].pos - t)
+    s = b.build(rz.T @ (world.eef_pos - t), q, {'can_1': (obj_base, q)}, [0.04, -0.04])
+    np.testing.assert_allclose(s.regions['bin'].center, rz.T @ (np.array([0.3, 0, 0.05]) - t))
+    np.testing.assert_allclose(s.regions['bin'].half_size, 0.05)
+    assert s.in_region('can_1', 'bin') and s.success
+    moved = b.build(rz.T @ (world.eef_pos - t), q, {'can_1': (obj_base + [0, 0.2, 0], q)},
+                    [0.04, -0.04])
+    assert not moved.success

@@ -79,8 +79,15 @@ class TaskGeometry:
     regions: dict[str, RegionGeometry]
 
     @classmethod
-    def from_sim_state(cls, state: SimState) -> 'TaskGeometry':
-        """Read the geometry off a simulator snapshot (objects at rest, e.g. after reset)."""
+    def from_sim_state(cls, state: SimState, base_pos=None, base_rot=None) -> 'TaskGeometry':
+        """Read the geometry off a simulator snapshot (objects at rest, e.g. after reset).
+
+        base_pos (3,), base_rot (3, 3): the frame the poses will be published in (a robot's
+        base frame), in the snapshot's world frame; None = the world frame. Only regions fixed
+        in the world depend on it: the others ride on their object.
+        """
+        t = np.zeros(3) if base_pos is None else np.asarray(base_pos, dtype=np.float64)
+        rb = np.eye(3) if base_rot is None else np.asarray(base_rot, dtype=np.float64)
         objects = {}
         for name, o in state.objects.items():
             rot = o.rotation()
@@ -90,7 +97,7 @@ class TaskGeometry:
         for name, r in state.regions.items():
             parent = r.parent if r.parent in state.objects else WORLD
             if parent == WORLD:
-                p_pos, p_rot = np.zeros(3), np.eye(3)
+                p_pos, p_rot = t, rb  # the frame the poses are published in
             else:
                 p_pos, p_rot = state.objects[parent].pos, state.objects[parent].rotation()
             # The snapshot keeps regions world-aligned; keep that box in the parent's frame.
@@ -208,7 +215,7 @@ class PerceivedStateBuilder:
                 p_pos, p_rot = np.zeros(3), np.eye(3)
             else:
                 p_pos, p_rot = objects[geo.parent].pos, objects[geo.parent].rotation()
-            axes = p_rot @ geo.axes.T  # the region's axes in the world
+            axes = p_rot @ geo.axes  # columns: the region's axes in the publishing frame
             regions[name] = Region(center=p_pos + p_rot @ geo.offset,
                                    half_size=np.abs(axes) @ geo.size, parent=geo.parent)
         opening = float(q[0] - q[1])
