@@ -82,6 +82,10 @@ class EnvSettings:
         unit='steps', range='[0, 10000]', launch_arg='max_steps')
     frame_id: str = setting(
         'world', 'frame_id stamped on observations: the LIBERO world frame (x forward, z up).')
+    robot: str = setting(
+        '', "Env id of a robot environment (real_train's robot_env): a group's trials run one "
+        "after another on it, each reset by the operator; '' = the simulated environments, one "
+        'per trajectory.')
 
 
 @dataclass(frozen=True)
