@@ -280,4 +280,4 @@ def profile_from_dict(data: dict, source: str = '<dict>') -> RobotProfile:
         home_position_m=home_pos, home_orientation_xyzw=quat,
         home_tolerance_m=r.number('home.tolerance_m', 0.0, 0.1),
         home_tolerance_rad=r.number('home.tolerance_rad', 0.0, 0.5),
-        extra={k: v for k, v in data.items() if k == 'notes'})
+        extra={k: v for k, v in data.items() if k in ('notes', 'sim')})
