@@ -59,8 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     with LiberoEnv(args.suite, task, cameras=()) as env:
         data = task_geometry(env, args.init_state, args.frame)
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    body = yaml.safe_dump(data, sort_keys=False, default_flow_style=None)
     args.out.write_text(f'# Task geometry of {data["task"]} (tgrpo-ros task-geometry), poses in '
-                        f'the {args.frame} frame.\n' + yaml.safe_dump(data, sort_keys=False))
+                        f'the {args.frame} frame.\n' + body)
     print(f'{data["task"]}: {len(data["objects"])} objects, {len(data["regions"])} regions -> '
           f'{args.out}', file=sys.stderr)
     return 0

@@ -42,10 +42,18 @@ class RobotCollector(RosCollector):
         self.robot = env_id
         self.reset_timeout = float(reset_timeout_s)
         self._slot_of_episode: dict[int, str] = {}
+        self._starting: str | None = None  # the slot of the trial whose reset is under way
 
     def _ids(self, msg) -> StepIds:
         ids = super()._ids(msg)
-        slot = self._slot_of_episode.get(ids.episode_id) if ids.env_id == self.robot else None
+        if ids.env_id != self.robot:
+            return ids
+        # A trial's first observation may arrive before its reset's reply names the episode:
+        # an episode not seen before is the trial being started (trials never overlap).
+        slot = self._slot_of_episode.get(ids.episode_id)
+        if (slot is None and self._starting is not None and self.assembler is not None
+                and ids.group_id == self.assembler.group_id):
+            slot = self._slot_of_episode.setdefault(ids.episode_id, self._starting)
         return ids if slot is None else StepIds(slot, ids.episode_id, ids.step, ids.group_id)
 
     def collect(self, request: GroupRequest) -> Group:
@@ -66,12 +74,15 @@ class RobotCollector(RosCollector):
                 req = ResetEnv.Request(suite=self.suite, task=request.task,
                                        init_state_index=int(state), seed=request.seed,
                                        group_id=request.group_id, max_steps=request.max_steps)
+                with self._cond:
+                    self._starting = slots[i]
                 res = self._call(self.reset_clients[self.robot], req, self.reset_timeout)
                 if not res.success:
                     raise RuntimeError(f'{self.robot}: reset for trial {i + 1} failed: '
                                        f'{res.message}')
                 with self._cond:
                     self._slot_of_episode[int(res.episode_id)] = slots[i]
+                    self._starting = None
                     assembler.set_episode(slots[i], int(res.episode_id))
                 self._run_trial(request, assembler, i)
             with self._cond:
@@ -85,6 +96,7 @@ class RobotCollector(RosCollector):
         finally:
             with self._cond:
                 self.assembler = None
+                self._starting = None
 
     def _run_trial(self, request: GroupRequest, assembler: StepAssembler, i: int) -> None:
         """Wait until trial i has ended and every step of it is joined."""

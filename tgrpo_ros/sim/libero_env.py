@@ -337,6 +337,10 @@ class LiberoEnv:
             success=bool(self._env.check_success()),
             goal=tuple(tuple(g) for g in e.parsed_problem['goal_state']))
 
+    def movable_objects(self) -> list[str]:
+        """Return the names of the task's movable objects (``set_object_pose`` moves them)."""
+        return list(self._env.env.objects_dict)
+
     def robot_base_pose(self) -> tuple[np.ndarray, np.ndarray]:
         """Return the robot base's position (3,) [m] and rotation (3, 3) in the world frame."""
         data = self._env.env.sim.data

@@ -72,8 +72,10 @@ def build(v: dict[str, str]) -> list[NodeSpec]:
                      max_steps=settings.env.max_steps or 280)
     nodes = []
     if sim:
-        nodes.append(NodeSpec('sim_robot_node', 'sim_robot', parameters=dict(
-            common, placement_error_m=float(v['placement_error_m']))))
+        # The clock's source runs on wall time (its timers would wait on itself otherwise).
+        nodes.append(NodeSpec('sim_robot_node', 'sim_robot', parameters={
+            'robot_profile': v['robot_profile'],
+            'placement_error_m': float(v['placement_error_m'])}))
     nodes += [
         NodeSpec('camera_state_bridge', 'camera_state_bridge', parameters=dict(common),
                  remappings=[('observation', 'bridge_observation')]),
@@ -83,7 +85,8 @@ def build(v: dict[str, str]) -> list[NodeSpec]:
             'trials_per_group': settings.algo.group_size,
             'placement_error_m': float(v['placement_error_m'])}),
         NodeSpec('arm_adapter', 'arm_adapter', parameters=dict(
-            common, arm_on_start=v['arm_on_start'].lower() in ('true', '1', 'yes'))),
+            common, env_id=ROBOT_ENV,
+            arm_on_start=v['arm_on_start'].lower() in ('true', '1', 'yes'))),
         NodeSpec('policy_node', 'policy', params_files=params, parameters=dict(overrides)),
         NodeSpec('learner_node', 'learner', params_files=params, parameters=dict(overrides)),
         recorder_node_spec(v['record'] or str(Path(v['output_dir']) / 'bags'),

@@ -30,9 +30,11 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
-from std_msgs.msg import Header
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from std_msgs.msg import Bool, Header
 from std_srvs.srv import Trigger
 
+from tgrpo_ros.contract import DoneReason
 from tgrpo_ros.msg import Ids, PolicyVersion as PolicyVersionMsg, StepResult, TrialLabel
 from tgrpo_ros.real.operator import key_action, Label, OperatorView, render, ScriptedOperator
 from tgrpo_ros.ros.node_main import run_node
@@ -40,6 +42,7 @@ from tgrpo_ros.ros.qos import LATCHED, reliable
 from tgrpo_ros.srv import Label as LabelSrv, ResetEnv
 
 RELIABLE = reliable(100)
+DEADMAN_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
 
 
 def parse_abort_trials(text: str) -> tuple[tuple[int, int], ...]:
@@ -102,6 +105,15 @@ class OperatorNode(Node):
                                  callback_group=group)
         self._sim_reset = (self.create_client(ResetEnv, self.sim_reset_service,
                                               callback_group=group) if self.scripted else None)
+        if self.scripted:
+            # A person holds the dead-man and arms the adapter; the script does both.
+            adapter = declare('arm_adapter', '/arm_adapter', 'Scripted: the arm adapter it '
+                              'arms and holds the dead-man of.')
+            self._deadman = self.create_publisher(Bool, f'{adapter}/deadman', DEADMAN_QOS)
+            self._arm = self.create_client(Trigger, f'{adapter}/arm', callback_group=group)
+            self._armed = False
+            self.create_timer(0.1, lambda: self._deadman.publish(Bool(data=True)),
+                              callback_group=group)
         if tui == 'on' or (tui == 'auto' and sys.stdin.isatty() and not self.scripted):
             threading.Thread(target=self._terminal, daemon=True).start()
         self.get_logger().info(f'operator ready ({"scripted" if self.scripted else "person"})')
@@ -128,10 +140,12 @@ class OperatorNode(Node):
                       step=self._ids.step, group_id=self._ids.group_id)
             self.view.last_label = f'{label.value} {stage}' if stage else label.value
             self.view.note(f'episode {ids.episode_id} step {ids.step}: {self.view.last_label}')
-        msg = TrialLabel(header=Header(stamp=self.get_clock().now().to_msg()), ids=ids,
-                         label=label.value, stage=int(stage))
-        self.label_pub.publish(msg)
+        self._publish_label(ids, label, stage)
         return True, ''
+
+    def _publish_label(self, ids: Ids, label: Label, stage: int = 0) -> None:
+        self.label_pub.publish(TrialLabel(header=Header(stamp=self.get_clock().now().to_msg()),
+                                          ids=ids, label=label.value, stage=int(stage)))
 
     def _trigger(self, action):
         def handler(req, res):
@@ -176,7 +190,21 @@ class OperatorNode(Node):
         if not done.wait(self.reset_timeout_s or 60.0):
             return False, f'{self.sim_reset_service} did not answer', None
         sim = future.result()
+        if sim.success and not self._armed:
+            self._armed = self._trigger_call(self._arm)
         return bool(sim.success), sim.message, sim
+
+    def _trigger_call(self, client) -> bool:
+        if not client.wait_for_service(timeout_sec=10.0):
+            self.get_logger().error(f'{client.srv_name} is not available')
+            return False
+        done = threading.Event()
+        future = client.call_async(Trigger.Request())
+        future.add_done_callback(lambda _: done.set())
+        if not done.wait(10.0) or not future.result().success:
+            self.get_logger().error(f'{client.srv_name} refused')
+            return False
+        return True
 
     # --- what the screen shows --------------------------------------------------------------
     def _on_step(self, msg: StepResult) -> None:
@@ -193,10 +221,16 @@ class OperatorNode(Node):
             v.episode_id, v.stage, v.num_stages = (int(msg.ids.episode_id), int(msg.stage),
                                                    int(msg.num_stages))
             trial, step = v.trial, int(msg.ids.step)
-        if self.scripted and not msg.done and msg.ids.episode_id not in self._aborted:
+        if not self.scripted or msg.ids.episode_id in self._aborted:
+            return
+        if not msg.done:
             if self.script.label_for(int(msg.ids.group_id), trial, step) is Label.ABORT:
                 self._aborted.add(msg.ids.episode_id)
                 self.act(Label.ABORT.value)
+        elif msg.done_reason != DoneReason.ABORTED.value:
+            # A person says how each trial went; the script reads it off the outcome, so
+            # every trial in the bag carries a label.
+            self._publish_label(msg.ids, Label.SUCCESS if msg.success else Label.FAILURE)
 
     def _on_version(self, msg: PolicyVersionMsg) -> None:
         with self._lock:

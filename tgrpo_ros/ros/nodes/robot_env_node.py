@@ -5,10 +5,10 @@
 It speaks the simulation environment's protocol (``sim_env_node``; ``tgrpo_ros.contract``), so
 the learner's collector and the policy node need nothing robot-specific:
 
-- ``reset`` (tgrpo_ros/ResetEnv): asks the operator for the group's start scene
+- ``/<env_id>/reset`` (tgrpo_ros/ResetEnv): asks the operator for the group's start scene
   (``operator_reset_service``; a person, or the script against ``sim_robot``), then starts a
   trial: a new episode id, the reward's start state, the first observation;
-- ``end_episode`` (tgrpo_ros/EndEpisode): ends the trial (done_reason "ended");
+- ``/<env_id>/end_episode`` (tgrpo_ros/EndEpisode): ends the trial (done_reason "ended");
 - reads ``bridge_observation`` (the camera/state bridge's output) and republishes it on
   ``observation`` with the trial's ids, one per control period (``control_rate_hz``, on the
   node's clock: /clock when ``use_sim_time``); the policy answers on ``action``, the arm
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped
@@ -36,7 +37,7 @@ from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Float64, Header
+from std_msgs.msg import Float64, Header, String
 import yaml
 
 from tgrpo_ros.contract import DoneReason
@@ -45,7 +46,7 @@ from tgrpo_ros.real.operator import Label
 from tgrpo_ros.real.robot_profile import load_profile
 from tgrpo_ros.ros.conversions import ids_msg
 from tgrpo_ros.ros.node_main import run_node
-from tgrpo_ros.ros.qos import reliable
+from tgrpo_ros.ros.qos import LATCHED, reliable
 from tgrpo_ros.sim.perceived_state import PerceivedStateBuilder, TaskGeometry
 from tgrpo_ros.sim.reward_spec import load_spec, spec_path, StagedReward
 from tgrpo_ros.srv import EndEpisode, ResetEnv
@@ -128,9 +129,16 @@ class RobotEnvNode(Node):
         self._label_stage = 0
         self._topic_reward = 0.0
         self._estop = False
-        self._step_timer = None
+        self._seen: dict[str, float] = {}  # input -> wall time it last arrived
+        self.settle_timeout_s = float(declare('settle_timeout_s', 30.0, 'After a reset, the '
+                                              'longest wait [s, wall] for every input to arrive '
+                                              'anew (the scene as it is now).'))
 
         group = ReentrantCallbackGroup()  # reset waits on the operator while topics flow
+        self.instruction = declare('instruction', '', "The task's instruction when the reset "
+                                   "gives none (a person's operator interface).")
+        self.instruction_pub = self.create_publisher(String, '/camera_state_bridge/instruction',
+                                                     LATCHED)
         self.obs_pub = self.create_publisher(ObservationMsg, 'observation', RELIABLE)
         self.result_pub = self.create_publisher(StepResult, 'step_result', RELIABLE)
         self.create_subscription(ObservationMsg, 'bridge_observation', self._on_bridge, RELIABLE)
@@ -144,8 +152,12 @@ class RobotEnvNode(Node):
             self.create_subscription(Float64, declare('reward_topic', 'reward', 'Reward topic '
                                                       '(topic source).'), self._on_reward, 10)
         self.operator = self.create_client(ResetEnv, operator_reset, callback_group=group)
-        self.create_service(ResetEnv, 'reset', self._on_reset, callback_group=group)
-        self.create_service(EndEpisode, 'end_episode', self._on_end, callback_group=group)
+        # Where the learner looks for an environment's services: /<env_id>/reset (sim_env
+        # nodes get there by their namespace).
+        self.create_service(ResetEnv, f'/{self.env_id}/reset', self._on_reset,
+                            callback_group=group)
+        self.create_service(EndEpisode, f'/{self.env_id}/end_episode', self._on_end,
+                            callback_group=group)
         self.get_logger().info(f'robot environment {self.env_id!r} ready, rewards from '
                                f'{", ".join(sorted(self.sources))}')
 
@@ -153,10 +165,12 @@ class RobotEnvNode(Node):
     def _object_cb(self, name):
         def callback(msg: PoseStamped):
             self._objects[name] = _pose(msg)
+            self._seen[f'object {name}'] = time.monotonic()
         return callback
 
     def _on_eef(self, msg: PoseStamped) -> None:
         self._eef = _pose(msg)
+        self._seen['end-effector pose'] = time.monotonic()
 
     def _on_joints(self, msg: JointState) -> None:
         pos = dict(zip(msg.name, msg.position))
@@ -164,9 +178,11 @@ class RobotEnvNode(Node):
             # The profile's signs make each finger's opening >= 0; the state wants (+, -).
             q = [pos[j] * s for j, s in zip(self._finger_joints, self._finger_signs)]
             self._fingers = [abs(q[0]), -abs(q[1])]
+            self._seen['finger joint states'] = time.monotonic()
 
     def _on_bridge(self, msg: ObservationMsg) -> None:
         self._latest_obs = msg
+        self._seen['bridge observation'] = time.monotonic()
 
     def _on_label(self, msg: TrialLabel) -> None:
         with self._lock:
@@ -198,12 +214,26 @@ class RobotEnvNode(Node):
             res.success, res.message = False, 'the operator interface is not running'
             return res
         done = threading.Event()
+        reset_at = time.monotonic()
         future = self.operator.call_async(req)
         future.add_done_callback(lambda _: done.set())
         done.wait()
         answer = future.result()
         if not answer.success:
             res.success, res.message = False, f'operator: {answer.message}'
+            return res
+        instruction = answer.instruction or self.instruction
+        if not instruction:
+            res.success, res.message = False, ('no instruction: the reset gave none and the '
+                                               'instruction parameter is empty')
+            return res
+        # The bridge publishes observations only with an instruction (latched topic).
+        self.instruction_pub.publish(String(data=instruction))
+        missing = self._wait_for_inputs_since(reset_at)
+        if missing:
+            res.success, res.message = False, (f'after the reset, nothing new on: '
+                                               f'{", ".join(missing)} within '
+                                               f'{self.settle_timeout_s:g} s')
             return res
         with self._lock:
             self.episode_id += 1
@@ -220,9 +250,22 @@ class RobotEnvNode(Node):
             res.success, res.message = False, str(exc)
             return res
         res.success, res.episode_id = True, self.episode_id
-        res.instruction = answer.instruction
+        res.instruction = instruction
         self._publish_observation()
         return res
+
+    def _wait_for_inputs_since(self, t0: float) -> list[str]:
+        """Wait until every input arrived after wall time t0; return those that did not."""
+        needed = ['bridge observation']
+        if self.builder is not None:
+            needed += ['end-effector pose', 'finger joint states'] + [
+                f'object {n}' for n in self.builder.geometry.objects]
+        deadline = time.monotonic() + self.settle_timeout_s
+        while True:
+            missing = [k for k in needed if self._seen.get(k, -1.0) <= t0]
+            if not missing or time.monotonic() > deadline:
+                return missing
+            time.sleep(0.05)
 
     def _on_end(self, req: EndEpisode.Request, res: EndEpisode.Response) -> EndEpisode.Response:
         with self._lock:

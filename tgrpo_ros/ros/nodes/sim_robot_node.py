@@ -57,6 +57,7 @@ from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Float64MultiArray, Header, String
 
 from tgrpo_ros.data.images import convert_encoding
+from tgrpo_ros.real.operator import ScriptedOperator
 from tgrpo_ros.real.robot_profile import load_profile
 from tgrpo_ros.real.sim_robot_config import sim_config
 from tgrpo_ros.ros.images import numpy_to_image
@@ -105,6 +106,10 @@ class SimRobot(Node):
             description='Fraction of camera frames never published, [0, 1).', **ro))
         d('image_noise_std', 0.0, ParameterDescriptor(
             description='Std of Gaussian pixel noise [intensity 0-255], [0, 100].', **ro))
+        d('placement_error_m', 0.0, ParameterDescriptor(
+            description='Reset: each movable object displaced in the table plane by a normal '
+                        'error of this std per axis [m], clipped at 3 std (a person never '
+                        'restores a scene exactly; the scripted operator of real_train).', **ro))
         get = lambda name: self.get_parameter(name).value  # noqa: E731
         self.profile = p = load_profile(get('robot_profile'))
         self.config = c = sim_config(p)
@@ -135,6 +140,7 @@ class SimRobot(Node):
         self.arm = ServoArm(env, ServoSettings(
             servo_rate_hz=rate, command_timeout_s=float(get('incoming_command_timeout_s'))))
         self.seed = int(get('seed'))
+        self.placer = ScriptedOperator(float(get('placement_error_m')), seed=self.seed)
         self.arm.reset(int(get('init_state_index')), self.seed)
         self.episode, self.step = 1, 0
         self.servo_period = 1.0 / rate
@@ -237,6 +243,7 @@ class SimRobot(Node):
         except (IndexError, ValueError) as exc:
             response.success, response.message = False, str(exc)
             return response
+        self._place_with_error()
         self._pending.clear()
         self.episode += 1
         self.step = 0
@@ -247,6 +254,16 @@ class SimRobot(Node):
         self.get_logger().info(f'reset to initial state {request.init_state_index}: episode '
                                f'{self.episode}')
         return response
+
+    def _place_with_error(self) -> None:
+        """Displace the movable objects as a person restoring the scene would."""
+        if self.placer.placement_error_m <= 0:
+            return
+        env = self.arm.env
+        state = env.sim_state()
+        for name in env.movable_objects():
+            pose = state.objects[name]
+            env.set_object_pose(name, pose.pos + self.placer.placement_offset(), pose.quat)
 
     # ---- the servo tick -----------------------------------------------------------------
     def _tick(self) -> None:
