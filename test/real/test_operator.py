@@ -48,5 +48,6 @@ def test_scripted_operator_places_with_bounded_error_and_aborts_what_it_was_told
 
 
 def test_abnormal_done_reasons_are_the_masked_ones():
-    assert {r for r in DoneReason if r.abnormal} == {DoneReason.ERROR, DoneReason.ABORTED}
+    assert {r for r in DoneReason if r.abnormal} == {
+        DoneReason.ERROR, DoneReason.OPERATOR_ABORT, DoneReason.EMERGENCY_STOP}
     assert not DoneReason.FAILED.abnormal and not DoneReason.MAX_STEPS.abnormal

@@ -51,7 +51,7 @@ def test_a_group_of_trials_with_an_abort_updates_serves_and_is_recorded(tmp_path
     lengths = [int(x) for x in rows[0]['lengths'].split(';')]
     assert len(lengths) == 3 and lengths[0] == lengths[2] == 10 and lengths[1] < 10
     assert int(rows[0]['masked_trials']) == 1 and int(rows[0]['group_skipped']) == 0
-    assert rows[0]['masked_reasons'] == 'aborted'
+    assert rows[0]['masked_reasons'] == 'operator_abort'
     assert float(rows[0]['first_abs_log_ratio_max']) < 1e-4  # sampler and learner agree
     # The update's adapter was saved and served.
     assert (out / 'adapters' / 'v1').is_dir()
@@ -67,7 +67,7 @@ def test_a_group_of_trials_with_an_abort_updates_serves_and_is_recorded(tmp_path
         results = [m for _, _, m in bag.messages(['/step_result'])]
     finals = {m.ids.episode_id: m for m in results if m.done}
     assert len(finals) == 3
-    aborted = [e for e, m in finals.items() if m.done_reason == 'aborted']
+    aborted = [e for e, m in finals.items() if m.done_reason == 'operator_abort']
     assert len(aborted) == 1
     by_episode = {m.ids.episode_id: m.label for m in labels}
     assert by_episode[aborted[0]] == 'abort'

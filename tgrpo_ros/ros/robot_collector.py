@@ -7,8 +7,9 @@ reset goes through the operator. The collector asks for trial i's start (``reque
 [i]``), waits for the trial to end, and files it as trajectory i: to the ``StepAssembler`` each
 trial is its own slot ``robot#i``, told apart by episode id, so joining, the completion rule
 and the validity flags are the simulation path's (``ros/collector.py``). A trial that ended
-abnormally (operator abort, emergency stop, lost perception: ``DoneReason.ABORTED``) comes back
-invalid, and the driver applies the abnormal-trial rule to the group.
+abnormally (``DoneReason.OPERATOR_ABORT``, ``EMERGENCY_STOP``, ``ERROR`` for lost perception) or
+whose steps stop arriving (``run.step_timeout_s``) comes back invalid, and the driver applies
+the abnormal-trial rule to the group (``tgrpo_ros.training.trials``).
 """
 
 from __future__ import annotations
@@ -92,7 +93,8 @@ class RobotCollector(RosCollector):
                                     assembler.num_stages, time.monotonic() - t0,
                                     assembler.stale_actions)
                 return Group(request=request, buffer=assembler.buffer, stats=stats,
-                             final_observations=final, valid=list(assembler.valid))
+                             final_observations=final, valid=list(assembler.valid),
+                             reasons=list(assembler.reasons))
         finally:
             with self._cond:
                 self.assembler = None
@@ -109,9 +111,9 @@ class RobotCollector(RosCollector):
                     return
                 if time.monotonic() - self._last_progress > self.step_timeout:
                     missing = '; '.join(str(m) for m in assembler.missing()) or 'nothing'
-                    raise TimeoutError(f'group {request.group_id} trial {i + 1}: no step '
-                                       f'joined for {self.step_timeout:.0f} s; waiting for '
-                                       f'{missing}')
+                    self._abandon(assembler, i, 'timeout',
+                                  f'no step for {self.step_timeout:.0f} s ({missing})')
+                    self._last_progress = time.monotonic()
                 end = i in assembler.to_end()
                 if not end:
                     self._cond.wait(0.2)

@@ -8,7 +8,8 @@ parameter files. Node output goes to ``<run_dir>/logs/<node>.log`` so that the t
 progress bar. Ctrl-C (SIGINT) or SIGTERM (`kill`, docker/systemd stop) stops every node (SIGINT,
 then SIGTERM, then SIGKILL) before the launcher exits with 130 or 143, so no node is left orphaned;
 when a required node exits, everything is stopped (a non-zero exit is reported with the end of that
-node's log).
+node's log). A node marked ``respawn`` (the sim_train environments) that exits is started again
+after its ``respawn_delay``, as launch_ros's ``respawn`` does; its log continues in the same file.
 """
 
 from __future__ import annotations
@@ -157,6 +158,31 @@ def _tail(path: Path, lines: int = 25) -> str:
         return '(no log)'
 
 
+def _respawn(procs: dict[str, subprocess.Popen], commands: dict[str, list[str]],
+             logs: dict[str, Path], respawn: dict[str, float], restart_at: dict[str, float],
+             env: dict[str, str], quiet: bool) -> None:
+    """Start again the respawn nodes that exited, each ``respawn_delay`` s after its exit."""
+    now = time.monotonic()
+    for key, delay in respawn.items():
+        rc = procs[key].poll()
+        if rc is None:
+            continue
+        if key not in restart_at:
+            restart_at[key] = now + delay
+            print(f'[launch] {key} exited with code {rc}; restarting it in {delay:g} s',
+                  file=sys.stderr, flush=True)
+        elif now >= restart_at[key]:
+            del restart_at[key]
+            with open(logs[key], 'a') as log:
+                log.write(f'\n[launch] restarted after exit code {rc}\n$ '
+                          + ' '.join(commands[key]) + '\n')
+                log.flush()
+                procs[key] = subprocess.Popen(commands[key], stdout=log,
+                                              stderr=subprocess.STDOUT, env=env)
+            if not quiet:
+                print(f'[launch] restarted {key} (pid {procs[key].pid})', flush=True)
+
+
 def run_graph(graph_name: str, values: dict[str, str], quiet: bool = False) -> int:
     graph = get_graph(graph_name)
     resolved = graph.resolve_args(values)  # once: it may fill in a timestamped folder
@@ -171,13 +197,16 @@ def run_graph(graph_name: str, values: dict[str, str], quiet: bool = False) -> i
     logs: dict[str, Path] = {}
     env = dict(os.environ, PYTHONUNBUFFERED='1')
     required = {full_name(s) for s in specs if s.required}
+    respawn = {full_name(s): s.respawn_delay for s in specs if s.respawn}
+    commands: dict[str, list[str]] = {}
+    restart_at: dict[str, float] = {}  # respawn nodes that exited: when to start them again
     code = 0
     previous = _handle_stop_signals(_raise_stop)
     try:
         # started inside the try: a signal during start-up still stops what already runs
         for spec in specs:
             key = full_name(spec)
-            cmd = node_command(spec, write_overrides(spec, run_dir / 'params'))
+            cmd = commands[key] = node_command(spec, write_overrides(spec, run_dir / 'params'))
             logs[key] = log_dir / (key.strip('/').replace('/', '__') + '.log')
             with open(logs[key], 'w') as log:
                 log.write('$ ' + ' '.join(cmd) + '\n')
@@ -201,8 +230,9 @@ def run_graph(graph_name: str, values: dict[str, str], quiet: bool = False) -> i
                 elif not quiet:
                     print(f'\n[launch] {key} finished; stopping the graph', flush=True)
                 break
-            if len(ended) == len(procs):
+            if len(ended) == len(procs) and not respawn:
                 break
+            _respawn(procs, commands, logs, respawn, restart_at, env, quiet)
             time.sleep(0.5)
     except (_Stop, KeyboardInterrupt) as stop:
         signum = stop.signum if isinstance(stop, _Stop) else signal.SIGINT

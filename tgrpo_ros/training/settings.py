@@ -86,6 +86,11 @@ class EnvSettings:
         '', "Env id of a robot environment (real_train's robot_env): a group's trials run one "
         "after another on it, each reset by the operator; '' = the simulated environments, one "
         'per trajectory.')
+    drop_messages: str = setting(
+        '', "Fault injection for tests, off when '': messages the environment nodes lose, "
+        "comma-separated '<env_id>:<observation|action|step_result>:<episode>:<step>' "
+        '(episodes count from 1 in each node process); the learner masks the trial that '
+        'waits for it (run.step_timeout_s).')
 
 
 @dataclass(frozen=True)
@@ -142,7 +147,9 @@ class RunSettings:
         'env', 'Environment ids (and ROS namespaces) are <env_prefix>0 .. <env_prefix>N-1, '
         'N = algo.group_size.')
     step_timeout_s: float = setting(
-        120.0, 'Fail if the group makes no progress for this long.', unit='s',
+        120.0, 'A trial whose next step has not arrived for this long is masked as timed out '
+        '(a lost message); a group whose every trial times out is skipped, and two such '
+        'groups in a row fail the run.', unit='s',
         range='(0, 86400]')
     startup_timeout_s: float = setting(
         300.0, 'Wait at most this long for environments and the policy node to appear.',

@@ -227,7 +227,7 @@ class OperatorNode(Node):
             if self.script.label_for(int(msg.ids.group_id), trial, step) is Label.ABORT:
                 self._aborted.add(msg.ids.episode_id)
                 self.act(Label.ABORT.value)
-        elif msg.done_reason != DoneReason.ABORTED.value:
+        elif not DoneReason.parse(msg.done_reason).abnormal:
             # A person says how each trial went; the script reads it off the outcome, so
             # every trial in the bag carries a label.
             self._publish_label(msg.ids, Label.SUCCESS if msg.success else Label.FAILURE)

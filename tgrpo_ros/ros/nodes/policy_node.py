@@ -13,9 +13,16 @@ Nothing here knows about simulation. Topics:
   share with it (``policy.temperature``, ``policy.lora_rank``, ``policy.lora_alpha``, ...);
 - parameters: the ``policy`` settings, ``env.cameras`` and ``run.seed``
   (tgrpo_ros.training.settings; config/sim_train.yaml documents them);
-- subscribes ``adapter_announcement`` (tgrpo_ros/AdapterAnnouncement): loads the announced
-  adapter after checking its SHA-256; a bad or missing adapter keeps the old version and logs
-  the error.
+- subscribes ``adapter_announcement`` (tgrpo_ros/AdapterAnnouncement, latched): loads the
+  announced adapter after checking its SHA-256; a bad or missing adapter keeps the old version
+  and logs the error. The subscription is transient-local, so a policy node started again
+  (after a crash; sim_train respawns it) loads the learner's latest announcement and serves
+  that version, not the start.
+
+Sampling noise: the generator is seeded from (``run.seed``, policy version, group id)
+(``tgrpo_ros.training.collector.sampler_seed``) whenever a batch's group or the version
+changes, so a restarted node or a resumed run draws the same noise for a group as one that ran
+all along (given the same batches); nothing needs saving.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from tgrpo_ros.ros.conversions import msg_to_observation, msg_version, version_m
 from tgrpo_ros.ros.qos import LATCHED, reliable
 from tgrpo_ros.ros.node_main import run_node
 from tgrpo_ros.ros.parameters import declare_settings, section_values
+from tgrpo_ros.training.collector import sampler_seed
 from tgrpo_ros.training.policy_setup import build_policy
 from tgrpo_ros.training.settings import PolicySettings, served_settings
 
@@ -58,7 +66,9 @@ class PolicyNode(Node):
                                   lora_rank=s.lora_rank, lora_alpha=s.lora_alpha, seed=seed,
                                   adapter=s.adapter, trust_remote_code=s.trust_remote_code)
         self.policy = policy
+        self.seed = int(seed)
         self.generator = torch.Generator().manual_seed(seed)
+        self._stream: tuple[int, int] | None = None  # (version, group) the generator serves
         self._pending: list[ObservationMsg] = []
         self._lock = threading.Lock()
 
@@ -94,6 +104,7 @@ class PolicyNode(Node):
             return
         try:
             observations = [msg_to_observation(m) for m in batch]
+            self._seed_for(int(batch[0].ids.group_id))
             sample = self.policy.sample(observations, self.temperature, self.generator)
         except (ValueError, KeyError) as exc:  # a malformed observation: say which, act on none
             self.get_logger().error(f'cannot act on this batch: {exc}')
@@ -107,6 +118,13 @@ class PolicyNode(Node):
                 token_ids=[int(x) for x in sample.token_ids[j]],
                 token_logprobs=[float(x) for x in sample.logprobs[j]],
                 temperature=self.temperature, policy_version=version))
+
+    def _seed_for(self, group_id: int) -> None:
+        """Re-seed the generator when the group or the served version changes."""
+        stream = (int(self.policy.version.version), group_id)
+        if stream != self._stream:
+            self.generator.manual_seed(sampler_seed(self.seed, *stream))
+            self._stream = stream
 
     def _on_announcement(self, msg: AdapterAnnouncement) -> None:
         expected = msg_version(msg.version)

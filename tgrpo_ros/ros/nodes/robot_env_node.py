@@ -21,8 +21,9 @@ the learner's collector and the policy node need nothing robot-specific:
   "stage k" sets the stage where no pose reward runs, abort ends it abnormally;
   ``topic``: a std_msgs/Float64 reward on ``reward_topic`` from another node, added.
   An emergency stop reported by the arm adapter (``/diagnostics``) ends the trial abnormally.
-  Abnormal ends carry done_reason "aborted" (``DoneReason.ABORTED``): the learner masks the
-  trial out of its group (the abnormal-trial rule).
+  Abnormal ends (``DoneReason.OPERATOR_ABORT``, ``EMERGENCY_STOP``, and ``ERROR`` when the
+  poses stop arriving) make the learner mask the trial out of its group (the abnormal-trial
+  rule).
 """
 
 from __future__ import annotations
@@ -314,7 +315,7 @@ class RobotEnvNode(Node):
                 stage, num_stages, reward, success = r.stage, r.num_stages, r.reward, r.success
         except RuntimeError as exc:  # perception lost: the trial cannot be scored
             self.get_logger().error(f'trial {self.episode_id}: {exc}')
-            reason = DoneReason.ABORTED
+            reason = DoneReason.ERROR
         with self._lock:
             label, self._label = self._label, None
             if 'operator' in self.sources:
@@ -326,10 +327,12 @@ class RobotEnvNode(Node):
             if 'topic' in self.sources:
                 reward += self._topic_reward
             self.step += 1
-            if reason is DoneReason.ABORTED:
+            if reason is DoneReason.ERROR:
                 pass  # already decided: perception lost
-            elif self._estop or (label and label[0] == Label.ABORT.value):
-                reason = DoneReason.ABORTED
+            elif self._estop:
+                reason = DoneReason.EMERGENCY_STOP
+            elif label and label[0] == Label.ABORT.value:
+                reason = DoneReason.OPERATOR_ABORT
             elif success:
                 reason = DoneReason.SUCCESS
             elif label and label[0] == Label.FAILURE.value:

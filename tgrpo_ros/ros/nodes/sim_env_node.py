@@ -15,7 +15,9 @@ is the environment id. Topics (shared by all environments, see config/sim_train.
 - publishes counters on ``/diagnostics`` (diagnostic_msgs/DiagnosticArray) once a second.
 
 Parameters: ``env.suite`` (settable: used by resets that name no suite), ``env.cameras``,
-``env.image_size``, ``env.frame_id``, ``env.init_states_file`` (tgrpo_ros.training.settings).
+``env.image_size``, ``env.frame_id``, ``env.init_states_file`` (tgrpo_ros.training.settings),
+and ``env.drop_messages``: fault injection for tests (off by default), messages this node loses
+on purpose (``parse_drop_messages``), counted as ``dropped_injected``.
 """
 
 from __future__ import annotations
@@ -38,6 +40,29 @@ from tgrpo_ros.sim.libero_env import LiberoEnv
 from tgrpo_ros.srv import EndEpisode, ResetEnv
 
 RELIABLE = reliable(100)
+DROPPABLE = ('observation', 'action', 'step_result')
+
+
+def parse_drop_messages(text: str, env_id: str) -> set[tuple[str, int, int]]:
+    """Parse ``env.drop_messages``: the (part, episode, step) this environment loses.
+
+    text: comma-separated '<env_id>:<part>:<episode>:<step>' entries, part one of
+    ``DROPPABLE``; entries of other environments are left out. '' = none.
+    """
+    out = set()
+    for entry in filter(None, (e.strip() for e in text.split(','))):
+        fields = entry.split(':')
+        try:
+            env, part, episode, step = fields
+            key = (part, int(episode), int(step))
+        except ValueError:
+            raise ValueError(f"env.drop_messages: {entry!r} is not "
+                             "'<env_id>:<part>:<episode>:<step>'") from None
+        if part not in DROPPABLE:
+            raise ValueError(f'env.drop_messages: {entry!r}: part must be one of {DROPPABLE}')
+        if env == env_id:
+            out.add(key)
+    return out
 
 
 class SimEnvNode(Node):
@@ -45,8 +70,10 @@ class SimEnvNode(Node):
     def __init__(self, env_factory=None):
         super().__init__('sim_env')
         v = declare_settings(self, ['env.suite', 'env.cameras', 'env.image_size',
-                                    'env.frame_id', 'env.init_states_file'])
+                                    'env.frame_id', 'env.init_states_file',
+                                    'env.drop_messages'])
         self.env_id = self.get_namespace().strip('/') or self.get_name()
+        self.drop = parse_drop_messages(v['env.drop_messages'], self.env_id)
         self.cameras = v['env.cameras']
         self.image_size = v['env.image_size']
         self.frame_id = v['env.frame_id']
@@ -60,7 +87,8 @@ class SimEnvNode(Node):
         self.done = True
         self.served_version = 0
         self.counters = {'applied': 0, 'dropped_late': 0, 'dropped_duplicate': 0,
-                         'dropped_mismatch': 0, 'dropped_after_done': 0, 'stale_version': 0}
+                         'dropped_mismatch': 0, 'dropped_after_done': 0, 'stale_version': 0,
+                         'dropped_injected': 0}
         self._lock = threading.Lock()
 
         self.obs_pub = self.create_publisher(ObservationMsg, 'observation', RELIABLE)
@@ -82,7 +110,18 @@ class SimEnvNode(Node):
     def _header(self) -> Header:
         return Header(stamp=self.get_clock().now().to_msg(), frame_id=self.frame_id)
 
+    def _dropped(self, part: str) -> bool:
+        """Whether fault injection loses this part of the current step (counted)."""
+        if (part, self.episode_id, self.step_index) not in self.drop:
+            return False
+        self.counters['dropped_injected'] += 1
+        self.get_logger().warning(f'fault injection: {part} of episode {self.episode_id} step '
+                                  f'{self.step_index} lost')
+        return True
+
     def _publish_observation(self, obs) -> None:
+        if self._dropped('observation'):
+            return
         ids = ids_msg(self.env_id, self.episode_id, self.step_index, self.group_id)
         self.obs_pub.publish(observation_to_msg(obs, ids, self._header()))
 
@@ -147,6 +186,8 @@ class SimEnvNode(Node):
             if msg.ids.step > self.step_index or self.done:
                 self.counters['dropped_mismatch'] += 1
                 return
+            if self._dropped('action'):
+                return
             if int(msg.policy_version.version) < self.served_version:
                 self.counters['stale_version'] += 1
             try:
@@ -157,8 +198,9 @@ class SimEnvNode(Node):
                 return
             self.counters['applied'] += 1
             ids = ids_msg(self.env_id, self.episode_id, self.step_index, self.group_id)
-            self.result_pub.publish(outcome_to_msg(out, ids, self._header(),
-                                                   msg.policy_version))
+            if not self._dropped('step_result'):
+                self.result_pub.publish(outcome_to_msg(out, ids, self._header(),
+                                                       msg.policy_version))
             self.step_index += 1
             self.done = out.done
             if not out.done:
