@@ -242,6 +242,7 @@ class RobotEnvNode(Node):
             self.step = 0
             self.done = False
             self._label, self._label_stage, self._estop = None, 0, False
+            self._pending_step = -1  # step numbers start again: forget the last trial's
             self.max_steps_now = int(req.max_steps) or self.max_steps
         try:
             if self.builder is not None:
