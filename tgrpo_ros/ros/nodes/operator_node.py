@@ -187,7 +187,7 @@ class OperatorNode(Node):
         done = threading.Event()
         future = self._sim_reset.call_async(req)
         future.add_done_callback(lambda _: done.set())
-        if not done.wait(self.reset_timeout_s or 60.0):
+        if not done.wait(self.reset_timeout_s or 600.0):  # a loaded machine resets slowly
             return False, f'{self.sim_reset_service} did not answer', None
         sim = future.result()
         if sim.success and not self._armed:
