@@ -96,6 +96,14 @@ class DoneReason(_Reason):
     MAX_STEPS = 'max_steps'     # the episode's step limit was reached
     ENDED = 'ended'             # ended from outside (EndEpisode); the final result is no step
     ERROR = 'error'             # the environment failed while stepping
+    OPERATOR_ABORT = 'operator_abort'  # an operator aborted a robot trial
+    EMERGENCY_STOP = 'emergency_stop'  # the arm adapter reported an emergency stop
+    FAILED = 'failed'           # an operator judged a robot trial failed (a normal end)
+
+    @property
+    def abnormal(self) -> bool:
+        """Whether the trial ended abnormally: masked out of its group."""
+        return self in (DoneReason.ERROR, DoneReason.OPERATOR_ABORT, DoneReason.EMERGENCY_STOP)
 
 
 class EndReason(_Reason):

@@ -28,6 +28,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     'sft': ('tgrpo_ros.commands.sft', 'supervised fine-tuning from demonstrations'),
     'init-states': ('tgrpo_ros.commands.init_states',
                     'sample LIBERO initial states beyond the benchmark 50 into a file'),
+    'task-geometry': ('tgrpo_ros.commands.task_geometry',
+                      "a task's object boxes and goal regions for a robot's pose reward"),
     'sim-episode': ('tgrpo_ros.commands.sim_episode',
                     'run one LIBERO episode and save its frames'),
 }

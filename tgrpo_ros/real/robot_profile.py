@@ -313,8 +313,8 @@ def profile_from_dict(data: dict, source: str = '<dict>') -> RobotProfile:
         home_position_m=home_pos, home_orientation_xyzw=quat,
         home_tolerance_m=r.number('home.tolerance_m', 0.0, 0.1),
         home_tolerance_rad=r.number('home.tolerance_rad', 0.0, 0.5),
-        extra={k: v for k, v in data.items() if k == 'notes'})
-    r.read.add('notes')  # free text for people, kept in extra
+        extra={k: v for k, v in data.items() if k in ('notes', 'sim')})
+    r.read.update(('notes', 'sim'))  # free text for people; sim_robot's own section
     unknown = r.unknown()
     if unknown:
         raise ValueError(f'{source}: unknown field(s) {unknown} (a misspelt field would be '

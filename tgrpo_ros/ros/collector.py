@@ -56,11 +56,6 @@ RELIABLE = reliable(1000)
 SETTLE_S = 5.0  # after a group completes, how long to wait for the ended episodes' last words
 
 
-def _ids(msg) -> StepIds:
-    return StepIds(msg.ids.env_id, int(msg.ids.episode_id), int(msg.ids.step),
-                   int(msg.ids.group_id))
-
-
 class RosCollector(Collector):
     """Collects groups through ``node``'s subscriptions and service clients.
 
@@ -101,24 +96,29 @@ class RosCollector(Collector):
                             for e in self.env_ids}
 
     # --- topic callbacks (executor threads) ---------------------------------------------------
+    def _ids(self, msg) -> StepIds:
+        """Return the assembler's ids of a message (``RobotCollector`` maps trials to slots)."""
+        return StepIds(msg.ids.env_id, int(msg.ids.episode_id), int(msg.ids.step),
+                       int(msg.ids.group_id))
+
     def _wants(self, msg) -> bool:
         with self._cond:
-            return self.assembler is not None and self.assembler.wants(_ids(msg))
+            return self.assembler is not None and self.assembler.wants(self._ids(msg))
 
     def _on_observation(self, msg: ObservationMsg) -> None:
         if not self._wants(msg):
             return
         obs = msg_to_observation(msg)  # outside the lock: image copies take a while
-        self._feed(lambda a: a.add_observation(ObservationRecord(_ids(msg), obs)))
+        self._feed(lambda a: a.add_observation(ObservationRecord(self._ids(msg), obs)))
 
     def _on_action(self, msg: Action) -> None:
-        rec = ActionRecord(_ids(msg), np.asarray(msg.token_ids, dtype=np.int64),
+        rec = ActionRecord(self._ids(msg), np.asarray(msg.token_ids, dtype=np.int64),
                            np.asarray(msg.token_logprobs, dtype=np.float32),
                            int(msg.policy_version.version), float(msg.temperature))
         self._feed(lambda a: a.add_action(rec))
 
     def _on_result(self, msg: StepResult) -> None:
-        rec = ResultRecord(_ids(msg), float(msg.reward), int(msg.stage), int(msg.num_stages),
+        rec = ResultRecord(self._ids(msg), float(msg.reward), int(msg.stage), int(msg.num_stages),
                            bool(msg.success), bool(msg.done), msg.done_reason)
         self._feed(lambda a: a.add_result(rec))
 

@@ -337,6 +337,16 @@ class LiberoEnv:
             success=bool(self._env.check_success()),
             goal=tuple(tuple(g) for g in e.parsed_problem['goal_state']))
 
+    def movable_objects(self) -> list[str]:
+        """Return the names of the task's movable objects (``set_object_pose`` moves them)."""
+        return list(self._env.env.objects_dict)
+
+    def robot_base_pose(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return the robot base's position (3,) [m] and rotation (3, 3) in the world frame."""
+        data = self._env.env.sim.data
+        return (data.body_xpos[self._base_body].copy(),
+                data.body_xmat[self._base_body].reshape(3, 3).copy())
+
     def set_object_pose(self, name: str, pos, quat_xyzw=(0.0, 0.0, 0.0, 1.0)) -> None:
         """Teleport a movable object (tests, demonstrations); velocities are zeroed."""
         e = self._env.env

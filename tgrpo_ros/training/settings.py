@@ -82,6 +82,10 @@ class EnvSettings:
         unit='steps', range='[0, 10000]', launch_arg='max_steps')
     frame_id: str = setting(
         'world', 'frame_id stamped on observations: the LIBERO world frame (x forward, z up).')
+    robot: str = setting(
+        '', "Env id of a robot environment (real_train's robot_env): a group's trials run one "
+        "after another on it, each reset by the operator; '' = the simulated environments, one "
+        'per trajectory.')
     drop_messages: str = setting(
         '', "Fault injection for tests, off when '': messages the environment nodes lose, "
         "comma-separated '<env_id>:<observation|action|step_result>:<episode>:<step>' "

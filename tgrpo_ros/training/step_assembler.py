@@ -50,6 +50,8 @@ from tgrpo_ros.algo import GroupRolloutBuffer
 from tgrpo_ros.contract import DoneReason
 
 PARTS = ('observation', 'action', 'result')
+# done_reason values of a trial that ended abnormally (masked out of its group).
+ABNORMAL = frozenset(r.value for r in DoneReason if r.abnormal)
 
 
 @dataclass(frozen=True)
@@ -232,8 +234,8 @@ class StepAssembler:
             self.counts['joined'] += 1
             if res.done:
                 self.finished[i] = True
-            if res.done_reason == DoneReason.ERROR.value and self.valid[i]:
-                self.valid[i], self.reasons[i] = False, 'error'
+            if res.done_reason in ABNORMAL and self.valid[i]:
+                self.valid[i], self.reasons[i] = False, res.done_reason
             if int(act.version) != self.expected_version:
                 self.stale_versions[int(act.version)] += 1
             if not self.buffer.is_active(i):

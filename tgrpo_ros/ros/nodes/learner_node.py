@@ -28,6 +28,7 @@ from tgrpo_ros.msg import IterationMetrics
 from tgrpo_ros.ros.collector import RosCollector
 from tgrpo_ros.ros.conversions import version_msg
 from tgrpo_ros.ros.node_main import try_shutdown
+from tgrpo_ros.ros.robot_collector import RobotCollector
 from tgrpo_ros.ros.parameters import declare_settings
 from tgrpo_ros.training.driver import train
 from tgrpo_ros.training.policy_setup import policy_for
@@ -51,9 +52,14 @@ class LearnerNode(Node):
             torch.set_num_threads(s.policy.torch_threads)
         self.policy = policy or policy_for(s)
         # A policy node sampling with another temperature or LoRA scale would bias every ratio.
-        self.collector = RosCollector(self, self.env_ids, s.env.suite, self.step_timeout,
-                                      self.startup_timeout,
-                                      check_policy=lambda served: check_policy_agrees(s, served))
+        agrees = lambda served: check_policy_agrees(s, served)  # noqa: E731
+        if s.env.robot:  # one robot, trials one after another (real_train)
+            self.env_ids = [s.env.robot]
+            self.collector = RobotCollector(self, s.env.robot, s.env.suite, self.step_timeout,
+                                            self.startup_timeout, check_policy=agrees)
+        else:
+            self.collector = RosCollector(self, self.env_ids, s.env.suite, self.step_timeout,
+                                          self.startup_timeout, check_policy=agrees)
         self.metrics_pub = self.create_publisher(IterationMetrics, 'metrics', 10)
 
     def run(self) -> dict:
