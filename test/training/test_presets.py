@@ -310,3 +310,18 @@ def test_in_process_loop_trains_tasks_all_across_the_suite(tmp_path):
     assert [r['task'] for r in rows] == ['0', '1', '2']
     saved = yaml.safe_load((out / 'config.yaml').read_text())['settings']
     assert saved['env']['tasks'] == [str(i) for i in range(10)]
+
+
+def test_suite_table_is_laid_out_like_the_papers():
+    from tgrpo_ros.sim.eval_sim import format_suite_table, suite_table
+    row = suite_table({'libero_goal': 0.5, 'libero_spatial': 0.9, 'libero_object': 1.0,
+                       'libero_10': 0.2})
+    assert list(row)[:5] == ['Spatial', 'Object', 'Goal', 'Long', 'average']
+    assert row['average'] == pytest.approx((0.9 + 1.0 + 0.5 + 0.2) / 4)  # mean of the suites
+    text = format_suite_table('runs/p', row).splitlines()
+    assert text[0].split() == ['policy', 'Spatial', 'Object', 'Goal', 'Long', 'Average']
+    assert text[1].split() == ['runs/p', '90.0', '100.0', '50.0', '20.0', '65.0']
+    assert 'not run' not in text[2]
+    extra = suite_table({'libero_90': 0.25, 'libero_object': 0.75})
+    assert extra['libero_90'] == 0.25 and extra['Spatial'] is None
+    assert extra['average'] == 0.5 and extra['averaged_over'] == ['libero_object', 'libero_90']
