@@ -325,3 +325,21 @@ def test_suite_table_is_laid_out_like_the_papers():
     extra = suite_table({'libero_90': 0.25, 'libero_object': 0.75})
     assert extra['libero_90'] == 0.25 and extra['Spatial'] is None
     assert extra['average'] == 0.5 and extra['averaged_over'] == ['libero_object', 'libero_90']
+
+
+def test_the_learner_node_takes_tasks_all(ros_domain, tmp_path):
+    import rclpy
+    from tgrpo_ros.ros.nodes.learner_node import LearnerNode
+    rclpy.init(args=['--ros-args', '-p', 'env.suite:=libero_goal', '-p', 'env.tasks:=[all]',
+                     '-p', 'policy.model:=tiny:test', '-p', 'policy.lora_rank:=4',
+                     '-p', f'run.output_dir:={tmp_path / "run"}'])
+    learner = LearnerNode(node_name='learner_all_tasks')
+    try:
+        assert learner.get_parameter('env.tasks').value == ['all']  # as given
+        s = learner.settings
+        assert s.env.tasks == tuple(str(i) for i in range(10))
+        assert [train_request(s, k).task for k in range(1, 12)] == \
+            [str(i) for i in range(10)] + ['0']
+    finally:
+        learner.destroy_node()
+        rclpy.try_shutdown()
