@@ -343,3 +343,24 @@ def test_the_learner_node_takes_tasks_all(ros_domain, tmp_path):
     finally:
         learner.destroy_node()
         rclpy.try_shutdown()
+
+
+@pytest.mark.parametrize('name', sorted(PRESETS))
+def test_ros_reads_a_preset_file_as_resolve_does(ros_domain, name):
+    # The graph hands the preset file to every node as a ROS parameter file; ROS's YAML parser
+    # must read it as resolve() does (1.0e-05, [all], 'enabled' are all typed by the parser).
+    import rclpy
+    from rclpy.node import Node
+    from tgrpo_ros.paths import share_dir
+    from tgrpo_ros.ros.parameters import declare_settings
+    from tgrpo_ros.training.settings import SECTIONS
+    rclpy.init(args=['--ros-args', '--params-file',
+                     str(share_dir() / 'config' / 'sim_train.yaml'),
+                     '--params-file', str(preset_file(name))])
+    node = Node('learner')
+    try:
+        got = SimTrainSettings.from_flat(declare_settings(node, SECTIONS))
+        assert got.to_flat() == resolve(name).to_flat()
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
