@@ -89,3 +89,24 @@ def test_sim_episode_saves_frames_and_rewards(tmp_path):
     assert len(frames) == 7  # the reset observation and one per step
     assert imageio.imread(frames[0]).shape == (32, 64, 3)  # two cameras side by side
     assert (out / 'episode.gif').exists()
+
+
+def test_several_suites_end_with_the_papers_suite_table(tmp_path, capsys):
+    rc = eval_sim.main(['--policy', 'random', '--suite', 'libero_object', 'libero_spatial',
+                        '--tasks', '0', '--episodes', '1', '--max-steps', '3', '--no-strip',
+                        '--out', str(tmp_path)])
+    assert rc == 0
+    res = json.loads((tmp_path / 'results.json').read_text())
+    assert list(res['suites']) == ['libero_spatial', 'libero_object']  # the paper's order
+    for suite, r in res['suites'].items():
+        (task,) = r['tasks'].values()
+        assert r['suite'] == suite and task['episodes'] == 1 and task['mean_steps'] == 3
+    table = res['suite_table']
+    assert table['Spatial'] == table['Object'] == 0.0 and table['average'] == 0.0
+    assert table['Goal'] is None and table['Long'] is None
+    assert table['averaged_over'] == ['libero_spatial', 'libero_object']
+    lines = capsys.readouterr().out.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith('policy'))
+    assert lines[head].split() == ['policy', 'Spatial', 'Object', 'Goal', 'Long', 'Average']
+    assert lines[head + 1].split() == ['random', '0.0', '0.0', '-', '-', '0.0']
+    assert 'not run: Goal, Long' in lines[head + 2]

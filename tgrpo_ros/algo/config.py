@@ -94,6 +94,11 @@ class TGRPOConfig:
     minibatch_size: int = setting(
         16, '(trajectory, step) samples per gradient step (not published; bounded by GPU '
         'memory).', unit='samples', range='[1, 1000000]')
+    recompute_old_logprobs: bool = setting(
+        False, "Before the update, recompute the samples' old log-probs with the learner's "
+        "current weights (one no-grad pass over the group) instead of using the sampler's: in "
+        'bfloat16 the two differ by a few hundredths of a nat, which the ratio would count as '
+        "policy change. Off: the sampler's (exact in float32, no extra pass).")
     max_grad_norm: float | None = setting(
         1.0, 'Clip the global gradient norm to this (not published; common 1.0); None = no '
         'clipping.', unit=DIMENSIONLESS, range='(0, inf)', none_as=0.0)
@@ -154,6 +159,9 @@ class TGRPOConfig:
         if self.value_clip is not None:
             _check('value_clip', self.value_clip, lambda v: 0 < v < math.inf,
                    'must be finite and > 0 (or None for no clipping)')
+        if not isinstance(self.recompute_old_logprobs, bool):
+            raise ValueError('recompute_old_logprobs must be true or false; got '
+                             f'{self.recompute_old_logprobs!r}')
         if not isinstance(self.reward_scaling, bool):
             raise ValueError(f'reward_scaling must be true or false; got {self.reward_scaling!r}')
 

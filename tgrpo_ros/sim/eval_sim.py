@@ -23,6 +23,7 @@ from tgrpo_ros.contract import ACTION_DIM, DoneReason
 from tgrpo_ros.policy import load_policy
 from tgrpo_ros.sim.env_group import EnvGroup, LocalEnvGroup
 from tgrpo_ros.sim.expert import ScriptedExpert
+from tgrpo_ros.sim.libero_config import PAPER_SUITES
 from tgrpo_ros.sim.libero_env import LiberoEnv
 
 class RandomPolicy:
@@ -147,3 +148,34 @@ def render_strip(suite: str, task: str, record: dict, seed: int, out_png: Path,
     if gif is not None:
         imageio.mimsave(gif, images[::2], duration=0.1)
     return out is not None and bool(out.success) == bool(record['success'])
+
+
+def suite_table(rates: dict[str, float]) -> dict:
+    """Success rate per suite -> the paper's table row: Spatial, Object, Goal, Long, average.
+
+    rates: suite -> success rate over its episodes. A paper suite not run is None; other suites
+    (libero_90) follow under their own names. ``average`` is the mean of the suites' rates (as
+    the paper averages its columns), over the suites run (``averaged_over``).
+    """
+    row: dict = {name: rates.get(suite) for suite, name in PAPER_SUITES.items()}
+    row.update({suite: rate for suite, rate in rates.items() if suite not in PAPER_SUITES})
+    ran = [s for s in list(PAPER_SUITES) + list(rates) if s in rates]
+    ran = list(dict.fromkeys(ran))
+    row['average'] = float(np.mean([rates[s] for s in ran])) if ran else None
+    row['averaged_over'] = ran
+    return row
+
+
+def format_suite_table(label: str, row: dict) -> str:
+    """Return the row of ``suite_table`` as text, in percent, laid out like the paper's."""
+    columns = [c for c in row if c not in ('average', 'averaged_over')] + ['average']
+    names = [c if c != 'average' else 'Average' for c in columns]
+    width = max(len(label), len('policy'))
+    cells = ['-' if row[c] is None else f'{100 * row[c]:.1f}' for c in columns]
+    head = f'{"policy":<{width}}' + ''.join(f'  {n:>8}' for n in names)
+    line = f'{label:<{width}}' + ''.join(f'  {c:>8}' for c in cells)
+    missing = [c for c in columns if row[c] is None]
+    note = ('success rate [%] per suite over its tasks; Average = mean of the suites run'
+            + (f' (not run: {", ".join(missing)})' if missing else ''))
+    return '\n'.join([head, line, note])
+

@@ -1,6 +1,9 @@
 # Copyright 2026 tgrpo_ros contributors
 # SPDX-License-Identifier: Apache-2.0
-"""LIBERO's config file, made before LIBERO is first imported (it otherwise asks on stdin).
+"""LIBERO's config file, and what settings need to know of the suites without importing LIBERO.
+
+The config file is made before LIBERO is first imported (it otherwise asks on stdin); the
+suites' task counts here spare the settings LIBERO's import (seconds).
 
 Its own module so that everything that imports LIBERO (the environment adapter, the reward
 spec's BDDL check) can prepare it without importing each other.
@@ -12,6 +15,37 @@ import importlib.util
 import os
 from pathlib import Path
 import sys
+from typing import Iterable
+
+#: Tasks per suite, in LIBERO's benchmark lists (test/sim checks them against LIBERO).
+TASK_COUNTS = {'libero_spatial': 10, 'libero_object': 10, 'libero_goal': 10, 'libero_10': 10,
+               'libero_90': 90}
+#: The tasks entry that stands for every task of the suite.
+ALL_TASKS = 'all'
+#: The paper's names of the four suites (its table's columns), in its order.
+PAPER_SUITES = {'libero_spatial': 'Spatial', 'libero_object': 'Object', 'libero_goal': 'Goal',
+                'libero_10': 'Long'}
+
+
+def expand_tasks(suite: str, tasks: Iterable[str]) -> tuple[str, ...]:
+    """Replace ``'all'`` (or the suite's own name) by every task index of ``suite``, in order.
+
+    Other entries (task names or indices) are kept as given. A run trains one suite: naming
+    another suite is an error that says which setting to change.
+    """
+    out: list[str] = []
+    for task in tasks:
+        if task == ALL_TASKS or task == suite:
+            if suite not in TASK_COUNTS:
+                raise ValueError(f'env.tasks: unknown suite {suite!r}; known: '
+                                 f'{", ".join(TASK_COUNTS)}')
+            out.extend(str(i) for i in range(TASK_COUNTS[suite]))
+        elif task in TASK_COUNTS:
+            raise ValueError(f'env.tasks names the suite {task!r} but env.suite is {suite!r}; '
+                             f'a run trains one suite: set env.suite={task} (and tasks=all)')
+        else:
+            out.append(task)
+    return tuple(out)
 
 
 def ensure_libero_config() -> Path:

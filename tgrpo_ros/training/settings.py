@@ -41,6 +41,8 @@ import yaml
 from tgrpo_ros.algo import TGRPOConfig
 from tgrpo_ros.declaration import DIMENSIONLESS, info_of, setting, SettingInfo
 from tgrpo_ros.paths import share_dir
+from tgrpo_ros.policy.preprocessing import JPEG_CHOICES, MODEL, RESIZE_FILTERS
+from tgrpo_ros.sim.libero_config import expand_tasks
 from tgrpo_ros.sim.libero_env import CAMERAS, SUITES
 
 # The parameter file every sim_train node reads first: the declared defaults, documented.
@@ -49,6 +51,10 @@ PARAMETER_FILE = 'sim_train.yaml'
 # Every sim_train node reads this section, so they cannot disagree on a shared value.
 ALL_NODES = '/**'
 INT_MAX = 2 ** 31 - 1
+DTYPES = ('auto', 'float32', 'bfloat16')
+# Where the sim_train graph runs the policy and the learner (the in-process loop is always one
+# process): two processes with a model each, or one process holding one base model.
+PLACEMENTS = ('separate', 'shared')
 
 
 @dataclass(frozen=True)
@@ -61,8 +67,8 @@ class EnvSettings:
         # the environment node reads it again at every reset that names no suite
         read_only=False)
     tasks: tuple[str, ...] = setting(
-        ('0',), 'Tasks trained, by name or index in the suite; groups cycle through them.',
-        launch_arg='tasks')
+        ('0',), "Tasks trained, by name or index in the suite, or 'all' (also the suite's own "
+        'name) for every task of env.suite; groups cycle through them.', launch_arg='tasks')
     init_states: tuple[int, ...] = setting(
         (0, 1, 2, 3, 4), 'Initial-state indices used for training (into the benchmark list, '
         'or into init_states_file); groups cycle through them. Keep evaluation states disjoint '
@@ -126,6 +132,25 @@ class PolicySettings:
         False, "Let transformers run Python code shipped in the model folder (config.json or "
         "tokenizer_config.json 'auto_map'); only for an HF VLM folder you trust. OpenVLA folders "
         'need none (this package builds their model); false never asks on the terminal.')
+    dtype: str = setting(
+        'auto', "Weights' floating-point type: 'auto' = float32 on a CPU, bfloat16 on a GPU (as "
+        "OpenVLA runs); 'float32' or 'bfloat16' to choose.", choices=DTYPES,
+        launch_arg='dtype')
+    resize_filter: str = setting(
+        MODEL, "Filter of the resize to the model's input size: 'lanczos' (OpenVLA's LIBERO "
+        "evaluation, before its processor), 'bicubic' (OpenVLA's processor on an image not "
+        "resized before), 'bilinear'; 'model' = the model's own (lanczos unless it saved "
+        'another).', choices=(MODEL,) + RESIZE_FILTERS, launch_arg='resize_filter')
+    jpeg_round_trip: str = setting(
+        MODEL, "JPEG-encode and decode each image before the resize, as OpenVLA's training data "
+        "and LIBERO evaluation did: 'enabled', 'disabled', or 'model' = the model's own (OpenVLA "
+        "folders enabled, tiny models disabled).", choices=(MODEL,) + JPEG_CHOICES,
+        launch_arg='jpeg_round_trip')
+    center_crop_area: float = setting(
+        0.0, 'Fraction of the image area the centre crop keeps before resizing back, for '
+        "checkpoints trained with random crops (OpenVLA's LIBERO ones: 0.9); 1 = no crop; 0 = "
+        "the model's own (OpenVLA folders 0.9, tiny models no crop).",
+        unit=DIMENSIONLESS, range='[0, 1]', launch_arg='center_crop_area')
 
 
 @dataclass(frozen=True)
@@ -154,6 +179,10 @@ class RunSettings:
     startup_timeout_s: float = setting(
         300.0, 'Wait at most this long for environments and the policy node to appear.',
         unit='s', range='(0, 86400]')
+    placement: str = setting(
+        'separate', "sim_train graph: 'separate' (policy and learner processes, a model each; "
+        "weights travel as adapter files) or 'shared' (one process, one base model: a single "
+        'GPU that cannot hold two 7B copies).', choices=PLACEMENTS, launch_arg='placement')
 
 
 
@@ -221,6 +250,11 @@ class SimTrainSettings:
                                  'ones; choose disjoint states')
         if not self.env.tasks or not self.env.init_states:
             raise ValueError('env.tasks and env.init_states must each name at least one entry')
+        # 'all' becomes the suite's task indices here, so every consumer (the schedule, the
+        # evaluation, the run's config.yaml) sees the list that is trained.
+        tasks = expand_tasks(self.env.suite, self.env.tasks)
+        if tasks != self.env.tasks:
+            object.__setattr__(self, 'env', replace(self.env, tasks=tasks))
         if not self.env.cameras:
             raise ValueError('env.cameras must name at least one camera')
         if not self.policy.temperature > 0:
@@ -653,7 +687,8 @@ def _wrap(text: str, width: int) -> list[str]:
 # What the policy node publishes on ``policy_settings``; the learner's log-probs are only those of
 # the sampler if all of these agree.
 AGREEMENT = ('policy.temperature', 'policy.lora_rank', 'policy.lora_alpha', 'policy.model',
-             'policy.adapter')
+             'policy.adapter', 'policy.dtype', 'policy.resize_filter', 'policy.jpeg_round_trip',
+             'policy.center_crop_area')
 
 
 def served_settings(policy: PolicySettings) -> dict[str, Any]:

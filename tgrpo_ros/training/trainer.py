@@ -14,6 +14,11 @@ estimators are already standardised), and the clipped value loss times ``value_l
 joins the clipped policy loss in one backward pass. With ``reward_scaling`` (default) the
 critic sees rewards divided by the running std of the return (``algo.reward_scaling``), so its
 loss stays O(1).
+
+With ``recompute_old_logprobs`` the "old" log-probs of the ratio are the learner's own, from one
+no-grad pass with the current weights before the first gradient step, not the sampler's: a
+bfloat16 sampler and learner disagree by a few hundredths of a nat (README), which the ratio
+would read as policy change and clip. ``sampler_abs_log_ratio_max`` reports that disagreement.
 """
 
 from __future__ import annotations
@@ -48,6 +53,8 @@ class UpdateResult:
     update_time_s: float
     value_loss: float = math.nan
     explained_variance: float = math.nan
+    # recompute_old_logprobs only: max |learner's old log-probs - sampler's| over the group
+    sampler_abs_log_ratio_max: float = math.nan
 
 
 class TGRPOTrainer:
@@ -95,7 +102,9 @@ class TGRPOTrainer:
         """Advantages, then ``update_epochs`` passes of shuffled minibatches over the group.
 
         ``first_abs_log_ratio_max`` is max |log pi_theta - log pi_old| on the first minibatch,
-        before any gradient step: the sampler and the learner must agree there (< 1e-4).
+        before any gradient step: the sampler and the learner must agree there (< 1e-4; with
+        ``recompute_old_logprobs`` it compares the learner with itself, and
+        ``sampler_abs_log_ratio_max`` holds the sampler's disagreement).
         last_values: PPO only, (N,) V of the state after each trajectory
             (``driver.critic_values``).
         """
@@ -112,6 +121,8 @@ class TGRPOTrainer:
             valid = adv[mask]
             if valid.numel() > 1 and float(valid.std()) > 1e-8:
                 adv = torch.where(mask, (adv - valid.mean()) / valid.std(), 0.0)
+        recomputed = self.old_logprobs(buffer) if cfg.recompute_old_logprobs else None
+        sampler_gap = math.nan
         sums: dict[str, float] = {}
         first_log_ratio = math.nan
         ratio_max = 0.0
@@ -132,7 +143,13 @@ class TGRPOTrainer:
                 else:
                     new = self.policy.token_logprobs(mb.observations, mb.token_ids,
                                                      cfg.temperature, grad=True)
-                old = mb.old_logprobs.to(new.device)
+                old = mb.old_logprobs
+                if recomputed is not None:
+                    old = recomputed[mb.env_index, mb.step_index]
+                    if epoch == 0:
+                        gap = float((old - mb.old_logprobs).abs().max())
+                        sampler_gap = gap if math.isnan(sampler_gap) else max(sampler_gap, gap)
+                old = old.to(new.device)
                 loss, metrics = policy_loss(new, old, mb.advantages.to(device),
                                             ref_logprobs=ref,
                                             step_weights=mb.step_weights.to(device), config=cfg)
@@ -162,7 +179,24 @@ class TGRPOTrainer:
             ratio_max=ratio_max, first_abs_log_ratio_max=first_log_ratio,
             grad_norm=mean.get('grad_norm', math.nan), samples=len(buffer), minibatches=n_mb,
             update_time_s=time.monotonic() - t0, value_loss=mean.get('value_loss', math.nan),
-            explained_variance=mean.get('explained_variance', math.nan))
+            explained_variance=mean.get('explained_variance', math.nan),
+            sampler_abs_log_ratio_max=sampler_gap)
+
+    def old_logprobs(self, buffer: GroupRolloutBuffer) -> torch.Tensor:
+        """(N, T, K) float32 log-probs of the group's tokens under the current weights (no grad).
+
+        In minibatches of ``minibatch_size`` (what fits the update fits here too); 0 where
+        masked. Indexed by a minibatch's ``env_index`` and ``step_index``.
+        """
+        cfg = self.config
+        obs, tokens, env_index, step_index = buffer.steps()
+        out = torch.zeros(*buffer.mask.shape, tokens.shape[1])
+        for s in range(0, len(obs), cfg.minibatch_size):
+            rows = slice(s, s + cfg.minibatch_size)
+            logp = self.policy.token_logprobs(obs[rows], tokens[rows], cfg.temperature,
+                                              grad=False)
+            out[env_index[rows], step_index[rows]] = logp.detach().float().cpu()
+        return out
 
     # --- resume -----------------------------------------------------------------------------
     def state_dict(self) -> dict:

@@ -9,9 +9,10 @@
     envN/sim_env ─┘                               └─> learner ── reset, end_episode ──> env*
                                                       learner ── adapter_announcement ──> policy
 
-placement:=separate runs policy_node and learner_node as two processes (each holds the model;
-weights travel as adapter files). placement:=shared runs trainer_node, one process holding
-both on one base model (a single GPU that cannot hold two copies).
+placement:=separate (the setting run.placement) runs policy_node and learner_node as two
+processes (each holds the model; weights travel as adapter files). placement:=shared runs
+trainer_node, one process holding both on one base model (a single GPU that cannot hold two
+copies).
 
 Settings (tgrpo_ros.training.settings) reach every node in one order: the declared defaults
 (config/sim_train.yaml, read by every node), then ``preset:=NAME`` (config/presets/NAME.yaml),
@@ -44,8 +45,6 @@ def _setting_arg(path: str) -> LaunchArg:
 
 
 ARGS = [_setting_arg(p) for p in EXPOSED] + [
-    LaunchArg('placement', 'separate', "'separate' (policy and learner processes) or "
-              "'shared' (one process, one base model)."),
     LaunchArg('preset', '', "Named settings (config/presets/<name>.yaml, e.g. 'smoke': a run in "
               "about a minute) applied over the defaults, under params_file and arguments."),
     LaunchArg('params_file', '', 'Parameter file (a path, or a name under config/) applied over '
@@ -100,9 +99,7 @@ def parameter_files(v: dict[str, str]) -> list[str]:
 
 
 def build(v: dict[str, str]) -> list[NodeSpec]:
-    settings = resolve_settings(v)
-    if v['placement'] not in ('separate', 'shared'):
-        raise ValueError(f"placement must be 'separate' or 'shared', got {v['placement']!r}")
+    settings = resolve_settings(v)  # run.placement: a setting, so a preset can choose it
     table = entries()
     # Only what was given (and what is decided here) overrides the files, on every node, so
     # the nodes cannot disagree; each node declares the settings it uses and ignores the rest.
@@ -125,7 +122,7 @@ def build(v: dict[str, str]) -> list[NodeSpec]:
                       remappings=shared_topics, parameters=dict(overrides), required=False,
                       respawn=True)
              for e in settings.env_ids]
-    if v['placement'] == 'separate':
+    if settings.run.placement == 'separate':
         # Restarted if it dies: it loads the learner's latest (latched) adapter announcement.
         nodes.append(NodeSpec('policy_node', 'policy', params_files=params,
                               parameters=dict(overrides), required=False, respawn=True))

@@ -43,7 +43,7 @@ from tgrpo_ros.ros.qos import LATCHED, reliable
 from tgrpo_ros.ros.node_main import run_node
 from tgrpo_ros.ros.parameters import declare_settings, section_values
 from tgrpo_ros.training.collector import sampler_seed
-from tgrpo_ros.training.policy_setup import build_policy
+from tgrpo_ros.training.policy_setup import policy_from
 from tgrpo_ros.training.settings import PolicySettings, served_settings
 
 RELIABLE = reliable(100)
@@ -63,9 +63,7 @@ class PolicyNode(Node):
         if s.torch_threads > 0 and policy is None:  # shared: the learner set it
             torch.set_num_threads(s.torch_threads)
         if policy is None:
-            policy = build_policy(s.model, device=s.device, cameras=tuple(v['env.cameras']),
-                                  lora_rank=s.lora_rank, lora_alpha=s.lora_alpha, seed=seed,
-                                  adapter=s.adapter, trust_remote_code=s.trust_remote_code)
+            policy = policy_from(s, tuple(v['env.cameras']), seed)
         self.policy = policy
         self.seed = int(seed)
         self.generator = torch.Generator().manual_seed(seed)
