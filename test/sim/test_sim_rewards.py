@@ -132,7 +132,15 @@ def minimal(**over):
     (minimal(stages=[{'name': 'x', 'predicate': {'grasped': {'object': 'target'}},
                       'shaping': {}}]), "unknown field 'shaping'"),
     (minimal(success_bonus=-1), 'success_bonus must be a number >= 0'),
-    (minimal(version=2), 'unsupported version 2'),
+    (minimal(version=3), 'unsupported version 3'),
+    # version 1 keeps its vocabulary: the fixture predicates need version: 2
+    (minimal(stages=[{'name': 'x', 'predicate': {'open': {'fixture': 'target'}}}]),
+     r"unknown type 'open'.*version: 2 adds more"),
+    (minimal(version=2, stages=[{'name': 'x', 'predicate': {'articulated': {
+        'fixture': 'f', 'toward': 'ajar', 'fraction': 0.5}}}]), 'toward: expected one of'),
+    (minimal(version=2, stages=[{'name': 'x', 'predicate': {'all': []}}]),
+     'expected a non-empty list'),
+    (minimal(generated='x'), r"unknown field 'generated'.*\(version 1\)"),
 ])
 def test_malformed_specs_are_rejected_by_name(raw, message):
     with pytest.raises(RewardSpecError, match=message):
