@@ -454,6 +454,10 @@ class StagedReward:
         self._p0 = {k: np.asarray(v.pos, dtype=np.float64).copy()
                     for k, v in state.objects.items()}
 
+    def stage_predicates(self, state: SimState) -> list[bool]:
+        """Return whether each stage's predicate holds in ``state`` (after ``reset``)."""
+        return [bool(pred(state)) for pred, _ in self._stages]
+
     def __call__(self, state: SimState) -> RewardResult:
         if not self._z0:
             raise RuntimeError('StagedReward.reset(state) must be called at episode start')
