@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument('--suite', required=True, choices=SUITES)
     v.add_argument('--task', required=True, help='task name or index in the suite')
     v.add_argument('--spec', type=Path, default=None,
-                   help='spec file (default: the task\'s file in config/rewards)')
+                   help="spec file (default: the task's file in config/rewards)")
     v.add_argument('--init-state', type=int, default=0, help='initial state to reset to')
     return p
 
@@ -89,7 +89,7 @@ def _validate(args: argparse.Namespace) -> int:
               f'{loaded.success_bonus}' + (' (generated)' if loaded.generated else
                                            ' (hand-written)'))
         print(f'  objects: {", ".join(env.object_names)}')
-        print(f'  fixtures that open/close or turn on/off: '
+        print('  fixtures that open/close or turn on/off: '
               + (', '.join(f'{k} ({"/".join(v)})' for k, v in env.articulations.items())
                  or '(none)'))
         holds = reward.stage_predicates(state)

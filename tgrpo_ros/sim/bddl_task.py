@@ -19,9 +19,11 @@ from tgrpo_ros.sim.libero_config import ensure_libero_config
 
 
 def articulation_thresholds(props: dict | None) -> dict[str, float]:
-    """Joint positions where 'open'/'closed' or 'on'/'off' begin, from a LIBERO fixture's
-    articulation ranges: the end of each state's range nearest the opposite state's range
-    (LIBERO's is_open/is_close/turn_on/turn_off compare with exactly those ends)."""
+    """Return where 'open'/'closed' or 'on'/'off' begin, from a fixture's articulation ranges.
+
+    Each is the end of the state's range nearest the opposite state's range (LIBERO's
+    is_open/is_close/turn_on/turn_off compare with exactly those ends).
+    """
     out: dict[str, float] = {}
     props = props or {}
     for a, b, ka, kb in (('open', 'closed', 'default_open_ranges', 'default_close_ranges'),

@@ -42,7 +42,8 @@ from tgrpo_ros.observation import Observation, StepOutcome
 from tgrpo_ros.sim.bddl_task import articulation_thresholds
 from tgrpo_ros.sim.init_states import load_init_states
 from tgrpo_ros.sim.libero_config import ensure_libero_config
-from tgrpo_ros.sim.reward_spec import load_reward_for_task
+from tgrpo_ros.sim.reward_spec import (load_reward_for_task, missing_spec_message,
+                                       MissingSpecError, spec_path, SUCCESS_ONLY)
 from tgrpo_ros.sim.sim_state import (Articulation, FLOOR, LEFT_FINGER, ObjectPose, Region,
                                      RIGHT_FINGER, ROBOT, SimState)
 
@@ -55,6 +56,10 @@ MAX_STEPS = {
     'libero_90': 400,
 }
 SUITES = tuple(MAX_STEPS)
+#: The rewards a run may ask for (setting ``env.reward``): the task's dense multi-stage spec
+#: (an error if the task has none), or 1 on success else 0, asked for by name.
+DENSE = 'dense'
+REWARDS = (DENSE, SUCCESS_ONLY)
 #: Control steps of ``WAIT_ACTION`` after each reset, so dropped objects settle (OpenVLA).
 NUM_WAIT_STEPS = 10
 WAIT_ACTION = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1.0])
@@ -98,6 +103,26 @@ def resolve_task(suite: str, task: str | int) -> tuple[int, str]:
     return names.index(task), task
 
 
+def reward_spec_for(reward: str) -> str:
+    """Return the ``LiberoEnv(reward_spec=...)`` value for a ``REWARDS`` name."""
+    if reward not in REWARDS:
+        raise ValueError(f'env.reward: unknown reward {reward!r}; known: {", ".join(REWARDS)}')
+    return 'auto' if reward == DENSE else SUCCESS_ONLY
+
+
+def check_reward_spec(suite: str, task: str | int, reward: str = DENSE) -> None:
+    """Raise ``MissingSpecError`` if a dense reward is asked for a task without a spec.
+
+    The error names the task and the command that writes a spec; the check needs no simulator,
+    so a run stops before any starts.
+    """
+    if reward_spec_for(reward) == SUCCESS_ONLY:
+        return
+    _, name = resolve_task(suite, int(task) if str(task).isdigit() else task)
+    if not spec_path(suite, name).exists():
+        raise MissingSpecError(missing_spec_message(suite, name))
+
+
 def check_action(action) -> np.ndarray:
     """Return ``action`` as a (7,) float64 array clipped to [-1, 1]; raise if malformed."""
     a = np.asarray(action, dtype=np.float64)
@@ -138,9 +163,10 @@ class LiberoEnv:
         cameras: camera names to render (``agentview``, ``robot0_eye_in_hand`` or ``wrist``, ...);
             ``()`` renders nothing.
         image_size: rendered height = width [px].
-        reward_spec: ``'auto'`` loads ``config/rewards/<suite>/<task>.yaml`` if it exists;
-            a path or ``RewardSpec`` uses that; ``None`` gives reward = success bonus only
-            (1.0 on success, else 0) and stage 0 of 0.
+        reward_spec: ``'auto'`` loads ``config/rewards/<suite>/<task>.yaml`` (a task without
+            one is a ``MissingSpecError`` naming the command that writes one); a path or
+            ``RewardSpec`` uses that; ``'success_only'`` or ``None`` gives reward = 1.0 on
+            success, else 0, and stage 0 of 0.
         max_steps: policy actions per episode; ``None`` = the suite's ``MAX_STEPS``.
         init_states_file: a ``.npz`` of generated initial states for this task
             (``tgrpo-ros init-states``); ``reset(i)`` then loads its i-th state.
@@ -231,8 +257,10 @@ class LiberoEnv:
 
     @property
     def articulations(self) -> dict[str, tuple[str, ...]]:
-        """Return the fixtures, and regions of fixture parts, that open/close or turn on/off,
-        each with its states ('open', 'closed' or 'on', 'off')."""
+        """Return the fixtures (and drawer regions) that open/close or turn on/off.
+
+        Each with its states: ('open', 'closed') or ('on', 'off').
+        """
         return {n: tuple(v[2]) for n, v in self._articulations.items()}
 
     # -- episode --------------------------------------------------------------------------
@@ -385,6 +413,23 @@ class LiberoEnv:
         self._last_obs = e._get_observations(force_update=True)
         self._state = None
 
+    def set_joint_positions(self, positions: dict[str, float]) -> None:
+        """Set hinge/slide joints by name (a drawer, a door, a knob; tests, demonstrations).
+
+        Names are MuJoCo joint names (``Articulation.joints``); velocities are zeroed.
+        """
+        e = self._env.env
+        known = set(e.sim.model.joint_names)
+        for name, q in positions.items():
+            if name not in known:
+                joints = (j for a in self._articulations.values() for j in a[0])
+                raise ValueError(f'unknown joint {name!r}; fixture joints: {", ".join(joints)}')
+            e.sim.data.set_joint_qpos(name, float(q))
+            e.sim.data.set_joint_qvel(name, 0.0)
+        e.sim.forward()
+        self._last_obs = e._get_observations(force_update=True)
+        self._state = None
+
     def render(self, camera: str | None = None) -> np.ndarray:
         """Return the last upright image of ``camera`` (default: the first one asked for)."""
         if not self.cameras:
@@ -466,8 +511,11 @@ class LiberoEnv:
                     owner[gid] = ROBOT
 
     def _index_articulations(self) -> None:
-        """Find the fixtures (and drawer regions) that open/close or turn on/off, their joints'
-        qpos addresses, state thresholds and handle geoms (for ``SimState.articulations``)."""
+        """Index the fixtures (and drawer regions) that open/close or turn on/off.
+
+        For ``SimState.articulations``: their joints' qpos addresses, the joint positions where
+        each state begins, and the geoms whose box centre is the handle.
+        """
         e = self._env.env
         model = e.sim.model
         self._articulations: dict[str, tuple] = {}

@@ -442,8 +442,10 @@ class StagedReward:
         return float(np.linalg.norm(d[:2] if axes == 'xy' else d))
 
     def reset(self, state: SimState) -> None:
-        """Remember object poses at episode start (for ``lifted``, ``raise``, ``pushed``) and
-        check that each named fixture has the states the spec asks of it."""
+        """Remember object poses at episode start (``lifted``, ``raise``, ``pushed``).
+
+        Also checks that each named fixture has the states the spec asks of it.
+        """
         for fixture, st, where in self._state_checks:
             art = state.articulations.get(fixture)
             if art is None or st not in art.states:
@@ -495,11 +497,11 @@ SUCCESS_ONLY = 'success_only'
 
 
 def missing_spec_message(suite: str, task_name: str) -> str:
-    """The error for a task without a spec: names the task, the file and how to make one."""
+    """Return the error for a task without a spec: the task, the file, how to make one."""
     return (f'task {suite}/{task_name} has no reward spec ({spec_path(suite, task_name)} '
             f'does not exist): make one with `tgrpo-ros reward-spec generate --suite {suite}` '
             f'(or write it: config/rewards/FORMAT.md), or ask for the success-only reward by '
-            f"name (env.reward: {SUCCESS_ONLY}; step advantages are then zero)")
+            f'name (env.reward: {SUCCESS_ONLY}; step advantages are then zero)')
 
 
 def load_reward_for_task(spec: Any, suite: str, task_name: str, objects: list[str],

@@ -88,8 +88,11 @@ class Region:
     joints: tuple[str, ...] = ()
 
     def supports(self, point: np.ndarray) -> bool:
-        """Return whether ``point`` (an object's root) rests on this region: LIBERO's ``On``
-        test for a region (within its footprint, from 5 mm below its top to 10 cm above)."""
+        """Return whether ``point`` (an object's root) rests on this region.
+
+        LIBERO's ``On`` test for a region: within its footprint, from 5 mm below its top to
+        10 cm above.
+        """
         size = self.half_size if self.size is None else self.size
         rot = np.eye(3) if self.rotation is None else self.rotation
         # LIBERO multiplies by the site matrix (not its transpose); kept so both agree.
@@ -106,8 +109,10 @@ ANY_JOINT_STATES = ('open', 'on')
 
 @dataclass(frozen=True)
 class Articulation:
-    """The joints of a fixture (microwave door, stove knob), or of one part of it (a drawer,
-    keyed by its region), that open and close or turn on and off.
+    """Joints of a fixture that open and close or turn on and off.
+
+    A whole fixture (microwave door, stove knob, every drawer of a cabinet), or one part of it
+    (a drawer, keyed by its region).
 
     joints: MuJoCo joint names; qpos: (n,) their positions [m for a slide, rad for a hinge].
     states: LIBERO's own checks that apply, by state name: 'open' and 'closed' (drawers,
@@ -126,9 +131,12 @@ class Articulation:
     handle: np.ndarray
 
     def fraction(self, toward: str) -> float:
-        """How far [0, 1] the joints are from the opposite state's threshold to ``toward``'s:
-        0 at (or beyond) the opposite threshold, 1 at (or beyond) ``toward``'s. The best joint
-        counts for 'open'/'on', the worst for 'closed'/'off' (as LIBERO's checks)."""
+        """Return how far [0, 1] the joints are from the opposite state toward ``toward``.
+
+        0 at (or beyond) where the opposite state begins, 1 at (or beyond) where ``toward``
+        begins. The best joint counts for 'open'/'on', the worst for 'closed'/'off' (as in
+        LIBERO's checks).
+        """
         start = self.thresholds[OPPOSITE_STATE[toward]]
         end = self.thresholds[toward]
         span = end - start
