@@ -10,8 +10,12 @@ One module, one LIBERO environment at a time (each holds ~2.2 GB), closed before
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
+import yaml
 
 from tgrpo_ros.sim.libero_env import LiberoEnv
 from tgrpo_ros.sim.reward_spec import load_spec, spec_path
@@ -98,3 +102,40 @@ def test_goal_state_reaches_libero_success_and_the_last_stage(kind, suite, task,
             f'{env.reward.stage_predicates(s)}')
         assert env.reward.stage_predicates(s)[-1]
         assert out.reward == pytest.approx(spec.num_stages + spec.success_bonus)
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, '-m', 'tgrpo_ros.commands.cli', 'reward-spec', *args],
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_validate_command_binds_a_spec_to_the_live_environment(tmp_path):
+    out = _cli('validate', '--suite', 'libero_goal', '--task', 'turn_on_the_stove')
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert 'libero_goal/turn_on_the_stove' in out.stdout and '(generated)' in out.stdout
+    assert ' 3. [ ] turn on flat_stove_1' in out.stdout and 'stage 0/3' in out.stdout
+    # a spec asking a drawer to turn on is refused with the stage and the fixture's states
+    bad = tmp_path / 'bad.yaml'
+    bad.write_text(yaml.safe_dump({
+        'version': 2, 'task': 'libero_goal/turn_on_the_stove',
+        'stages': [{'name': 'knob', 'predicate': {
+            'turned_on': {'fixture': 'wooden_cabinet_1_top_region'}}}]}))
+    out = _cli('validate', '--suite', 'libero_goal', '--task', 'turn_on_the_stove',
+               '--spec', str(bad))
+    assert out.returncode == 1
+    assert 'stages[0] (knob)' in out.stderr and "has no state 'on'" in out.stderr
+
+
+def test_generate_command_writes_and_keeps_hand_written_specs(tmp_path):
+    from tgrpo_ros.commands.reward_spec import main
+    out = tmp_path / 'goal'
+    out.mkdir()
+    mine = out / 'turn_on_the_stove.yaml'
+    mine.write_text('# hand-written\nversion: 1\ntask: libero_goal/turn_on_the_stove\n'
+                    'stages: []\n')
+    assert main(['generate', '--suite', 'libero_goal', '--out', str(out)]) == 0
+    assert len(list(out.glob('*.yaml'))) == 10
+    assert mine.read_text().startswith('# hand-written')  # kept, not regenerated
+    assert main(['generate', '--suite', 'libero_goal', '--out', str(out), '--check']) == 0
+    (out / 'put_the_bowl_on_the_plate.yaml').write_text('version: 2\ngenerated: old\n')
+    assert main(['generate', '--suite', 'libero_goal', '--out', str(out), '--check']) == 1
