@@ -8,7 +8,7 @@ each goal predicate expands by rule into stages of the spec format (``config/rew
 FORMAT.md``, version 2):
 
 - ``In obj region`` / ``On obj support`` (pick and place): reach, grasp, lift, carry (over the
-  destination), place (LIBERO's own ``In`` / ``On`` test; ``On`` another object is stacking).
+  destination, or held within its footprint while lowered into it), place (LIBERO's own ``In`` / ``On`` test; ``On`` another object is stacking).
   An ``In`` into a drawer, or into a fixture with a door, that the BDDL does not start open is
   preceded by opening it (the drawer stages below) -- e.g. "open the top drawer and put the
   bowl inside", whose goal is only the ``In``.
@@ -94,8 +94,15 @@ def _pick_place(obj: str, dest: str, kind: str, task: BddlTask) -> _Step:
         _stage(f'grasp {obj}', {'grasped': {'object': obj}}, {'closure': {'object': obj}}),
         _stage(f'lift {obj}', {'lifted': {'object': obj, 'height': LIFT_HEIGHT}},
                {'raise': {'object': obj, 'height': LIFT_HEIGHT}}),
+        # over the destination: above its top, or still held while being lowered into it
+        # (a basket's or drawer's rim is above the object's bottom then; without the second
+        # case the stage would fall back to "lift" on the way down)
         _stage(f'carry {obj} over {dest}',
-               {'above': {'object': obj, 'over': dest, 'radius': CARRY_RADIUS, 'gap': 0.0}},
+               {'any': [{'above': {'object': obj, 'over': dest, 'radius': CARRY_RADIUS,
+                                   'gap': 0.0}},
+                        {'all': [{'grasped': {'object': obj}},
+                                 {'near': {'a': obj, 'b': dest, 'axes': 'xy',
+                                           'within': CARRY_RADIUS}}]}]},
                {'approach': {'a': obj, 'b': dest, 'axes': 'xy', 'scale': CARRY_SCALE}}),
         _stage(f'{last} {obj} {"in" if kind == "in" else "on"} {dest}', final,
                {'approach': {'a': obj, 'b': dest, 'scale': PLACE_SCALE}}),
