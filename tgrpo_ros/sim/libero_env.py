@@ -514,7 +514,9 @@ class LiberoEnv:
         """Index the fixtures (and drawer regions) that open/close or turn on/off.
 
         For ``SimState.articulations``: their joints' qpos addresses, the joint positions where
-        each state begins, and the geoms whose box centre is the handle.
+        each state begins, and the geoms whose box centre is the handle: those with a handle
+        material (drawers), else the capsules and cylinders of the moving part (a door's bar
+        handle), else the whole moving part (a knob).
         """
         e = self._env.env
         model = e.sim.model
@@ -537,7 +539,10 @@ class LiberoEnv:
                                                              moving)]
             handle = [g for g in parts if model.geom_matid[g] >= 0
                       and 'handle' in mat_names[model.geom_matid[g]]]
-            self._articulations[name] = (joints, np.asarray(qidx), ranges, handle or parts)
+            # no geometry named a handle: a door's bar handle is built of capsules (microwave)
+            bars = [g for g in parts if model.geom_type[g] in (3, 5)]  # capsule, cylinder
+            self._articulations[name] = (joints, np.asarray(qidx), ranges,
+                                         handle or bars or parts)
             self._articulation_owner[name] = owner
 
         for name in list(e.fixtures_dict) + list(e.objects_dict):

@@ -120,8 +120,8 @@ class Articulation:
         state, 'closed'/'off' when all are (LIBERO's rule).
     thresholds: joint position at which each state begins (from the fixture's articulation
         ranges), used for progress between the two states.
-    handle: (3,) world position [m] of the part the gripper moves: the handle's geometry if
-        the part has one, else the moving part's box centre (a door, a knob).
+    handle: (3,) world position [m] of the part the gripper moves: the centre of the handle's
+        geometry (a drawer's handle, a door's bar), else of the moving part (a knob).
     """
 
     joints: tuple[str, ...]
