@@ -7,11 +7,12 @@ TGRPO has a language model split a task into stages; LIBERO's goals are few and 
 each goal predicate expands by rule into stages of the spec format (``config/rewards/
 FORMAT.md``, version 2):
 
-- ``In obj region`` / ``On obj support`` (pick and place): reach, grasp, lift, carry (over the
-  destination, or held within its footprint while lowered into it), place (LIBERO's own ``In`` / ``On`` test; ``On`` another object is stacking).
-  An ``In`` into a drawer, or into a fixture with a door, that the BDDL does not start open is
-  preceded by opening it (the drawer stages below) -- e.g. "open the top drawer and put the
-  bowl inside", whose goal is only the ``In``.
+- ``In obj region`` / ``On obj support`` (pick and place): reach, grasp, lift, carry (over
+  the destination, or held within its footprint while lowered into it), place (LIBERO's own
+  ``In`` / ``On`` test; ``On`` another object is stacking). An ``In`` into a drawer, or into a
+  fixture with a door, that the BDDL does not start open is preceded by opening it (the drawer
+  stages below) -- e.g. "open the top drawer and put the bowl inside", whose goal is only the
+  ``In``.
 - ``On obj region`` of a task whose instruction says "push": reach, pushed (moved without a
   grasp), on the region.
 - ``Open`` / ``Close`` (drawers, doors): reach the handle, half way, open / closed.
