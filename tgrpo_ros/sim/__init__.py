@@ -15,9 +15,9 @@ suite, the 10 wait steps), ``sim_state.py`` (the state rewards and the expert re
 ``reward_spec.py`` (multi-stage dense rewards from ``config/rewards/*.yaml``; format in
 ``config/rewards/FORMAT.md``), ``reward_generation.py`` (those specs derived from each task's
 BDDL goal), ``bddl_task.py`` (a task's BDDL read without a simulator), ``expert.py``
-(scripted pick-and-place), ``env_group.py`` (N environments in worker processes), ``eval_sim.py`` (success rates), ``init_states.py``
-(generated initial states), ``demonstrations.py`` (expert datasets), ``libero_config.py``
-(LIBERO's config file). Their commands live in ``tgrpo_ros.commands``. Importing this package
+(scripted pick-and-place), ``env_group.py`` (N environments in worker processes),
+``eval_sim.py`` (success rates), ``init_states.py`` (generated initial states),
+``demonstrations.py`` (expert datasets), ``libero_config.py`` (LIBERO's config file). Their commands live in ``tgrpo_ros.commands``. Importing this package
 does not import LIBERO.
 """
 
