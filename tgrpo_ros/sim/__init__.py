@@ -17,8 +17,8 @@ suite, the 10 wait steps), ``sim_state.py`` (the state rewards and the expert re
 BDDL goal), ``bddl_task.py`` (a task's BDDL read without a simulator), ``expert.py``
 (scripted pick-and-place), ``env_group.py`` (N environments in worker processes),
 ``eval_sim.py`` (success rates), ``init_states.py`` (generated initial states),
-``demonstrations.py`` (expert datasets), ``libero_config.py`` (LIBERO's config file). Their commands live in ``tgrpo_ros.commands``. Importing this package
-does not import LIBERO.
+``demonstrations.py`` (expert datasets), ``libero_config.py`` (LIBERO's config file). Their
+commands live in ``tgrpo_ros.commands``. Importing this package does not import LIBERO.
 """
 
 from tgrpo_ros.sim.env_group import EnvGroup, WorkerError
