@@ -160,6 +160,44 @@ class GroupRolloutBuffer:
                 self._first_success is None or step < self._first_success):
             self._first_success = step
 
+    def stop(self, env: int) -> None:
+        """End trajectory ``env`` where it is, without a final step (its trial ended abnormally).
+
+        What it collected stays; the group can complete without it. The caller masks the
+        trajectory out of the update (``tgrpo_ros.training.trials``).
+        """
+        env = _index(env, 'env')
+        if not 0 <= env < self.num_envs:
+            raise ValueError(f'env must be an index in [0, {self.num_envs}); got {env!r}')
+        self._finished[env] = True
+
+    def select(self, keep: list[int]) -> GroupRolloutBuffer:
+        """Return a new complete buffer of trajectories ``keep`` (>= 2), as they are now.
+
+        Each kept trajectory keeps its valid steps (after the first-success cut), observations
+        and values included; the new buffer's statistics see only them, so advantages are
+        computed among the kept trajectories alone.
+        """
+        keep = [_index(i, 'env') for i in keep]
+        if len(set(keep)) != len(keep) or any(not 0 <= i < self.num_envs for i in keep):
+            raise ValueError(f'keep must name distinct trajectories of [0, {self.num_envs}); '
+                             f'got {keep}')
+        lengths = self.lengths.tolist()
+        out = GroupRolloutBuffer(len(keep), self.max_steps, self.completion, self.action_tokens)
+        out.reset(self.group_id)
+        for j, i in enumerate(keep):
+            n = lengths[i]
+            out._observations[j] = list(self._observations[i][:n])
+            for src, dst in ((self._token_ids, out._token_ids), (self._logprobs, out._logprobs),
+                             (self._rewards, out._rewards), (self._success, out._success),
+                             (self._values, out._values)):
+                dst[j, :n] = src[i, :n]
+            out._lengths[j] = n
+        # Collection is over: every kept trajectory is finished where it stands.
+        out._finished = [True] * len(keep)
+        out._has_values = self._has_values
+        return out
+
     def is_active(self, env: int) -> bool:
         """Whether environment ``env`` should still act and report steps in this group."""
         if self.is_complete or self._finished[env]:

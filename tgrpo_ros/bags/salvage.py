@@ -8,6 +8,13 @@ killed or loses power leaves a file that ends mid-record and has no footer; rosb
 ``open_truncated_mcap`` finds the last complete record, presents the file up to there followed
 by a synthetic DataEnd + Footer (no summary) to rosbags' own MCAP reader, which then scans the
 records in order. Every message in a complete chunk is read; the partial record is not.
+
+MCAP lets a writer put messages in any log-time order (rosbag2 writes them as they arrive).
+Without the summary, rosbags reads the records front to back and refuses the first message older
+than the one before. So the salvage indexes the complete chunks itself (``chunk_index``: each
+chunk's offset and time range, read from its header) and hands rosbags that index: it then sorts
+each chunk's messages and merges the chunks by time, as for a complete file. Messages written
+outside chunks (an unchunked file) are read in file order and sorted in memory.
 """
 
 from __future__ import annotations
@@ -16,11 +23,13 @@ import io
 from pathlib import Path
 import struct
 
-from rosbags.rosbag2.storage_mcap import McapReader
+from rosbags.rosbag2.storage_mcap import ChunkInfo, McapReader
 
 MAGIC = b'\x89MCAP0\r\n'
 _DATA_END = 0x0F
 _FOOTER = 0x02
+_MESSAGE = 0x05
+_CHUNK = 0x06
 
 
 def complete_prefix(path: Path) -> int:
@@ -38,6 +47,35 @@ def complete_prefix(path: Path) -> int:
                 break
             pos = end
         return pos
+
+
+def chunk_index(path: Path, prefix: int, channel_ids) -> tuple[list[ChunkInfo], int]:
+    """Index the chunks in the first ``prefix`` bytes from their headers; count loose messages.
+
+    Returns rosbags' ``ChunkInfo`` per chunk (what a summary would list: time range, offset,
+    sizes, compression) and the number of message records outside any chunk. A chunk's channel
+    counts are not in its header: every channel is listed, so no chunk is skipped.
+    """
+    chunks, loose = [], 0
+    counts = {int(c): 1 for c in channel_ids}
+    with open(path, 'rb') as f:
+        pos = 8
+        while pos + 9 <= prefix:
+            f.seek(pos)
+            op, length = struct.unpack('<BQ', f.read(9))
+            if pos + 9 + length > prefix:
+                break
+            if op == _MESSAGE:
+                loose += 1
+            elif op == _CHUNK:
+                start, end, uncompressed, _crc = struct.unpack('<QQQI', f.read(28))
+                (n,) = struct.unpack('<I', f.read(4))
+                compression = f.read(n).decode()
+                (compressed,) = struct.unpack('<Q', f.read(8))
+                chunks.append(ChunkInfo(start, end, pos, 9 + length, {}, 0, compression,
+                                        compressed, uncompressed, dict(counts)))
+            pos += 9 + length
+    return chunks, loose
 
 
 class _PatchedFile(io.RawIOBase):
@@ -116,6 +154,12 @@ class SalvagedBag:
         self.path = path
         self.storage = TruncatedMcapReader(path)
         self.storage.open()
+        # rosbags reads an index-less file in file order and refuses out-of-order messages;
+        # with the chunks indexed it sorts and merges them by time (module docstring).
+        chunks, self.loose_messages = chunk_index(path, self.storage.prefix,
+                                                  self.storage.channels)
+        if not self.loose_messages:
+            self.storage.chunks = chunks
 
     @property
     def connections(self):
@@ -130,7 +174,10 @@ class SalvagedBag:
         return int(self.storage.metadata.end_time)
 
     def messages(self, connections):
-        return self.storage.messages(connections)
+        if not self.loose_messages:
+            return self.storage.messages(connections)
+        # Messages outside chunks: file order, sorted here (stable: equal times keep it).
+        return iter(sorted(self.storage.messages_scan(connections), key=lambda m: m[1]))
 
     def close(self) -> None:
         self.storage.close()

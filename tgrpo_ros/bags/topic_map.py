@@ -44,6 +44,7 @@ for 0.05 m of translation or 0.5 rad of rotation in one control step). With ``ro
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+import math
 from pathlib import Path
 
 import yaml
@@ -138,6 +139,39 @@ def _topic(value, where: str) -> str:
     return value if value.startswith('/') else '/' + value
 
 
+def _mapping(value, where: str) -> dict:
+    if not isinstance(value, dict):
+        raise TopicMapError(f'{where} must be a mapping, got {value!r}')
+    return value
+
+
+def _keys(value: dict, known, where: str) -> None:
+    unknown = sorted(str(k) for k in value if k not in known)
+    if unknown:
+        raise TopicMapError(f'{where}: unknown key(s) {unknown}; known: {sorted(known)}')
+
+
+def _number(value, where: str, positive: bool = True) -> float:
+    """Return a finite number (> 0 when ``positive``, else >= 0); errors name ``where``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value) or value < 0 or (positive and value == 0):
+        raise TopicMapError(f'{where} must be a finite number {"> 0" if positive else ">= 0"}, '
+                            f'got {value!r}')
+    return float(value)
+
+
+def _text_list(value, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise TopicMapError(f'{where} must be a list of non-empty strings, got {value!r}')
+    return list(value)
+
+
+def _frame(value, where: str) -> str:
+    if not isinstance(value, str) or not value.strip('/ '):
+        raise TopicMapError(f'{where} must be a frame name (string), got {value!r}')
+    return value.strip().lstrip('/')
+
+
 _KNOWN = {'observation', 'cameras', 'joint_states', 'gripper_joints', 'eef_pose', 'instruction',
           'action', 'action_from_motion', 'pairing', 'episode_gap', 'step_result',
           'physical_scale', 'physical_units', 'robot_profile'}
@@ -147,14 +181,15 @@ def parse_topic_map(raw: dict, source: str = '<dict>') -> TopicMap:
     """Validate a topic map dict (as read from YAML); errors name ``source`` and the key."""
     if not isinstance(raw, dict):
         raise TopicMapError(f'{source}: a topic map must be a mapping, got {type(raw).__name__}')
-    unknown = sorted(set(raw) - _KNOWN)
-    if unknown:
-        raise TopicMapError(f'{source}: unknown key(s) {unknown}; known: {sorted(_KNOWN)}')
+    _keys(raw, _KNOWN, source)
     m = TopicMap(source=source)
     profile_defaults: dict = {}
     if raw.get('robot_profile') is not None:
+        if not isinstance(raw['robot_profile'], str):
+            raise TopicMapError(f'{source}: robot_profile must be a profile name or a YAML path, '
+                                f'got {raw["robot_profile"]!r}')
         try:
-            prof = load_profile(str(raw['robot_profile']))
+            prof = load_profile(raw['robot_profile'])
         except (OSError, ValueError) as exc:
             raise TopicMapError(f'{source}: robot_profile: {exc}') from exc
         profile_defaults = {
@@ -164,32 +199,46 @@ def parse_topic_map(raw: dict, source: str = '<dict>') -> TopicMap:
             'rotation_scale': float(prof.angular_scale_rad[0])}
     if raw.get('observation') is not None:
         m.observation = _topic(raw['observation'], f'{source}: observation')
-    cams = raw.get('cameras') or {}
-    if not isinstance(cams, dict):
-        raise TopicMapError(f'{source}: cameras must map camera names to topics')
-    m.cameras = {str(k): _topic(v, f'{source}: cameras.{k}') for k, v in cams.items()}
+    cams = _mapping(raw.get('cameras') or {}, f'{source}: cameras')
+    for k, v in cams.items():
+        if not isinstance(k, str) or not k:
+            raise TopicMapError(f'{source}: cameras: camera name {k!r} must be a non-empty '
+                                'string')
+        m.cameras[k] = _topic(v, f'{source}: cameras.{k}')
     if raw.get('joint_states') is not None:
         m.joint_states = _topic(raw['joint_states'], f'{source}: joint_states')
-    m.gripper_joints = [str(j) for j in raw.get('gripper_joints') or []]
+    m.gripper_joints = _text_list(raw.get('gripper_joints') or [], f'{source}: gripper_joints')
     eef = raw.get('eef_pose')
     if isinstance(eef, dict):
-        bad = sorted(set(eef) - {'parent', 'child', 'tf_topics'})
-        if bad or not eef.get('parent') or not eef.get('child'):
+        _keys(eef, ('parent', 'child', 'tf_topics'), f'{source}: eef_pose')
+        if 'parent' not in eef or 'child' not in eef:
             raise TopicMapError(f'{source}: eef_pose from TF needs `parent` and `child` frames '
-                                f'(and optionally `tf_topics`); unknown keys: {bad}')
-        m.eef_tf = (str(eef['parent']).lstrip('/'), str(eef['child']).lstrip('/'))
-        m.tf_topics = [_topic(t, f'{source}: eef_pose.tf_topics')
-                       for t in eef.get('tf_topics', ['/tf', '/tf_static'])]
+                                '(and optionally `tf_topics`)')
+        m.eef_tf = (_frame(eef['parent'], f'{source}: eef_pose.parent'),
+                    _frame(eef['child'], f'{source}: eef_pose.child'))
+        tf_topics = eef.get('tf_topics', ['/tf', '/tf_static'])
+        if not isinstance(tf_topics, list) or not tf_topics:
+            raise TopicMapError(f'{source}: eef_pose.tf_topics must be a list of topics, got '
+                                f'{tf_topics!r}')
+        m.tf_topics = [_topic(t, f'{source}: eef_pose.tf_topics[{k}]')
+                       for k, t in enumerate(tf_topics)]
     elif eef is not None:
         m.eef_pose = _topic(eef, f'{source}: eef_pose')
     instr = raw.get('instruction')
     if isinstance(instr, dict):
+        _keys(instr, ('topic', 'text'), f'{source}: instruction')
         if 'topic' in instr:
             m.instruction_topic = _topic(instr['topic'], f'{source}: instruction.topic')
         if 'text' in instr:
-            m.instruction_text = str(instr['text'])
+            if not isinstance(instr['text'], str):
+                raise TopicMapError(f'{source}: instruction.text must be a string, got '
+                                    f'{instr["text"]!r}')
+            m.instruction_text = instr['text']
+    elif isinstance(instr, str):
+        m.instruction_text = instr
     elif instr is not None:
-        m.instruction_text = str(instr)
+        raise TopicMapError(f'{source}: instruction must be the task text or {{topic: /name}}, '
+                            f'got {instr!r}')
     if not m.observation and not m.cameras:
         raise TopicMapError(f'{source}: no image input: set `observation` (a tgrpo_ros '
                             'Observation topic) or `cameras`')
@@ -201,18 +250,19 @@ def parse_topic_map(raw: dict, source: str = '<dict>') -> TopicMap:
     if raw.get('action') is not None:
         m.action = _topic(raw['action'], f'{source}: action')
     elif raw.get('action_from_motion') is not None:
-        mo = raw['action_from_motion'] or {}
-        if not isinstance(mo, dict):
-            raise TopicMapError(f'{source}: action_from_motion must be a mapping')
-        bad = sorted(set(mo) - set(MotionAction.__dataclass_fields__))
-        if bad:
-            raise TopicMapError(f'{source}: action_from_motion: unknown key(s) {bad}')
-        m.action_from_motion = MotionAction(**{
-            **{k: profile_defaults[k] for k in ('rate_hz', 'translation_scale',
-                                                'rotation_scale') if k in profile_defaults},
-            **mo})
-        if m.action_from_motion.rate_hz <= 0:
-            raise TopicMapError(f'{source}: action_from_motion.rate_hz must be > 0')
+        where = f'{source}: action_from_motion'
+        mo = _mapping(raw['action_from_motion'] or {}, where)
+        _keys(mo, MotionAction.__dataclass_fields__, where)
+        values = {**{k: profile_defaults[k] for k in ('rate_hz', 'translation_scale',
+                                                      'rotation_scale') if k in profile_defaults},
+                  **mo}
+        for k in ('rate_hz', 'translation_scale', 'rotation_scale'):
+            if k in values:
+                values[k] = _number(values[k], f'{where}.{k}')
+        if values.get('gripper_closed_below') is not None:
+            values['gripper_closed_below'] = _number(values['gripper_closed_below'],
+                                                     f'{where}.gripper_closed_below')
+        m.action_from_motion = MotionAction(**values)
         if not m.has_eef:
             raise TopicMapError(f'{source}: action_from_motion needs `eef_pose`')
         if m.action_from_motion.gripper_closed_below is not None and not m.joint_states:
@@ -221,26 +271,30 @@ def parse_topic_map(raw: dict, source: str = '<dict>') -> TopicMap:
     else:
         raise TopicMapError(f'{source}: no recorded action: set `action` (a topic) or '
                             '`action_from_motion`')
-    pairing = raw.get('pairing') or {}
-    m.pairing_mode = str(pairing.get('mode', 'auto'))
+    pairing = _mapping(raw.get('pairing') or {}, f'{source}: pairing')
+    _keys(pairing, ('mode', 'clock', 'max_age'), f'{source}: pairing')
+    m.pairing_mode = pairing.get('mode', 'auto')
     if m.pairing_mode not in PAIRING_MODES:
         raise TopicMapError(f'{source}: pairing.mode {m.pairing_mode!r} not in {PAIRING_MODES}')
-    m.clock = str(pairing.get('clock', 'receive'))
+    m.clock = pairing.get('clock', 'receive')
     if m.clock not in CLOCKS:
         raise TopicMapError(f'{source}: pairing.clock {m.clock!r} not in {CLOCKS}')
-    m.max_age = float(pairing.get('max_age', 0.2))
+    m.max_age = _number(pairing.get('max_age', 0.2), f'{source}: pairing.max_age')
     if m.pairing_mode == 'ids' and not (m.observation and m.action):
         raise TopicMapError(f'{source}: pairing.mode ids needs `observation` and `action` '
                             'topics of tgrpo_ros types (they carry ids)')
-    m.episode_gap = float(raw.get('episode_gap', 2.0))
+    m.episode_gap = _number(raw.get('episode_gap', 2.0), f'{source}: episode_gap')
     if raw.get('step_result') is not None:
         m.step_result = _topic(raw['step_result'], f'{source}: step_result')
-    m.physical_scale = [float(x) for x in raw.get(
-        'physical_scale', profile_defaults.get('physical_scale', DEFAULT_PHYSICAL_SCALE))]
-    m.physical_units = [str(x) for x in raw.get('physical_units', DEFAULT_PHYSICAL_UNITS)]
-    if len(m.physical_scale) != 6 or len(m.physical_units) != 6:
-        raise TopicMapError(f'{source}: physical_scale and physical_units need 6 entries '
-                            '(x, y, z, roll, pitch, yaw; the gripper has no physical unit)')
+    scale = raw.get('physical_scale',
+                    profile_defaults.get('physical_scale', DEFAULT_PHYSICAL_SCALE))
+    units = raw.get('physical_units', DEFAULT_PHYSICAL_UNITS)
+    for name, value in (('physical_scale', scale), ('physical_units', units)):
+        if not isinstance(value, list) or len(value) != 6:
+            raise TopicMapError(f'{source}: {name} needs a list of 6 entries (x, y, z, roll, '
+                                f'pitch, yaw; the gripper has no physical unit), got {value!r}')
+    m.physical_scale = [_number(x, f'{source}: physical_scale[{k}]') for k, x in enumerate(scale)]
+    m.physical_units = _text_list(units, f'{source}: physical_units')
     return m
 
 
@@ -256,8 +310,8 @@ def load_topic_map(path: str | Path) -> TopicMap:
     if not path.is_file():
         raise TopicMapError(f'topic map {path} does not exist')
     try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
+        raw = yaml.safe_load(path.read_text(encoding='utf-8'))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise TopicMapError(f'topic map {path} is not valid YAML: {exc}') from exc
     return parse_topic_map(raw, str(path))
 

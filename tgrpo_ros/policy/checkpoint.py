@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 import torch
 from transformers import AutoTokenizer
 
@@ -29,6 +29,7 @@ from tgrpo_ros.policy.normalization import folder_statistics, STATISTICS_FILE
 from tgrpo_ros.policy.preprocessing import ImagePreprocessing
 from tgrpo_ros.policy.prismatic import CONFIG_FILE, PrismaticVLA, WEIGHTS_FILE
 from tgrpo_ros.policy.prompt import LLAMA2_EMPTY_TOKEN
+from tgrpo_ros.policy.tensor_file import check_fits, read_tensors
 from tgrpo_ros.policy.token_policy import PolicySpec, TokenVLAPolicy
 from tgrpo_ros.versioning import PolicyVersion
 
@@ -39,6 +40,35 @@ PROPRIO_FILE = 'proprio.safetensors'
 FORMAT = 'tgrpo_ros.policy'
 FORMAT_VERSION = 1
 PRISMATIC_MODEL_TYPES = ('openvla', 'prismatic')
+BACKENDS = ('prismatic', 'hf_vlm')
+
+
+class PolicyFolderError(ValueError):
+    """A policy folder's file is malformed; the message names the file and the field."""
+
+
+def _read_json(path: Path) -> dict:
+    """Return a JSON file's top-level object; a garbled or non-object file names itself."""
+    try:
+        data = json.loads(path.read_text(encoding='utf-8'))
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+        raise PolicyFolderError(f'{path}: not valid JSON ({exc})') from None
+    if not isinstance(data, dict):
+        raise PolicyFolderError(f'{path}: expected a JSON object, got {type(data).__name__}')
+    return data
+
+
+def _field(meta: dict, path: Path, dotted: str, kind: type | tuple[type, ...]):
+    """``meta[a][b]`` for ``dotted`` 'a.b', checked for type; errors name file and field."""
+    node = meta
+    for part in dotted.split('.'):
+        if not isinstance(node, dict) or part not in node:
+            raise PolicyFolderError(f'{path}: missing field {dotted!r}')
+        node = node[part]
+    if isinstance(node, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)) \
+            or not isinstance(node, kind):
+        raise PolicyFolderError(f'{path}: field {dotted!r} = {node!r} has the wrong type')
+    return node
 
 
 def save_policy(policy: TokenVLAPolicy, folder: str | Path) -> Path:
@@ -92,8 +122,11 @@ def folder_kind(path: str | Path) -> str:
     if not (path / CONFIG_FILE).is_file():
         raise FileNotFoundError(f'{path} has neither {POLICY_FILE} nor {CONFIG_FILE}: not a '
                                 'policy checkpoint folder')
-    with open(path / CONFIG_FILE) as f:
-        model_type = json.load(f).get('model_type', '')
+    parts = [p for p in (ADAPTER_DIR, PROPRIO_FILE, VALUE_HEAD_FILE) if (path / p).exists()]
+    if parts:  # loaded as a bare OpenVLA folder, it would silently drop them
+        raise FileNotFoundError(f'{path} holds {", ".join(parts)} of a tgrpo_ros policy but no '
+                                f'{POLICY_FILE}, which says how to load them')
+    model_type = _read_json(path / CONFIG_FILE).get('model_type', '')
     return 'openvla' if model_type in PRISMATIC_MODEL_TYPES else 'hf_vlm'
 
 
@@ -107,8 +140,8 @@ def saved_cameras(path: str | Path) -> list[str] | None:
     path = Path(path)
     if folder_kind(path) != 'tgrpo':
         return None
-    with open(path / POLICY_FILE) as f:
-        return list(json.load(f)['spec']['cameras'])
+    return list(_field(_read_json(path / POLICY_FILE), path / POLICY_FILE, 'spec.cameras',
+                       list))
 
 
 def load_policy(path: str | Path, device: str | torch.device = 'cpu',
@@ -158,18 +191,40 @@ def _statistics(path: Path, config: dict | None, extra: dict | None) -> dict:
     return own | extra
 
 
+TOKENIZER_JSON = ('tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json')
+
+
 def _tokenizer(path: Path, trust_remote_code: bool):
     if not any((path / f).is_file() for f in ('tokenizer.json', 'tokenizer.model')):
         raise FileNotFoundError(f'{path} has no tokenizer (tokenizer.json or tokenizer.model)')
-    # Explicit, never None: an OpenVLA folder's config.json names remote classes (auto_map), and
-    # with the flag unset transformers would prompt on stdin before falling back.
-    return AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)
+    # transformers reads these too; a garbled one is named here rather than deep inside it
+    for name in (CONFIG_FILE,) + TOKENIZER_JSON:
+        if (path / name).is_file():
+            _read_json(path / name)
+    try:
+        # Explicit, never None: an OpenVLA folder's config.json names remote classes
+        # (auto_map), and with the flag unset transformers would prompt on stdin.
+        return AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)
+    except Exception as exc:  # noqa: BLE001 - the Rust tokenizer raises plain Exception
+        raise PolicyFolderError(f'{path}: the tokenizer files ({", ".join(TOKENIZER_JSON)}) '
+                                f'cannot be loaded: {type(exc).__name__}: {exc}') from exc
+
+
+def _prismatic(path: Path, device, dtype) -> PrismaticVLA:
+    """Build the backbone; a config.json lacking a field, or of a wrong type, is named."""
+    if (path / CONFIG_FILE).is_file():
+        _read_json(path / CONFIG_FILE)
+    try:
+        return PrismaticVLA.from_pretrained(path, device, dtype)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise PolicyFolderError(f'{path / CONFIG_FILE}: missing or malformed field: '
+                                f'{type(exc).__name__}: {exc}') from exc
 
 
 def _load_openvla(path: Path, device, dtype, overrides: dict, trust_remote_code: bool,
                   statistics: dict | None) -> TokenVLAPolicy:
     tokenizer = _tokenizer(path, trust_remote_code)
-    backbone = PrismaticVLA.from_pretrained(path, device, dtype)
+    backbone = _prismatic(path, device, dtype)
     # OpenVLA's Llama tokenizer: token 29871 follows "Out:" at training time (prompt.py).
     suffix = ([LLAMA2_EMPTY_TOKEN] if len(tokenizer) > LLAMA2_EMPTY_TOKEN and
               tokenizer.convert_ids_to_tokens(LLAMA2_EMPTY_TOKEN) == '\u2581' else [])
@@ -183,30 +238,97 @@ def _load_openvla(path: Path, device, dtype, overrides: dict, trust_remote_code:
 
 def _load_tgrpo(path: Path, device, dtype, overrides: dict, trust_remote_code: bool,
                 with_adapter: bool, statistics: dict | None) -> TokenVLAPolicy:
-    with open(path / POLICY_FILE) as f:
-        meta = json.load(f)
+    file = path / POLICY_FILE
+    meta = _read_json(file)
     if meta.get('format') != FORMAT or meta.get('format_version') != FORMAT_VERSION:
-        raise ValueError(f'{path / POLICY_FILE}: unsupported format {meta.get("format")!r} '
-                         f'version {meta.get("format_version")!r}')
-    spec = PolicySpec.from_dict(meta['spec']).with_overrides(overrides)
+        raise PolicyFolderError(f'{file}: unsupported format {meta.get("format")!r} '
+                                f'version {meta.get("format_version")!r}')
+    try:
+        spec = PolicySpec.from_dict(_field(meta, file, 'spec', dict))
+    except (TypeError, ValueError) as exc:
+        raise PolicyFolderError(f"{file}: field 'spec': {exc}") from None
+    _check_spec(spec, file)
+    spec = spec.with_overrides(overrides)
+    # Everything the file records is checked before the (slow) model is built.
+    state_names = lora = version = width = None
+    if meta.get('proprio') is not None:
+        state_names = _field(meta, file, 'proprio.state_names', list)
+    if meta.get('lora') is not None:
+        try:
+            lora = LoraSettings(**_field(meta, file, 'lora', dict))
+        except (TypeError, ValueError) as exc:
+            raise PolicyFolderError(f"{file}: field 'lora': {exc}") from None
+        if isinstance(lora.rank, bool) or not isinstance(lora.rank, int) or lora.rank < 1:
+            raise PolicyFolderError(f"{file}: field 'lora.rank' = {lora.rank!r} must be an "
+                                    'integer >= 1')
+        if lora.alpha is not None and (isinstance(lora.alpha, bool) or not isinstance(
+                lora.alpha, (int, float)) or not 0 < lora.alpha < float('inf')):
+            raise PolicyFolderError(f"{file}: field 'lora.alpha' = {lora.alpha!r} must be a "
+                                    'finite number > 0 (or null)')
+        version = PolicyVersion(_field(meta, file, 'version.version', int),
+                                _field(meta, file, 'version.sha256', str))
+    if meta.get('value_head') is not None:
+        width = _field(meta, file, 'value_head.width', int)
+        if width < 1:
+            raise PolicyFolderError(f"{file}: field 'value_head.width' = {width} must be >= 1")
     if spec.backend == 'prismatic':
         tokenizer = _tokenizer(path, trust_remote_code)
-        backbone = PrismaticVLA.from_pretrained(path, device, dtype)
+        backbone = _prismatic(path, device, dtype)
         policy = TokenVLAPolicy(backbone, tokenizer, spec,
                                 _statistics(path, None, statistics))
     else:
         policy = load_hf_vlm_policy(path, device, dtype, spec.to_dict(), trust_remote_code,
                                     statistics=_statistics(path, None, statistics))
-    if meta.get('proprio') is not None:  # before the adapter, which freezes it
-        encoder = policy.add_proprio(meta['proprio']['state_names'])
-        encoder.load_state_dict(load_file(str(path / PROPRIO_FILE)))
-    if meta.get('lora') is not None:
-        policy.add_lora(LoraSettings(**meta['lora']))
+    if state_names is not None:  # before the adapter, which freezes it
+        encoder = policy.add_proprio(state_names)
+        _load_module(encoder, path / PROPRIO_FILE)
+    if lora is not None:
+        policy.add_lora(lora)
         if with_adapter:
-            v = meta['version']
-            policy.load_adapter(str(path / ADAPTER_DIR),
-                                expected=PolicyVersion(int(v['version']), v['sha256']))
-    if meta.get('value_head') is not None:
-        head = policy.add_value_head(int(meta['value_head']['width']))
-        head.load_state_dict(load_file(str(path / VALUE_HEAD_FILE)))
+            policy.load_adapter(str(path / ADAPTER_DIR), expected=version)
+    if width is not None:
+        _load_module(policy.add_value_head(width), path / VALUE_HEAD_FILE)
     return policy
+
+
+def _check_spec(spec: PolicySpec, file: Path) -> None:
+    """Check the types and ranges of a stored spec (a wrong one fails late, or runs wrongly)."""
+    def bad(name: str, value, why: str):
+        raise PolicyFolderError(f"{file}: field 'spec.{name}' = {value!r} {why}")
+
+    def integer(value) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if not isinstance(spec.cameras, list) or not spec.cameras \
+            or not all(isinstance(c, str) and c for c in spec.cameras):
+        bad('cameras', spec.cameras, 'must be a non-empty list of camera names')
+    if spec.backend not in BACKENDS:
+        bad('backend', spec.backend, f'must be one of {list(BACKENDS)}')
+    if not integer(spec.action_vocab_size) or spec.action_vocab_size < 256:
+        bad('action_vocab_size', spec.action_vocab_size, 'must be an integer >= 256')
+    if not isinstance(spec.prompt_template, str):
+        bad('prompt_template', spec.prompt_template, 'must be text')
+    if not isinstance(spec.prompt_suffix_ids, list) \
+            or not all(integer(i) and i >= 0 for i in spec.prompt_suffix_ids):
+        bad('prompt_suffix_ids', spec.prompt_suffix_ids, 'must be a list of token ids')
+    if spec.unnorm_key is not None and not isinstance(spec.unnorm_key, str):
+        bad('unnorm_key', spec.unnorm_key, 'must be text or null')
+    if not isinstance(spec.binarize_gripper, bool):
+        bad('binarize_gripper', spec.binarize_gripper, 'must be true or false')
+    pre = spec.preprocessing
+    if not integer(pre.image_size) or not 8 <= pre.image_size <= 4096:
+        bad('preprocessing.image_size', pre.image_size, 'must be an integer in [8, 4096]')
+    if not integer(pre.jpeg_quality) or not 1 <= pre.jpeg_quality <= 100:
+        bad('preprocessing.jpeg_quality', pre.jpeg_quality, 'must be an integer in [1, 100]')
+    for flag in ('jpeg', 'center_crop'):
+        if not isinstance(getattr(pre, flag), bool):
+            bad(f'preprocessing.{flag}', getattr(pre, flag), 'must be true or false')
+    if isinstance(pre.crop_area, bool) or not isinstance(pre.crop_area, (int, float)) \
+            or not 0 < pre.crop_area <= 1:
+        bad('preprocessing.crop_area', pre.crop_area, 'must be a number in (0, 1]')
+
+
+def _load_module(module: torch.nn.Module, file: Path) -> None:
+    """Load a module's weights from a safetensors file, refusing any that do not fit."""
+    tensors = read_tensors(file)
+    check_fits(file, tensors, module.state_dict())
+    module.load_state_dict(tensors)

@@ -27,10 +27,11 @@ import tempfile
 from peft import get_peft_model, LoraConfig, PeftModel
 from peft.utils import get_peft_model_state_dict, set_peft_model_state_dict
 from safetensors import safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 import torch
 from torch import nn
 
+from tgrpo_ros.policy.tensor_file import read_tensors
 from tgrpo_ros.versioning import ADAPTER_WEIGHTS_FILE, PolicyVersion, sha256_file
 
 ADAPTER_CONFIG_FILE = 'adapter_config.json'
@@ -202,9 +203,12 @@ def read_adapter_folder(folder: str | Path, expected: PolicyVersion | None = Non
     sha = sha256_file(weights)
     version = 0
     if (folder / ADAPTER_VERSION_FILE).is_file():
-        with open(folder / ADAPTER_VERSION_FILE) as f:
-            meta = json.load(f)
-        version = int(meta.get('version', 0))
+        try:
+            meta = json.loads((folder / ADAPTER_VERSION_FILE).read_text(encoding='utf-8'))
+            version = int(meta.get('version', 0))
+        except (ValueError, AttributeError, TypeError) as exc:  # garbled: say which file
+            raise ValueError(f'{folder / ADAPTER_VERSION_FILE}: not a version record '
+                             f'({{"version": N, "sha256": ...}}): {exc}') from None
         if meta.get('sha256') and meta['sha256'] != sha:
             raise ValueError(f'{weights}: SHA-256 {sha} does not match the recorded '
                              f'{meta["sha256"]} (file changed or corrupted)')
@@ -213,7 +217,7 @@ def read_adapter_folder(folder: str | Path, expected: PolicyVersion | None = Non
             raise ValueError(f'{weights}: SHA-256 {sha} does not match the announced '
                              f'{expected.sha256}')
         version = expected.version
-    return load_file(str(weights)), PolicyVersion(version, sha)
+    return read_tensors(weights), PolicyVersion(version, sha)
 
 
 def load_adapter_state(peft_model: PeftModel, state: dict[str, torch.Tensor]) -> None:
@@ -228,6 +232,9 @@ def load_adapter_state(peft_model: PeftModel, state: dict[str, torch.Tensor]) ->
         if tuple(v.shape) != tuple(current[k].shape):
             raise ValueError(f'adapter tensor {k} has shape {tuple(v.shape)}, model has '
                              f'{tuple(current[k].shape)}')
+        if not v.is_floating_point():  # would be cast to float silently
+            raise ValueError(f'adapter tensor {k} has dtype {v.dtype}, model has '
+                             f'{current[k].dtype}')
         if not torch.isfinite(v).all():
             raise ValueError(f'adapter tensor {k} contains NaN or infinite values')
     set_peft_model_state_dict(peft_model, state)

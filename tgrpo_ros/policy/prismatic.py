@@ -21,7 +21,7 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-from safetensors import safe_open
+from safetensors import safe_open, SafetensorError
 from safetensors.torch import save_file
 import torch
 from torch import nn
@@ -29,6 +29,7 @@ from transformers import AutoConfig, AutoModelForCausalLM
 
 from tgrpo_ros.policy.backbone import VLABackbone
 from tgrpo_ros.policy.openvla_layout import SKIPPED_CHECKPOINT_PARTS
+from tgrpo_ros.policy.tensor_file import TensorFileError
 from tgrpo_ros.policy.vision import spec_for_timm_id, TimmViT, ViTSpec
 
 CONFIG_FILE = 'config.json'
@@ -228,7 +229,14 @@ def load_weights(model: nn.Module, files: Sequence[Path]) -> list[str]:
     seen, skipped, unexpected = set(), [], []
     with torch.no_grad():
         for path in files:
-            with safe_open(str(path), framework='pt', device='cpu') as f:
+            if not path.is_file():
+                raise FileNotFoundError(f'weights file {path} does not exist')
+            try:
+                handle = safe_open(str(path), framework='pt', device='cpu')
+            except (SafetensorError, OSError) as exc:
+                raise TensorFileError(f'{path}: not a readable safetensors file ({exc})') \
+                    from None
+            with handle as f:
                 for name in f.keys():
                     if name not in state:
                         if any(p in name for p in SKIPPED_CHECKPOINT_PARTS):
@@ -240,6 +248,9 @@ def load_weights(model: nn.Module, files: Sequence[Path]) -> list[str]:
                     if tuple(t.shape) != tuple(state[name].shape):
                         raise ValueError(f'{path.name}: {name} has shape {tuple(t.shape)}, the '
                                          f'model expects {tuple(state[name].shape)}')
+                    if t.is_floating_point() != state[name].is_floating_point():
+                        raise ValueError(f'{path.name}: {name} has dtype {t.dtype}, the model '
+                                         f'expects {state[name].dtype}')
                     state[name].copy_(t.to(state[name].dtype))
                     seen.add(name)
     if unexpected:

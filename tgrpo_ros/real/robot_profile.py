@@ -130,8 +130,10 @@ def resolve_profile_path(name_or_path: str) -> Path:
 
 def load_profile(name_or_path: str) -> RobotProfile:
     path = resolve_profile_path(name_or_path)
-    with open(path) as f:
-        data = yaml.safe_load(f)
+    try:
+        data = yaml.safe_load(path.read_text(encoding='utf-8'))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ValueError(f'{path}: not a readable YAML robot profile: {exc}') from None
     return profile_from_dict(data, source=str(path))
 
 
@@ -142,8 +144,10 @@ class _Reader:
         if not isinstance(data, dict):
             raise ValueError(f'{source}: a robot profile must be a mapping, got {type(data)}')
         self.data, self.source = data, source
+        self.read: set[str] = set()  # every dotted field asked for, to find unknown ones
 
     def _get(self, dotted: str, default=None, required=True):
+        self.read.add(dotted)
         node = self.data
         for part in dotted.split('.'):
             if not isinstance(node, dict) or part not in node:
@@ -152,6 +156,23 @@ class _Reader:
                 return default
             node = node[part]
         return node
+
+    def unknown(self) -> list[str]:
+        """Fields of the file that nothing read (a typo would otherwise change nothing)."""
+        out = []
+
+        def walk(node: dict, prefix: str) -> None:
+            for key, value in node.items():
+                dotted = f'{prefix}{key}'
+                if dotted in self.read:
+                    continue
+                if isinstance(value, dict) and any(r.startswith(dotted + '.')
+                                                   for r in self.read):
+                    walk(value, dotted + '.')
+                else:
+                    out.append(dotted)
+        walk(self.data, '')
+        return out
 
     def fail(self, dotted: str, value, why: str):
         raise ValueError(f'{self.source}: field {dotted!r} = {value!r} {why}')
@@ -185,7 +206,8 @@ class _Reader:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                 self.fail(f'{dotted}[{k}]', v, 'must be a finite number')
             if (v <= low if low_open else v < low) or v > high:
-                self.fail(f'{dotted}[{k}]', v, f'is out of bounds ({low}, {high}]')
+                self.fail(f'{dotted}[{k}]', v,
+                          f'is out of bounds {"(" if low_open else "["}{low}, {high}]')
             out.append(float(v))
         return tuple(out)
 
@@ -219,10 +241,16 @@ def profile_from_dict(data: dict, source: str = '<dict>') -> RobotProfile:
             or not all(s in (1, -1, 1.0, -1.0) for s in signs):
         r.fail('gripper.state_signs', signs,
                f'must list +1 or -1 for each of the {len(joints)} gripper.state_joints')
+    # Both read whatever the interface, so that a wrong value is refused, not ignored.
+    command_topic = r.text('gripper.command_topic', '')
+    action_name = r.text('gripper.action_name', '')
+    if g_interface == 'action' and not action_name:
+        r.fail('gripper.action_name', action_name, "is required when gripper.interface is "
+               "'action'")
     gripper = GripperSpec(
         interface=g_interface,
-        command_topic=r.text('gripper.command_topic', '') if g_interface == 'topic' else '',
-        action_name=r.text('gripper.action_name') if g_interface == 'action' else '',
+        command_topic=command_topic if g_interface == 'topic' else '',
+        action_name=action_name if g_interface == 'action' else '',
         open_position=r.number('gripper.open_position', -1.0, 10.0, 0.08, low_open=False),
         closed_position=r.number('gripper.closed_position', -1.0, 10.0, 0.0, low_open=False),
         max_effort=r.number('gripper.max_effort', 0.0, 1000.0, 20.0, low_open=False),
@@ -236,12 +264,17 @@ def profile_from_dict(data: dict, source: str = '<dict>') -> RobotProfile:
         r.fail('cameras', cams, 'must map at least one policy camera name to a topic')
     cameras = []
     for name, spec in cams.items():
+        if not isinstance(name, str) or not name:
+            r.fail('cameras', name, 'has a camera name that is not a non-empty string')
         if isinstance(spec, str):
             spec = {'topic': spec}
-        if not isinstance(spec, dict) or not isinstance(spec.get('topic'), str):
-            r.fail(f'cameras.{name}', spec, 'must be a topic or {topic: ..., compressed: ...}')
-        cameras.append(CameraSpec(name=str(name), topic=spec['topic'],
-                                  compressed=bool(spec.get('compressed', False))))
+        if not isinstance(spec, dict) or not isinstance(spec.get('topic'), str) \
+                or not spec['topic'] or set(spec) - {'topic', 'compressed'} \
+                or not isinstance(spec.get('compressed', False), bool):
+            r.fail(f'cameras.{name}', spec, 'must be a topic or {topic: ..., compressed: '
+                   'true/false}')
+        cameras.append(CameraSpec(name=name, topic=spec['topic'],
+                                  compressed=spec.get('compressed', False)))
     quat = r.vector('home.orientation_xyzw', 4, -1.0, 1.0, low_open=False)
     norm = math.sqrt(sum(q * q for q in quat))
     if abs(norm - 1.0) > 1e-3:
@@ -254,7 +287,7 @@ def profile_from_dict(data: dict, source: str = '<dict>') -> RobotProfile:
     eef_source = r.text('state.eef_source', 'topic', allowed=EEF_SOURCES)
     if eef_source == 'topic' and not r.text('state.eef_pose_topic', ''):
         r.fail('state.eef_pose_topic', '', "is required when state.eef_source is 'topic'")
-    return RobotProfile(
+    profile = RobotProfile(
         name=r.text('name'), source=source, driver=r.text('driver'),
         untested=r.strings('untested'),
         control_rate_hz=r.number('control_rate_hz', 0.0, 1000.0),
@@ -281,3 +314,9 @@ def profile_from_dict(data: dict, source: str = '<dict>') -> RobotProfile:
         home_tolerance_m=r.number('home.tolerance_m', 0.0, 0.1),
         home_tolerance_rad=r.number('home.tolerance_rad', 0.0, 0.5),
         extra={k: v for k, v in data.items() if k == 'notes'})
+    r.read.add('notes')  # free text for people, kept in extra
+    unknown = r.unknown()
+    if unknown:
+        raise ValueError(f'{source}: unknown field(s) {unknown} (a misspelt field would be '
+                         'ignored; see config/robots/sim_test.yaml for every field)')
+    return profile

@@ -15,6 +15,16 @@ too, against the group's: one sampled at another fails the group (``StepAssemble
 
 The N environments of a request are the first N env ids alive (their reset service answers);
 environments that appear or disappear between groups are picked up or skipped.
+
+Faults within a group never hang it. A trajectory whose environment leaves the graph (its
+reset service disappears: the process died) is abandoned at once as ``env_died``; one whose
+next step has not joined for ``step_timeout_s`` (a lost or late observation, action or result)
+is abandoned as ``timeout`` and its episode ended. Either way the trial is invalid and the
+driver's rule for abnormal trials (``tgrpo_ros.training.trials``) masks it or skips the group.
+When every trajectory of a group times out (the policy node died and was restarted: the
+observations it had not answered are gone) all are masked and the group is skipped; when that
+happens to two groups in a row collection fails (``TimeoutError``): the graph, not a trial, is
+broken (e.g. no policy node at all).
 """
 
 from __future__ import annotations
@@ -77,6 +87,7 @@ class RosCollector(Collector):
         self.served = PolicyVersion(-1, '')
         self.expected = PolicyVersion(-1, '')
         self._last_progress = time.monotonic()
+        self._all_timed_out = 0  # consecutive groups whose every trajectory timed out
         node.create_subscription(ObservationMsg, 'observation', self._on_observation, RELIABLE)
         node.create_subscription(Action, 'action', self._on_action, RELIABLE)
         node.create_subscription(StepResult, 'step_result', self._on_result, RELIABLE)
@@ -168,6 +179,8 @@ class RosCollector(Collector):
                 with self._cond:
                     assembler.set_episode(env, int(res.episode_id))
             self._run_until_complete(request, assembler)
+            if not all(r == 'timeout' for r in assembler.reasons):
+                self._all_timed_out = 0
             self._settle(assembler)
             with self._cond:
                 assembler.check()
@@ -176,7 +189,8 @@ class RosCollector(Collector):
                                     assembler.num_stages, time.monotonic() - t0,
                                     assembler.stale_actions)
                 return Group(request=request, buffer=assembler.buffer, stats=stats,
-                             final_observations=final, valid=list(assembler.valid))
+                             final_observations=final, valid=list(assembler.valid),
+                             reasons=list(assembler.reasons))
         finally:
             with self._cond:
                 self.assembler = None
@@ -202,16 +216,37 @@ class RosCollector(Collector):
                 assembler.check()  # an action at another temperature fails the group now
                 if assembler.is_complete:
                     return
+            gone = self._gone(assembler)  # outside the lock: it asks the graph
+            with self._cond:
+                for i in gone:
+                    self._abandon(assembler, i, 'env_died', 'left the graph')
                 if time.monotonic() - self._last_progress > self.step_timeout:
+                    stuck = [i for i in range(len(assembler.env_ids))
+                             if assembler.buffer.is_active(i)]
                     missing = '; '.join(str(m) for m in assembler.missing()) or 'nothing'
-                    raise TimeoutError(f'group {request.group_id}: no step joined for '
-                                       f'{self.step_timeout:.0f} s; waiting for {missing} '
-                                       f'(dropped: {dict(assembler.counts)})')
+                    if len(stuck) == len(assembler.env_ids):
+                        self._all_timed_out += 1
+                        if self._all_timed_out >= 2:
+                            raise TimeoutError(
+                                f'group {request.group_id}: no step joined for '
+                                f'{self.step_timeout:.0f} s, the second group in a row; '
+                                f'waiting for {missing} (dropped: {dict(assembler.counts)})')
+                    for i in stuck:
+                        self._abandon(assembler, i, 'timeout',
+                                      f'no step for {self.step_timeout:.0f} s ({missing})')
+                    self._last_progress = time.monotonic()
+                if assembler.is_complete:
+                    continue
                 to_end = assembler.to_end()
                 if not to_end:
                     self._cond.wait(0.2)
             for i in to_end:
                 self._end(assembler, i)
+
+    def _gone(self, assembler: StepAssembler) -> list[int]:
+        """Trajectories still collecting whose environment left the graph (process died)."""
+        return [i for i, e in enumerate(assembler.env_ids)
+                if assembler.buffer.is_active(i) and not self.reset_clients[e].service_is_ready()]
 
     def _settle(self, assembler: StepAssembler) -> None:
         """End what still runs; give the ended episodes a moment to report (final obs)."""
@@ -224,13 +259,31 @@ class RosCollector(Collector):
         except TimeoutError:
             pass  # only the final observations wait on this; a missing one is tolerated
 
+    def _abandon(self, assembler: StepAssembler, i: int, reason: str, why: str) -> None:
+        """Give up trajectory i (under the lock); a dead environment is not asked to end."""
+        env = assembler.env_ids[i]
+        self.node.get_logger().warning(f'group {assembler.group_id}: {env} {why}; its trial '
+                                       f'is masked ({reason})')
+        assembler.abandon(i, reason)
+        if reason == 'env_died':
+            assembler.mark_end_requested(i)
+        self._cond.notify_all()
+
     def _end(self, assembler: StepAssembler, i: int) -> None:
         env = assembler.env_ids[i]
         req = EndEpisode.Request(episode_id=assembler.episode[i] or 0,
                                  reason=EndReason.GROUP_DONE.value)
         with self._cond:
             assembler.mark_end_requested(i)
-        res = self._call(self.end_clients[env], req, 30.0)
+            abandoned = assembler.abandoned[i]
+        try:
+            # an abandoned trial's environment may be hung or gone: ask briefly
+            res = self._call(self.end_clients[env], req, 5.0 if abandoned else 30.0)
+        except TimeoutError as exc:
+            if not abandoned:
+                raise
+            self.node.get_logger().warning(f'{env}: end_episode: {exc}')
+            return
         if not res.success:
             self.node.get_logger().warning(f'{env}: end_episode refused: {res.message}')
 

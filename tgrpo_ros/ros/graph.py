@@ -51,6 +51,9 @@ class NodeSpec:
     params_files: parameter YAML files (absolute paths, resolved by ``config_file``).
     parameters: parameter overrides applied after the files.
     required: if it exits, the whole graph is stopped.
+    respawn: if it exits (killed, crashed) while the graph runs, start it again after
+        ``respawn_delay`` seconds, as launch_ros's ``respawn`` does; such a node is not
+        ``required``.
     rename: start the node under ``name`` (False: keep the names the executable gives).
     """
 
@@ -61,10 +64,16 @@ class NodeSpec:
     parameters: dict[str, object] = field(default_factory=dict)
     remappings: list[tuple[str, str]] = field(default_factory=list)
     required: bool = True
+    respawn: bool = False
+    respawn_delay: float = 1.0
     # False for executables that hold several nodes (trainer_node): renaming would rename all.
     rename: bool = True
     # Parameters of the other nodes such an executable holds: node name -> overrides.
     extra_parameters: dict[str, dict[str, object]] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.respawn and self.required:
+            raise ValueError(f'node {self.name}: respawn and required exclude each other')
 
 
 @dataclass

@@ -48,5 +48,6 @@ def _nodes(context, graph_name: str):
             name=spec.name if spec.rename else None, namespace=spec.namespace or None,
             parameters=[*spec.params_files, *([str(overrides)] if overrides else [])],
             remappings=spec.remappings, output='screen',
+            respawn=spec.respawn, respawn_delay=spec.respawn_delay if spec.respawn else None,
             on_exit=Shutdown(reason=f'{spec.name} exited') if spec.required else None))
     return actions

@@ -8,11 +8,17 @@ parameter files. Node output goes to ``<run_dir>/logs/<node>.log`` so that the t
 progress bar. Ctrl-C (SIGINT) or SIGTERM (`kill`, docker/systemd stop) stops every node (SIGINT,
 then SIGTERM, then SIGKILL) before the launcher exits with 130 or 143, so no node is left orphaned;
 when a required node exits, everything is stopped (a non-zero exit is reported with the end of that
-node's log).
+node's log). A node marked ``respawn`` (the sim_train environments) that exits is started again
+after its ``respawn_delay``, as launch_ros's ``respawn`` does; its log continues in the same file.
+A launcher killed outright (SIGKILL, out of memory) takes its nodes with it: each
+node is started with Linux's parent-death signal set to SIGKILL (``_die_with_launcher``), as
+nothing is left to escalate a gentler signal; every save is SIGKILL-safe (run_folder.py).
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 import os
 from pathlib import Path
@@ -78,6 +84,32 @@ def write_overrides(spec: NodeSpec, folder: Path) -> Path | None:
     path = folder / (full_name(spec).strip('/').replace('/', '__') + '.yaml')
     path.write_text(yaml.safe_dump(sections, sort_keys=True))
     return path
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_launcher():
+    """Return a ``preexec_fn``: the child gets SIGKILL when the launcher dies (None off Linux).
+
+    prctl(PR_SET_PDEATHSIG) survives the exec of the node's Python. The check of the parent's
+    pid after it covers a launcher that died between fork and prctl. libc is resolved here, in
+    the launcher, so the forked child only makes two system calls.
+    """
+    if not sys.platform.startswith('linux'):
+        return None
+    try:
+        prctl = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6', use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    launcher = os.getpid()
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != launcher:
+            os._exit(1)
+
+    return preexec
 
 
 class _Progress:
@@ -150,11 +182,71 @@ def _handle_stop_signals(handler) -> dict:
     return {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
 
 
-def _tail(path: Path, lines: int = 25) -> str:
+_TRACEBACK = 'Traceback (most recent call last):'
+_CHAINED = ('During handling of the above exception, another exception occurred:',
+            'The above exception was the direct cause of the following exception:')
+
+
+def _tail(path: Path, lines: int = 25, most: int = 400) -> str:
+    """Return the end of a node's log: from its last traceback (chains whole) or ``lines``.
+
+    A crash's traceback is what the user needs first, and it is often longer than ``lines``:
+    it is shown whole (up to ``most`` lines), with the node's last words after it.
+    """
     try:
-        return '\n'.join(path.read_text(errors='replace').splitlines()[-lines:])
+        text = path.read_text(errors='replace').splitlines()
     except OSError:
         return '(no log)'
+    start = max(0, len(text) - lines)
+    starts = [i for i, line in enumerate(text) if line.startswith(_TRACEBACK)]
+    if starts:
+        first = starts[-1]
+        # walk back over 'During handling of the above exception' links to the chain's start
+        for i in reversed(starts[:-1]):
+            between = [t for t in text[i:first] if t.strip()]
+            if not any(t in _CHAINED for t in between):
+                break
+            first = i
+        start = min(start, first, max(first, len(text) - most))
+    return '\n'.join(text[start:])
+
+
+def _error_line(path: Path) -> str:
+    """Return the exception line of the last traceback in a node's log ('' if none)."""
+    try:
+        text = path.read_text(errors='replace').splitlines()
+    except OSError:
+        return ''
+    starts = [i for i, line in enumerate(text) if line.startswith(_TRACEBACK)]
+    if not starts:
+        return ''
+    return next((t for t in text[starts[-1] + 1:] if t.strip() and not t.startswith(' ')), '')
+
+
+def _respawn(procs: dict[str, subprocess.Popen], commands: dict[str, list[str]],
+             logs: dict[str, Path], respawn: dict[str, float], restart_at: dict[str, float],
+             env: dict[str, str], quiet: bool) -> None:
+    """Start again the respawn nodes that exited, each ``respawn_delay`` s after its exit."""
+    now = time.monotonic()
+    for key, delay in respawn.items():
+        rc = procs[key].poll()
+        if rc is None:
+            continue
+        if key not in restart_at:
+            restart_at[key] = now + delay
+            print(f'[launch] {key} exited with code {rc}; restarting it in {delay:g} s',
+                  file=sys.stderr, flush=True)
+        elif now >= restart_at[key]:
+            del restart_at[key]
+            with open(logs[key], 'a') as log:
+                log.write(f'\n[launch] restarted after exit code {rc}\n$ '
+                          + ' '.join(commands[key]) + '\n')
+                log.flush()
+                procs[key] = subprocess.Popen(commands[key], stdout=log,
+                                              stderr=subprocess.STDOUT, env=env,
+                                              preexec_fn=_die_with_launcher())
+            if not quiet:
+                print(f'[launch] restarted {key} (pid {procs[key].pid})', flush=True)
 
 
 def run_graph(graph_name: str, values: dict[str, str], quiet: bool = False) -> int:
@@ -171,19 +263,22 @@ def run_graph(graph_name: str, values: dict[str, str], quiet: bool = False) -> i
     logs: dict[str, Path] = {}
     env = dict(os.environ, PYTHONUNBUFFERED='1')
     required = {full_name(s) for s in specs if s.required}
+    respawn = {full_name(s): s.respawn_delay for s in specs if s.respawn}
+    commands: dict[str, list[str]] = {}
+    restart_at: dict[str, float] = {}  # respawn nodes that exited: when to start them again
     code = 0
     previous = _handle_stop_signals(_raise_stop)
     try:
         # started inside the try: a signal during start-up still stops what already runs
         for spec in specs:
             key = full_name(spec)
-            cmd = node_command(spec, write_overrides(spec, run_dir / 'params'))
+            cmd = commands[key] = node_command(spec, write_overrides(spec, run_dir / 'params'))
             logs[key] = log_dir / (key.strip('/').replace('/', '__') + '.log')
             with open(logs[key], 'w') as log:
                 log.write('$ ' + ' '.join(cmd) + '\n')
                 log.flush()
                 procs[key] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                              env=env)
+                                              env=env, preexec_fn=_die_with_launcher())
             if not quiet:
                 print(f'[launch] started {key} (pid {procs[key].pid}), log: {logs[key]}',
                       flush=True)
@@ -198,11 +293,15 @@ def run_graph(graph_name: str, values: dict[str, str], quiet: bool = False) -> i
                     code = 1
                     print(f'\n[launch] required node {key} exited with code {rc}; stopping. '
                           f'End of {logs[key]}:\n{_tail(logs[key])}', file=sys.stderr)
+                    if _error_line(logs[key]):  # the one line to read first, last
+                        print(f'[launch] {key} failed: {_error_line(logs[key])}',
+                              file=sys.stderr)
                 elif not quiet:
                     print(f'\n[launch] {key} finished; stopping the graph', flush=True)
                 break
-            if len(ended) == len(procs):
+            if len(ended) == len(procs) and not respawn:
                 break
+            _respawn(procs, commands, logs, respawn, restart_at, env, quiet)
             time.sleep(0.5)
     except (_Stop, KeyboardInterrupt) as stop:
         signum = stop.signum if isinstance(stop, _Stop) else signal.SIGINT

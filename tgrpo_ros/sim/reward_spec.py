@@ -222,16 +222,20 @@ def parse_spec(raw: Mapping[str, Any], source: str = '<dict>') -> RewardSpec:
                                   + (' (version 1)' if k in TOP_FIELDS_V2 else ''))
     predicates = {**PREDICATES, **(PREDICATES_V2 if version >= 2 else {})}
     progresses = {**PROGRESSES, **(PROGRESSES_V2 if version >= 2 else {})}
-    if 'task' not in raw or not isinstance(raw['task'], str):
+    if not isinstance(raw.get('description', ''), str):
+        raise RewardSpecError(f'{source}: description must be text, got '
+                              f'{raw["description"]!r}')
+    if 'task' not in raw or not isinstance(raw['task'], str) or not raw['task']:
         raise RewardSpecError(f"{source}: missing field 'task' (\"<suite>/<task_name>\")")
     roles = raw.get('roles') or {}
     if not isinstance(roles, Mapping) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in roles.items()):
         raise RewardSpecError(f'{source}: roles must map role names to object names')
     if GRIPPER in roles:
-        raise RewardSpecError(f"{source}: role name 'gripper' is reserved")
+        raise RewardSpecError(f"{source}: roles: role name 'gripper' is reserved")
     bonus = raw.get('success_bonus', 1.0)
-    if isinstance(bonus, bool) or not isinstance(bonus, (int, float)) or bonus < 0:
+    if isinstance(bonus, bool) or not isinstance(bonus, (int, float)) \
+            or not math.isfinite(bonus) or bonus < 0:
         raise RewardSpecError(f'{source}: success_bonus must be a number >= 0, got {bonus!r}')
     stages_raw = raw.get('stages')
     if not isinstance(stages_raw, list) or not stages_raw:
@@ -247,6 +251,8 @@ def parse_spec(raw: Mapping[str, Any], source: str = '<dict>') -> RewardSpec:
                                       f'{", ".join(sorted(STAGE_FIELDS))}')
         if 'name' not in s or 'predicate' not in s:
             raise RewardSpecError(f"{where}: needs 'name' and 'predicate'")
+        if not isinstance(s['name'], str) or not s['name']:
+            raise RewardSpecError(f'{where}.name: expected text, got {s["name"]!r}')
         pred = _term(s['predicate'], predicates, f'{where}.predicate', version)
         prog = _term(s['progress'], progresses, f'{where}.progress', version) if s.get(
             'progress') is not None else None
@@ -260,8 +266,10 @@ def parse_spec(raw: Mapping[str, Any], source: str = '<dict>') -> RewardSpec:
 def load_spec(path: str | os.PathLike) -> RewardSpec:
     """Read and format-check a YAML spec file."""
     p = Path(path)
-    with open(p) as f:
-        raw = yaml.safe_load(f)
+    try:
+        raw = yaml.safe_load(p.read_text(encoding='utf-8'))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise RewardSpecError(f'{p}: not a readable YAML reward spec: {exc}') from None
     return parse_spec(raw, source=str(p))
 
 

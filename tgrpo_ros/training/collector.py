@@ -27,7 +27,7 @@ How the cases the interface is meant for fit:
 - Trials run one after another on one robot (sim-to-real): a collector that runs the N trials
   of a request in sequence on its one arm and fills trajectory i with trial i. Nothing in
   ``Group`` assumes the N trajectories ran at the same time; ``valid`` lets it mark a trial an
-  operator aborted, and the driver can mask it.
+  operator aborted, and the driver masks it (``tgrpo_ros.training.trials``).
 - Several groups at once (throughput): ``collect_many(requests)`` returns one ``Group`` per
   request; a collector with more environments than N overrides it to run them concurrently
   (group ids keep their messages apart). The default collects them one after another.
@@ -43,6 +43,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+import hashlib
 import math
 from typing import Any, Literal, Sequence
 
@@ -54,6 +55,17 @@ Purpose = Literal['train', 'eval']
 PURPOSES = ('train', 'eval')
 # Evaluation groups are numbered from here: far above any iteration count, below 2**63.
 EVAL_GROUP_ID_BASE = 1_000_000_000
+
+
+def sampler_seed(run_seed: int, version: int, group_id: int) -> int:
+    """Seed of the sampling noise for ``group_id`` acted by policy ``version`` (63 bits).
+
+    Derived, not carried: a policy node started again (a crash, a resumed run) draws the same
+    noise for the same group and version as one that ran all along, without any state to save.
+    A hash rather than arithmetic so neighbouring groups get unrelated streams.
+    """
+    digest = hashlib.sha256(f'{int(run_seed)}/{int(version)}/{int(group_id)}'.encode()).digest()
+    return int.from_bytes(digest[:8], 'little') >> 1
 
 
 @dataclass(frozen=True)
@@ -146,8 +158,10 @@ class Group:
     final_observations: N entries, the observation reached by each trajectory's last valid
         step (what PPO bootstraps from), or None where the collector never saw it (over ROS an
         environment publishes no observation after its episode ended at its time limit).
-    valid: (N,) whether each trial ran normally (False: the environment reported an error);
-        kept for a later masking of abnormal trials, the update does not read it yet.
+    valid: (N,) whether each trial ran normally. False: it ended abnormally (an environment
+        error, its environment died, a step timed out, an emergency stop or operator abort);
+        the driver masks it out by the one rule in ``tgrpo_ros.training.trials``.
+    reasons: (N,) why each invalid trial is invalid (``trials.REASONS``), '' for valid ones.
     """
 
     request: GroupRequest
@@ -155,13 +169,17 @@ class Group:
     stats: GroupStats
     final_observations: list[Any]
     valid: list[bool] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
 
     def __post_init__(self):
         n = self.request.num_envs
         if not self.valid:
             self.valid = [True] * n
-        if len(self.final_observations) != n or len(self.valid) != n:
-            raise ValueError(f'a group of {n} needs {n} final observations and validity flags')
+        if not self.reasons:
+            self.reasons = ['' if ok else 'error' for ok in self.valid]
+        if len(self.final_observations) != n or len(self.valid) != n or len(self.reasons) != n:
+            raise ValueError(f'a group of {n} needs {n} final observations, validity flags and '
+                             'reasons')
 
 
 class Collector(ABC):

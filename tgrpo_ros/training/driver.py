@@ -30,7 +30,8 @@ from tgrpo_ros.training.policy_setup import policy_for
 from tgrpo_ros.training.rollout import EnvGroupFactory, InProcessCollector
 from tgrpo_ros.training.run_folder import default_run_dir, RunFolder
 from tgrpo_ros.training.settings import resolve, SimTrainSettings
-from tgrpo_ros.training.trainer import TGRPOTrainer
+from tgrpo_ros.training.trainer import TGRPOTrainer, UpdateResult
+from tgrpo_ros.training.trials import apply_trial_rule, TrialOutcome, valid_stats
 from tgrpo_ros.versioning import PolicyVersion
 
 Log = Callable[[str], None]
@@ -126,7 +127,8 @@ def evaluate(settings: SimTrainSettings, collector: Collector, iteration: int,
     t0 = time.monotonic()
     groups = collector.collect_many(eval_requests(settings, iteration))
     states = [s for g in groups for s in g.request.init_states]
-    return evaluation_row(iteration, version, [g.stats for g in groups], states,
+    # Abnormal trials (tgrpo_ros.training.trials) are left out of the pooled statistics.
+    return evaluation_row(iteration, version, [valid_stats(g) for g in groups], states,
                           time.monotonic() - t0)
 
 
@@ -168,25 +170,34 @@ def train(settings: SimTrainSettings, collector: Collector, policy: VLAPolicy,
 
     for it in range(start, settings.run.iterations + 1):
         request = train_request(settings, it)
-        group = collector.collect(request)
-        last_values = None
-        if trainer.uses_critic:
-            last_values = critic_values(policy, group, settings.algo.temperature,
-                                        settings.algo.minibatch_size)
-        update = trainer.update(group.buffer, last_values)
+        # Abnormal trials are masked; a group left with < 2 valid trials is skipped (no update,
+        # the adapter is saved unchanged so every iteration still commits one).
+        outcome = apply_trial_rule(collector.collect(request))
+        group = outcome.group
+        if group is None:
+            update = skipped_update()
+        else:
+            last_values = None
+            if trainer.uses_critic:
+                last_values = critic_values(policy, group, settings.algo.temperature,
+                                            settings.algo.minibatch_size)
+            update = trainer.update(group.buffer, last_values)
         adapter = str(run.adapter_dir(it))
-        version = policy.save_adapter(adapter, it)
+        with run.saving_adapter(it):  # a full disk: an error naming the folder and what is kept
+            version = policy.save_adapter(adapter, it)
         collector.serve(version, adapter)
         evaluation = (evaluate(settings, collector, it, version)
                       if evaluation_due(settings, it) else None)
-        env_steps_total += group.stats.env_steps
-        row = metrics_row(it, request.task, request.init_states[0], group.stats, update,
-                          version, env_steps_total, settings.algo.lr)
+        env_steps_total += outcome.stats.env_steps
+        row = metrics_row(it, request.task, request.init_states[0], outcome.stats, update,
+                          version, env_steps_total, settings.algo.lr,
+                          masked_trials=outcome.masked, group_skipped=outcome.skipped,
+                          masked_reasons=outcome.reasons)
         run.complete_iteration(it, row, trainer.state_dict(), version, evaluation=evaluation)
         run.progress(it, _postfix(run))
         if on_iteration is not None:
             on_iteration(row, version)
-        log(_iteration_line(settings, row, group, update))
+        log(_iteration_line(settings, row, outcome, update))
         if evaluation is not None:
             log(_eval_line(evaluation))
     return run.finish()
@@ -207,13 +218,26 @@ def _postfix(run: RunFolder) -> dict:
     return out
 
 
-def _iteration_line(settings: SimTrainSettings, row: dict, group: Group, update) -> str:
+def _iteration_line(settings: SimTrainSettings, row: dict, outcome: TrialOutcome,
+                    update) -> str:
     steps = row['first_success_step']
     first = 'none' if math.isnan(steps) else f'{int(steps)} steps'
+    faults = ''
+    if outcome.masked:
+        faults = (f' masked {outcome.masked} abnormal trial(s) ({", ".join(outcome.reasons)})'
+                  + ('; group skipped: fewer than 2 valid trials' if outcome.skipped else ''))
     return (f'[train] iter {row["iteration"]}/{settings.run.iterations} task {row["task"]} state '
             f'{row["init_state"]}: return {row["mean_return"]:.3f} first success {first} '
             f'loss {row["loss"]:.4f} |logratio|0 {row["first_abs_log_ratio_max"]:.1e} '
-            f'({group.stats.rollout_time_s:.1f}s + {update.update_time_s:.1f}s)')
+            f'({outcome.stats.rollout_time_s:.1f}s + {update.update_time_s:.1f}s){faults}')
+
+
+def skipped_update() -> UpdateResult:
+    """Return the update of a skipped group: none (NaN diagnostics, no sample, no step)."""
+    nan = math.nan
+    return UpdateResult(loss=nan, pg_loss=nan, kl_ref=nan, approx_kl=nan, clip_frac=nan,
+                        ratio_mean=nan, ratio_max=nan, first_abs_log_ratio_max=nan,
+                        grad_norm=nan, samples=0, minibatches=0, update_time_s=0.0)
 
 
 def _eval_line(e: dict) -> str:

@@ -20,11 +20,16 @@ from tgrpo_ros.versioning import PolicyVersion
 
 def metrics_row(iteration: int, task: str, init_state: int, stats: GroupStats,
                 update: UpdateResult, version: PolicyVersion, env_steps_total: int,
-                lr: float) -> dict:
+                lr: float, *, masked_trials: int = 0, group_skipped: bool = False,
+                masked_reasons: Sequence[str] = ()) -> dict:
     """Flat dict of scalars (CSV/TensorBoard) plus a few ';'-joined per-trajectory lists.
 
     The keys are the same for every collector and iteration (metrics.csv's columns are fixed
     within a run): ``first_success_step`` is NaN when no trajectory succeeded.
+    stats: the valid trials' (``tgrpo_ros.training.trials``); the whole group's when skipped.
+    masked_trials: abnormal trials masked out of this iteration's group; group_skipped: 1 when
+    fewer than 2 valid trials remained and nothing was learned (update columns NaN);
+    masked_reasons: ';'-joined reasons of the masked trials ('' when none).
     """
     n = len(stats.returns)
     hist = [0] * (stats.num_stages + 1)
@@ -58,6 +63,9 @@ def metrics_row(iteration: int, task: str, init_state: int, stats: GroupStats,
         'rollout_time_s': stats.rollout_time_s,
         'update_time_s': update.update_time_s,
         'stale_actions': stats.stale_actions,
+        'masked_trials': int(masked_trials),
+        'group_skipped': int(bool(group_skipped)),
+        'masked_reasons': ';'.join(masked_reasons),
         'policy_version': version.version,
         'policy_sha256': version.sha256,
     }

@@ -29,10 +29,12 @@ name, fsynced, renamed, and its folder fsynced):
    state files all exist by then;
 5. the previous iteration's state files removed; TensorBoard and the plot refreshed.
 
-A crash anywhere leaves the previous commit intact; ``discard_uncommitted`` (called before a
-run continues in a folder) drops what came after it: CSV rows past the committed iteration
-(rewritten atomically), adapters and state files of later iterations, temporary files. So
-metrics.csv always holds rows 1..N, paired with iteration N's adapter and state.
+A crash anywhere leaves the previous commit intact (a full disk too: ``DiskFullError`` names
+the file and the iteration kept, and what was being written is removed);
+``discard_uncommitted`` (called before a run continues in a folder) drops what came after it:
+CSV rows past the committed iteration (rewritten atomically), adapters and state files of later
+iterations, temporary files. So metrics.csv always holds rows 1..N, paired with iteration N's
+adapter and state.
 
 ``config.yaml`` is written once, when the run starts; a resumed run compares its settings
 (``write_config``): a change that alters what the run computes is refused, naming it;
@@ -47,6 +49,7 @@ test/training/test_run_folder_crash.py kills at every point and resumes.
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import math
@@ -61,7 +64,8 @@ import time
 import torch
 import yaml
 
-from tgrpo_ros.training.state_files import (fsync_dir, load_state, save_state, state_paths,
+from tgrpo_ros.training.state_files import (DiskFullError, fsync_dir, load_state,
+                                            naming_a_full_disk, save_state, state_paths,
                                             write_durably)
 
 # Settings a resumed run may change: they do not alter what the run computes (more iterations
@@ -230,17 +234,21 @@ class RunFolder:
         point = _CommitPoints(iteration)  # the test hook's kill points, between file operations
         point()
         name = f'iter_{iteration:04d}'
-        save_state(self.path / 'state' / name, trainer_state, point)
-        self._append_row(row)
+        with naming_a_full_disk(self.path / 'state' / name, self.kept(iteration)):
+            save_state(self.path / 'state' / name, trainer_state, point)
+        with naming_a_full_disk(self.path / 'metrics.csv', self.kept(iteration)):
+            self._append_row(row)
         point()
         if evaluation is not None:
-            _append_csv(self.path / 'evaluation.csv', evaluation, self._evals)
+            with naming_a_full_disk(self.path / 'evaluation.csv', self.kept(iteration)):
+                _append_csv(self.path / 'evaluation.csv', evaluation, self._evals)
             point()
-        write_durably(self.path / 'state' / LAST_COMPLETE, json.dumps({
-            'iteration': iteration, 'adapter': str(self.adapter_dir(iteration)),
-            'state': name, 'version': adapter_version.version,
-            'sha256': adapter_version.sha256,
-            'env_steps': row.get('env_steps_total', 0)}).encode(), point)
+        with naming_a_full_disk(self.path / 'state' / LAST_COMPLETE, self.kept(iteration)):
+            write_durably(self.path / 'state' / LAST_COMPLETE, json.dumps({
+                'iteration': iteration, 'adapter': str(self.adapter_dir(iteration)),
+                'state': name, 'version': adapter_version.version,
+                'sha256': adapter_version.sha256,
+                'env_steps': row.get('env_steps_total', 0)}).encode(), point)
         # Committed: the previous iteration's state is no longer a resume point.
         for f in state_paths(self.path / 'state' / f'iter_{iteration - 1:04d}'):
             f.unlink(missing_ok=True)
@@ -249,6 +257,18 @@ class RunFolder:
         if evaluation is not None:
             self._tensorboard_evaluation(evaluation)
         self.plot()
+
+    def kept(self, iteration: int) -> str:
+        """Say what a save failing before iteration ``iteration``'s commit leaves (errors)."""
+        done = (f'iteration {iteration - 1}, the last committed one, is intact'
+                if iteration > 1 else 'no iteration was committed yet')
+        return (f'Iteration {iteration} is not saved; {done}: free some space, then resume the '
+                f'run (tgrpo-ros launch sim_train --resume {self.path}, or tgrpo-ros train '
+                '--resume).')
+
+    def saving_adapter(self, iteration: int):
+        """Context of the adapter save before the commit: a full disk is named clearly."""
+        return naming_a_full_disk(self.adapter_dir(iteration), self.kept(iteration))
 
     @staticmethod
     def commit_points(evaluation: bool) -> int:
@@ -423,13 +443,26 @@ def _append_csv(f: Path, row: dict, rows: list[dict]) -> None:
             raise ValueError(f'{f.name}: row keys changed within a run (missing '
                              f'{sorted(set(columns) - set(row))})')
         row = {k: row[k] for k in columns}
-    with open(f, 'a', newline='') as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(row))
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
-        fh.flush()
-        os.fsync(fh.fileno())
+    text = io.StringIO(newline='')
+    writer = csv.DictWriter(text, fieldnames=list(row))
+    if new:
+        writer.writeheader()
+    writer.writerow(row)
+    data = memoryview(text.getvalue().encode())
+    fd = os.open(f, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            while data:
+                data = data[os.write(fd, data):]
+            os.fsync(fd)
+        except OSError as exc:
+            os.ftruncate(fd, size)  # no partial row; a full disk leaves the earlier rows whole
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise DiskFullError(f, exc) from exc
+            raise
+    finally:
+        os.close(fd)
     if new:
         fsync_dir(f.parent)
     rows.append({k: str(v) for k, v in row.items()})

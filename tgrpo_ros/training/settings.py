@@ -87,6 +87,11 @@ class EnvSettings:
         ".yaml; a task without one is an error naming the command that writes one: tgrpo-ros "
         "reward-spec generate), 'success_only' = 1 on success else 0 (step advantages are then "
         'zero).', choices=REWARDS, launch_arg='reward')
+    drop_messages: str = setting(
+        '', "Fault injection for tests, off when '': messages the environment nodes lose, "
+        "comma-separated '<env_id>:<observation|action|step_result>:<episode>:<step>' "
+        '(episodes count from 1 in each node process); the learner masks the trial that '
+        'waits for it (run.step_timeout_s).')
 
 
 @dataclass(frozen=True)
@@ -143,7 +148,9 @@ class RunSettings:
         'env', 'Environment ids (and ROS namespaces) are <env_prefix>0 .. <env_prefix>N-1, '
         'N = algo.group_size.')
     step_timeout_s: float = setting(
-        120.0, 'Fail if the group makes no progress for this long.', unit='s',
+        120.0, 'A trial whose next step has not arrived for this long is masked as timed out '
+        '(a lost message); a group whose every trial times out is skipped, and two such '
+        'groups in a row fail the run.', unit='s',
         range='(0, 86400]')
     startup_timeout_s: float = setting(
         300.0, 'Wait at most this long for environments and the policy node to appear.',
@@ -394,6 +401,10 @@ def coerce(entry: Entry, value: Any) -> Any:
         if not isinstance(value, (list, tuple)):
             raise TypeError(f'{name} must be a list, got {type(value).__name__} {value!r}')
         if entry.item is str:
+            # names or indices (tasks: [0, 1]); anything else would become nonsense text
+            bad = [v for v in value if isinstance(v, bool) or not isinstance(v, (str, int))]
+            if bad:
+                raise TypeError(f'{name} must be a list of names, got {bad[0]!r} in {value!r}')
             return tuple(str(v) for v in value)
         return tuple(_scalar(entry, entry.item, v) for v in value)
     return _scalar(entry, entry.kind, value)
@@ -551,15 +562,24 @@ def read_parameter_file(path: str | Path, node: str = 'learner') -> dict[str, An
     Keys outside the settings' sections (other nodes' own parameters) are left out; a key inside
     a section that names no setting is an error (a typo would otherwise change nothing).
     """
-    data = yaml.safe_load(Path(path).read_text()) or {}
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding='utf-8')) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ValueError(f'{path}: not a readable YAML parameter file: {exc}') from None
     if not isinstance(data, dict):
-        raise ValueError(f'{path}: not a ROS 2 parameter file')
+        raise ValueError(f'{path}: not a ROS 2 parameter file (a mapping of node names to '
+                         f'ros__parameters), got {type(data).__name__}')
     table = entries()
     out: dict[str, Any] = {}
-    matching = [k for k in data if k.strip('/') in ('**', '*')]
-    matching += [k for k in data if k not in matching and k.strip('/').split('/')[-1] == node]
+    names = [k for k in data if isinstance(k, str)]
+    matching = [k for k in names if k.strip('/') in ('**', '*')]
+    matching += [k for k in names if k not in matching and k.strip('/').split('/')[-1] == node]
     for key in matching:
-        params = (data[key] or {}).get('ros__parameters', {}) or {}
+        section = data[key] or {}
+        params = (section.get('ros__parameters') or {}) if isinstance(section, dict) else None
+        if not isinstance(params, dict):
+            raise ValueError(f'{path}: {key}: expected {{ros__parameters: {{<setting>: '
+                             f'<value>}}}}, got {section!r}'[:300])
         for name, value in _flatten(params).items():
             if name in table:
                 out[name] = value

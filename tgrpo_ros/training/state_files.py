@@ -13,15 +13,21 @@ what ``optimizer.state_dict()``, ``torch.Generator.get_state()``, a numpy bit ge
 Neither format can run code when read (a pickle can), so a run folder someone hands over is
 safe to resume. Each file is written to a temporary name, fsynced, renamed over the old one,
 and the folder fsynced: after a crash a file is either the old one or the new one, whole.
+
+A full disk (ENOSPC, or a quota: EDQUOT) raises ``DiskFullError``, whose message names the file
+and says the disk is full; the temporary file is removed and the old file is left as it was.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+import errno
 import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Callable
+import shutil
+from typing import Any, Callable, Iterator
 
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
@@ -37,6 +43,62 @@ Step = Callable[[], None]
 
 def _nothing() -> None:
     pass
+
+
+# --- a full disk ------------------------------------------------------------------------------
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+class DiskFullError(OSError):
+    """No space left for a save; the message names the file, the free space and what is kept."""
+
+    def __init__(self, path: Path, cause: BaseException, kept: str = '') -> None:
+        path = Path(path)
+        folder = next((p for p in (path, *path.parents) if p.exists()), path.parent)
+        try:
+            free = f'{shutil.disk_usage(folder).free / 2**20:.1f} MiB free'
+        except OSError:
+            free = 'free space unknown'
+        self.message = (f'cannot save {path}: the disk is full ({_reason(cause)}; {free} on the '
+                        f'filesystem of {folder}).' + (f' {kept}' if kept else ''))
+        super().__init__(errno.ENOSPC, self.message, str(path))
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _reason(exc: BaseException) -> str:
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+
+
+def is_disk_full(exc: BaseException | None) -> bool:
+    """Return True if ``exc`` (or what caused it) is a full disk or an exhausted quota."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in _FULL:
+            return True
+        # Rust writers (safetensors) report it only in their text: '(os error 28)'
+        text = str(exc)
+        if f'os error {errno.ENOSPC}' in text or 'No space left on device' in text:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+@contextmanager
+def naming_a_full_disk(path: Path, kept: str = '') -> Iterator[None]:
+    """Turn a full disk while saving ``path`` into a ``DiskFullError`` that says ``kept``."""
+    try:
+        yield
+    except DiskFullError as exc:
+        if kept and kept not in exc.message:
+            exc.message += f' {kept}'
+        raise
+    except Exception as exc:  # noqa: BLE001 - only a full disk is translated; the rest re-raised
+        if is_disk_full(exc):
+            raise DiskFullError(path, exc, kept) from exc
+        raise
 
 
 # --- durable writes ---------------------------------------------------------------------------
@@ -57,10 +119,16 @@ def write_durably(path: Path, data: bytes, step: Step = _nothing) -> None:
     """
     path = Path(path)
     tmp = path.with_name(path.name + '.tmp')
-    with open(tmp, 'wb') as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
+    try:
+        with open(tmp, 'wb') as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)  # a partial file would only hold on to the little space left
+        if exc.errno in _FULL:
+            raise DiskFullError(path, exc) from exc
+        raise
     step()
     os.replace(tmp, path)
     fsync_dir(path.parent)

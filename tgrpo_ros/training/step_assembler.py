@@ -21,6 +21,10 @@ What it tolerates, and counts (``counts``):
 - ``stale_actions``: actions whose policy version is not the one expected for the group
   (their steps are still added: they are what the environment did).
 
+What it gives up on: a trajectory the collector ``abandon``s (its environment died, or its next
+step never came) is stopped where it stands and marked invalid with the reason
+(``valid``, ``reasons``); the rule for abnormal trials (``tgrpo_ros.training.trials``) masks it.
+
 What it refuses: an action sampled at another temperature than the group's. Its log-probs are
 of another distribution, so every ratio the learner forms from them is biased, and masking the
 trajectory would hide a policy node that is set up wrong (every later group would be the same).
@@ -136,7 +140,9 @@ class StepAssembler:
         self.finished = [False] * n     # a result said done (success, time limit, error)
         self.ended_at: list[int | None] = [None] * n  # ENDED after this many applied steps
         self.end_requested = [False] * n
+        self.abandoned = [False] * n    # given up on (``abandon``): nothing more is joined
         self.valid = [True] * n
+        self.reasons = [''] * n         # why a trial is invalid (tgrpo_ros.training.trials)
         self.max_stage = [0] * n
         self.num_stages = 0
         self.stale_versions: Counter[int] = Counter()
@@ -215,7 +221,7 @@ class StepAssembler:
 
     def _flush(self, i: int) -> None:
         """Join env i's steps in order while all three parts of the next one are in."""
-        while not self.finished[i]:
+        while not self.finished[i] and not self.abandoned[i]:
             key = (i, self.next_step[i])
             parts = self._parts.get(key, {})
             if not all(p in parts for p in PARTS):
@@ -226,8 +232,8 @@ class StepAssembler:
             self.counts['joined'] += 1
             if res.done:
                 self.finished[i] = True
-            if res.done_reason == DoneReason.ERROR.value:
-                self.valid[i] = False
+            if res.done_reason == DoneReason.ERROR.value and self.valid[i]:
+                self.valid[i], self.reasons[i] = False, 'error'
             if int(act.version) != self.expected_version:
                 self.stale_versions[int(act.version)] += 1
             if not self.buffer.is_active(i):
@@ -238,6 +244,17 @@ class StepAssembler:
             self.acted[i].append(obs.observation)
             self.max_stage[i] = max(self.max_stage[i], int(res.stage))
             self.num_stages = int(res.num_stages)
+
+    def abandon(self, i: int, reason: str) -> None:
+        """Give up trajectory i: its environment died or a step never came.
+
+        Marks it invalid for ``reason`` and stops it in the buffer where it stands, so the
+        group can complete; records of it that still arrive are not joined.
+        """
+        if self.valid[i]:
+            self.valid[i], self.reasons[i] = False, reason
+        self.abandoned[i] = True
+        self.buffer.stop(i)
 
     # --- state ------------------------------------------------------------------------------
     def check(self) -> None:
@@ -255,8 +272,11 @@ class StepAssembler:
         return self.buffer.is_complete
 
     def env_done(self, i: int) -> bool:
-        """Environment i sends nothing more: its episode is over and every step is joined."""
-        if self.finished[i]:
+        """Environment i sends nothing more: its episode is over and every step is joined.
+
+        An abandoned trajectory counts as done: nothing more of it is waited for.
+        """
+        if self.finished[i] or self.abandoned[i]:
             return True
         return self.ended_at[i] is not None and self.next_step[i] >= self.ended_at[i]
 

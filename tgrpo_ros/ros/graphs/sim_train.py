@@ -119,12 +119,16 @@ def build(v: dict[str, str]) -> list[NodeSpec]:
     params = parameter_files(v)
     shared_topics = [(t, f'/{t}') for t in ('observation', 'action', 'step_result',
                                              'policy_version')]
+    # An environment that dies is restarted (its trial is masked, tgrpo_ros.training.trials);
+    # the learner picks it up again at the next group.
     nodes = [NodeSpec('sim_env_node', 'sim_env', namespace=e, params_files=params,
-                      remappings=shared_topics, parameters=dict(overrides))
+                      remappings=shared_topics, parameters=dict(overrides), required=False,
+                      respawn=True)
              for e in settings.env_ids]
     if v['placement'] == 'separate':
+        # Restarted if it dies: it loads the learner's latest (latched) adapter announcement.
         nodes.append(NodeSpec('policy_node', 'policy', params_files=params,
-                              parameters=dict(overrides)))
+                              parameters=dict(overrides), required=False, respawn=True))
         nodes.append(NodeSpec('learner_node', 'learner', params_files=params,
                               parameters=dict(overrides)))
     else:

@@ -47,6 +47,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Bool, Float64MultiArray, Header
 from std_srvs.srv import Trigger
 
+from tgrpo_ros.contract import ACTION_DIM
 from tgrpo_ros.msg import Action, Ids, Observation
 from tgrpo_ros.ros.eef_pose import EefPoseSource, now_s, stamp_to_s
 from tgrpo_ros.ros.node_main import run_node
@@ -164,8 +165,9 @@ class ArmAdapter(Node):
                                        produced=produced)
         if reason is not None:
             self._rejected += 1
-            self.get_logger().error(f'{reason.value}: rejected action for step {msg.ids.step}: '
-                                    f'{list(msg.action)}')
+            self.get_logger().error(f'{reason.value}: rejected Action.action for step '
+                                    f'{msg.ids.step} ({len(msg.action)} values, '
+                                    f'{ACTION_DIM} expected, all finite): {list(msg.action)}')
             self._tick()  # halt now, not at the next period
 
     def _on_observation(self, msg: Observation) -> None:

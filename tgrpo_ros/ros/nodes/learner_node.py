@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import traceback
 
 import rclpy
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
@@ -98,6 +99,8 @@ def run_learner(nodes_factory, args=None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         code = 130
     except Exception as exc:  # noqa: BLE001 - report clearly, exit non-zero
+        # The whole traceback (where it failed: the launcher shows it), then one line to grep.
+        traceback.print_exc(file=sys.stderr)
         print(f'[learner] error: {type(exc).__name__}: {exc}', file=sys.stderr, flush=True)
         code = 1
     finally:

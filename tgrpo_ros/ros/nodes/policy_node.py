@@ -13,9 +13,16 @@ Nothing here knows about simulation. Topics:
   share with it (``policy.temperature``, ``policy.lora_rank``, ``policy.lora_alpha``, ...);
 - parameters: the ``policy`` settings, ``env.cameras`` and ``run.seed``
   (tgrpo_ros.training.settings; config/sim_train.yaml documents them);
-- subscribes ``adapter_announcement`` (tgrpo_ros/AdapterAnnouncement): loads the announced
-  adapter after checking its SHA-256; a bad or missing adapter keeps the old version and logs
-  the error.
+- subscribes ``adapter_announcement`` (tgrpo_ros/AdapterAnnouncement, latched): loads the
+  announced adapter after checking its SHA-256; a bad or missing adapter keeps the old version
+  and logs the error. The subscription is transient-local, so a policy node started again
+  (after a crash; sim_train respawns it) loads the learner's latest announcement and serves
+  that version, not the start.
+
+Sampling noise: the generator is seeded from (``run.seed``, policy version, group id)
+(``tgrpo_ros.training.collector.sampler_seed``) whenever a batch's group or the version
+changes, so a restarted node or a resumed run draws the same noise for a group as one that ran
+all along (given the same batches); nothing needs saving.
 """
 
 from __future__ import annotations
@@ -30,10 +37,12 @@ import torch
 
 from tgrpo_ros.msg import Action, AdapterAnnouncement, Observation as ObservationMsg
 from tgrpo_ros.msg import PolicyVersion as PolicyVersionMsg
-from tgrpo_ros.ros.conversions import msg_to_observation, msg_version, version_msg
+from tgrpo_ros.ros.conversions import MessageError, msg_to_observation, msg_version
+from tgrpo_ros.ros.conversions import version_msg
 from tgrpo_ros.ros.qos import LATCHED, reliable
 from tgrpo_ros.ros.node_main import run_node
 from tgrpo_ros.ros.parameters import declare_settings, section_values
+from tgrpo_ros.training.collector import sampler_seed
 from tgrpo_ros.training.policy_setup import build_policy
 from tgrpo_ros.training.settings import PolicySettings, served_settings
 
@@ -58,7 +67,9 @@ class PolicyNode(Node):
                                   lora_rank=s.lora_rank, lora_alpha=s.lora_alpha, seed=seed,
                                   adapter=s.adapter, trust_remote_code=s.trust_remote_code)
         self.policy = policy
+        self.seed = int(seed)
         self.generator = torch.Generator().manual_seed(seed)
+        self._stream: tuple[int, int] | None = None  # (version, group) the generator serves
         self._pending: list[ObservationMsg] = []
         self._lock = threading.Lock()
 
@@ -92,21 +103,56 @@ class PolicyNode(Node):
             batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
         if not batch:
             return
-        try:
-            observations = [msg_to_observation(m) for m in batch]
-            sample = self.policy.sample(observations, self.temperature, self.generator)
-        except (ValueError, KeyError) as exc:  # a malformed observation: say which, act on none
-            self.get_logger().error(f'cannot act on this batch: {exc}')
+        # Each message is checked alone, so one malformed observation costs only its own
+        # answer: the others of the batch are still served.
+        good, observations = [], []
+        for m in batch:
+            try:
+                observations.append(msg_to_observation(m))
+                good.append(m)
+            except MessageError as exc:
+                self._refuse(m, exc)
+        if not good:
             return
-        version = version_msg(sample.version)
+        self._seed_for(int(good[0].ids.group_id))
+        try:
+            samples = [(good, self.policy.sample(observations, self.temperature, self.generator))]
+        except (ValueError, KeyError, TypeError) as exc:
+            # Well-formed, but not what this policy reads (a missing camera or state entry):
+            # find which by sampling one at a time, and answer the others.
+            if len(good) == 1:
+                self._refuse(good[0], exc)
+                return
+            samples = []
+            for m, obs in zip(good, observations):
+                try:
+                    samples.append(([m], self.policy.sample([obs], self.temperature,
+                                                            self.generator)))
+                except (ValueError, KeyError, TypeError) as one:
+                    self._refuse(m, one)
         stamp = self.get_clock().now().to_msg()
-        for j, m in enumerate(batch):
-            self.action_pub.publish(Action(
-                header=Header(stamp=stamp, frame_id=m.header.frame_id), ids=m.ids,
-                action=[float(x) for x in sample.actions[j]],
-                token_ids=[int(x) for x in sample.token_ids[j]],
-                token_logprobs=[float(x) for x in sample.logprobs[j]],
-                temperature=self.temperature, policy_version=version))
+        for msgs, sample in samples:
+            version = version_msg(sample.version)
+            for j, m in enumerate(msgs):
+                self.action_pub.publish(Action(
+                    header=Header(stamp=stamp, frame_id=m.header.frame_id), ids=m.ids,
+                    action=[float(x) for x in sample.actions[j]],
+                    token_ids=[int(x) for x in sample.token_ids[j]],
+                    token_logprobs=[float(x) for x in sample.logprobs[j]],
+                    temperature=self.temperature, policy_version=version))
+
+    def _refuse(self, msg: ObservationMsg, exc: Exception) -> None:
+        """Log why an observation gets no action (KeyError's str() adds quotes: use args)."""
+        why = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        self.get_logger().error(f'observation of {msg.ids.env_id!r} episode {msg.ids.episode_id} '
+                                f'step {msg.ids.step} refused: {why}')
+
+    def _seed_for(self, group_id: int) -> None:
+        """Re-seed the generator when the group or the served version changes."""
+        stream = (int(self.policy.version.version), group_id)
+        if stream != self._stream:
+            self.generator.manual_seed(sampler_seed(self.seed, *stream))
+            self._stream = stream
 
     def _on_announcement(self, msg: AdapterAnnouncement) -> None:
         expected = msg_version(msg.version)

@@ -8,15 +8,18 @@ is the environment id. Topics (shared by all environments, see config/sim_train.
 - publishes ``observation`` (tgrpo_ros/Observation) after every reset and applied step;
 - publishes ``step_result`` (tgrpo_ros/StepResult) for every applied step;
 - subscribes ``action`` (tgrpo_ros/Action); an action is applied only if it names this
-  environment's current (env_id, episode_id, step). Late, duplicate and mismatched actions are
-  dropped and counted; an action from a policy version older than the one served on
-  ``policy_version`` is counted as stale (it is still the answer to this step, so applied);
+  environment's current (env_id, episode_id, step). Late, duplicate, mismatched and malformed
+  (``tgrpo_ros.ros.conversions.check_action``) actions are dropped and counted; an action
+  from a policy version older than the one served on ``policy_version`` is counted as stale
+  (it is still the answer to this step, so applied);
 - services ``reset`` (tgrpo_ros/ResetEnv) and ``end_episode`` (tgrpo_ros/EndEpisode);
 - publishes counters on ``/diagnostics`` (diagnostic_msgs/DiagnosticArray) once a second.
 
 Parameters: ``env.suite`` (settable: used by resets that name no suite), ``env.cameras``,
 ``env.image_size``, ``env.frame_id``, ``env.init_states_file``, ``env.reward``
-(tgrpo_ros.training.settings).
+(tgrpo_ros.training.settings), and ``env.drop_messages``: fault injection for tests (off by
+default), messages this node loses on purpose (``parse_drop_messages``), counted as
+``dropped_injected``.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ from std_msgs.msg import Header
 from tgrpo_ros.contract import DoneReason
 from tgrpo_ros.msg import Action, PolicyVersion as PolicyVersionMsg, StepResult
 from tgrpo_ros.msg import Observation as ObservationMsg
-from tgrpo_ros.ros.conversions import ids_msg, observation_to_msg, outcome_to_msg
+from tgrpo_ros.ros.conversions import check_action, check_reset_request, ids_msg
+from tgrpo_ros.ros.conversions import MessageError, observation_to_msg, outcome_to_msg
 from tgrpo_ros.ros.qos import LATCHED, reliable
 from tgrpo_ros.ros.node_main import run_node
 from tgrpo_ros.ros.parameters import declare_settings
@@ -39,6 +43,29 @@ from tgrpo_ros.sim.libero_env import LiberoEnv, reward_spec_for
 from tgrpo_ros.srv import EndEpisode, ResetEnv
 
 RELIABLE = reliable(100)
+DROPPABLE = ('observation', 'action', 'step_result')
+
+
+def parse_drop_messages(text: str, env_id: str) -> set[tuple[str, int, int]]:
+    """Parse ``env.drop_messages``: the (part, episode, step) this environment loses.
+
+    text: comma-separated '<env_id>:<part>:<episode>:<step>' entries, part one of
+    ``DROPPABLE``; entries of other environments are left out. '' = none.
+    """
+    out = set()
+    for entry in filter(None, (e.strip() for e in text.split(','))):
+        fields = entry.split(':')
+        try:
+            env, part, episode, step = fields
+            key = (part, int(episode), int(step))
+        except ValueError:
+            raise ValueError(f"env.drop_messages: {entry!r} is not "
+                             "'<env_id>:<part>:<episode>:<step>'") from None
+        if part not in DROPPABLE:
+            raise ValueError(f'env.drop_messages: {entry!r}: part must be one of {DROPPABLE}')
+        if env == env_id:
+            out.add(key)
+    return out
 
 
 class SimEnvNode(Node):
@@ -46,8 +73,10 @@ class SimEnvNode(Node):
     def __init__(self, env_factory=None):
         super().__init__('sim_env')
         v = declare_settings(self, ['env.suite', 'env.cameras', 'env.image_size',
-                                    'env.frame_id', 'env.init_states_file', 'env.reward'])
+                                    'env.frame_id', 'env.init_states_file', 'env.reward',
+                                    'env.drop_messages'])
         self.env_id = self.get_namespace().strip('/') or self.get_name()
+        self.drop = parse_drop_messages(v['env.drop_messages'], self.env_id)
         self.cameras = v['env.cameras']
         self.image_size = v['env.image_size']
         self.frame_id = v['env.frame_id']
@@ -62,7 +91,8 @@ class SimEnvNode(Node):
         self.done = True
         self.served_version = 0
         self.counters = {'applied': 0, 'dropped_late': 0, 'dropped_duplicate': 0,
-                         'dropped_mismatch': 0, 'dropped_after_done': 0, 'stale_version': 0}
+                         'dropped_mismatch': 0, 'dropped_after_done': 0, 'stale_version': 0,
+                         'dropped_injected': 0, 'dropped_malformed': 0}
         self._lock = threading.Lock()
 
         self.obs_pub = self.create_publisher(ObservationMsg, 'observation', RELIABLE)
@@ -84,17 +114,30 @@ class SimEnvNode(Node):
     def _header(self) -> Header:
         return Header(stamp=self.get_clock().now().to_msg(), frame_id=self.frame_id)
 
+    def _dropped(self, part: str) -> bool:
+        """Whether fault injection loses this part of the current step (counted)."""
+        if (part, self.episode_id, self.step_index) not in self.drop:
+            return False
+        self.counters['dropped_injected'] += 1
+        self.get_logger().warning(f'fault injection: {part} of episode {self.episode_id} step '
+                                  f'{self.step_index} lost')
+        return True
+
     def _publish_observation(self, obs) -> None:
+        if self._dropped('observation'):
+            return
         ids = ids_msg(self.env_id, self.episode_id, self.step_index, self.group_id)
         self.obs_pub.publish(observation_to_msg(obs, ids, self._header()))
 
     # --- services ---------------------------------------------------------------------------
     def _on_reset(self, req: ResetEnv.Request, res: ResetEnv.Response) -> ResetEnv.Response:
-        suite = req.suite or self.get_parameter('env.suite').value
-        max_steps = int(req.max_steps) or None
-        key = (suite, req.task, max_steps)
         with self._lock:
             try:
+                # A malformed request is refused before it reaches the simulator; the
+                # environment and its episode stay as they were.
+                suite = check_reset_request(req, self.get_parameter('env.suite').value)
+                max_steps = int(req.max_steps) or None
+                key = (suite, req.task, max_steps)
                 if self.env is None or self.env_key != key:
                     if self.env is not None:
                         self.env.close()
@@ -103,6 +146,10 @@ class SimEnvNode(Node):
                     self.env_key = key
                 obs = self.env.reset(int(req.init_state_index), int(req.seed))
             except (ValueError, IndexError, KeyError, FileNotFoundError) as exc:
+                if self.env is None:
+                    # the old environment was closed for the new task, which failed: no episode
+                    # runs any more, so no late action may step a missing simulator
+                    self.env_key, self.done = None, True
                 res.success, res.message = False, f'{type(exc).__name__}: {exc}'
                 self.get_logger().error(f'reset failed: {res.message}')
                 return res
@@ -149,18 +196,27 @@ class SimEnvNode(Node):
             if msg.ids.step > self.step_index or self.done:
                 self.counters['dropped_mismatch'] += 1
                 return
+            if self._dropped('action'):
+                return
+            try:
+                check_action(msg)  # NaN, wrong length, bad log-probs: refuse, keep the episode
+            except MessageError as exc:
+                self.counters['dropped_malformed'] += 1
+                self.get_logger().error(f'action for step {msg.ids.step} rejected: {exc}')
+                return
             if int(msg.policy_version.version) < self.served_version:
                 self.counters['stale_version'] += 1
             try:
                 obs, out = self.env.step(list(msg.action))
-            except ValueError as exc:  # NaN, wrong shape: refuse, keep the episode
-                self.counters['dropped_mismatch'] += 1
-                self.get_logger().error(f'action rejected: {exc}')
+            except ValueError as exc:  # what check_action does not know of the simulator
+                self.counters['dropped_malformed'] += 1
+                self.get_logger().error(f'action for step {msg.ids.step} rejected: {exc}')
                 return
             self.counters['applied'] += 1
             ids = ids_msg(self.env_id, self.episode_id, self.step_index, self.group_id)
-            self.result_pub.publish(outcome_to_msg(out, ids, self._header(),
-                                                   msg.policy_version))
+            if not self._dropped('step_result'):
+                self.result_pub.publish(outcome_to_msg(out, ids, self._header(),
+                                                       msg.policy_version))
             self.step_index += 1
             self.done = out.done
             if not out.done:
