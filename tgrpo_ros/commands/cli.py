@@ -30,6 +30,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
                     'sample LIBERO initial states beyond the benchmark 50 into a file'),
     'task-geometry': ('tgrpo_ros.commands.task_geometry',
                       "a task's object boxes and goal regions for a robot's pose reward"),
+    'reward-spec': ('tgrpo_ros.commands.reward_spec',
+                    'generate dense reward specs from LIBERO goals; validate one live'),
     'sim-episode': ('tgrpo_ros.commands.sim_episode',
                     'run one LIBERO episode and save its frames'),
 }
