@@ -41,13 +41,9 @@ import yaml
 from tgrpo_ros.algo import TGRPOConfig
 from tgrpo_ros.declaration import DIMENSIONLESS, info_of, setting, SettingInfo
 from tgrpo_ros.paths import share_dir
-<<<<<<< HEAD
 from tgrpo_ros.policy.preprocessing import JPEG_CHOICES, MODEL, RESIZE_FILTERS
 from tgrpo_ros.sim.libero_config import expand_tasks
-from tgrpo_ros.sim.libero_env import CAMERAS, SUITES
-=======
 from tgrpo_ros.sim.libero_env import CAMERAS, REWARDS, SUITES
->>>>>>> 521c772a405f774efbb52fb57146db7f30f27a7e
 
 # The parameter file every sim_train node reads first: the declared defaults, documented.
 # ``render_parameter_file`` writes it; a test keeps it equal to the declaration.
@@ -92,18 +88,15 @@ class EnvSettings:
         unit='steps', range='[0, 10000]', launch_arg='max_steps')
     frame_id: str = setting(
         'world', 'frame_id stamped on observations: the LIBERO world frame (x forward, z up).')
-<<<<<<< HEAD
     robot: str = setting(
         '', "Env id of a robot environment (real_train's robot_env): a group's trials run one "
         "after another on it, each reset by the operator; '' = the simulated environments, one "
         'per trajectory.')
-=======
     reward: str = setting(
         'dense', "Reward: 'dense' = the task's multi-stage spec (config/rewards/<suite>/<task>"
         ".yaml; a task without one is an error naming the command that writes one: tgrpo-ros "
         "reward-spec generate), 'success_only' = 1 on success else 0 (step advantages are then "
         'zero).', choices=REWARDS, launch_arg='reward')
->>>>>>> 521c772a405f774efbb52fb57146db7f30f27a7e
     drop_messages: str = setting(
         '', "Fault injection for tests, off when '': messages the environment nodes lose, "
         "comma-separated '<env_id>:<observation|action|step_result>:<episode>:<step>' "
