@@ -93,18 +93,18 @@ def test_policy_node_refuses_bad_observations_and_answers_the_good(tmp_path, ros
             m.ids.env_id, m), RELIABLE)
         node.create_subscription(PolicyVersion, '/policy_version', versions.append, LATCHED)
         pub = node.create_publisher(Observation, '/observation', RELIABLE)
-        _spin_until(node, lambda: versions and pub.get_subscription_count(), 120,
+        _spin_until(node, lambda: versions and pub.get_subscription_count(), 300,
                     'the policy node', proc, log)
         # Round 1: bad and good interleaved, published at once, so that they share batches.
         for k, (_, _, change) in enumerate(BAD_OBSERVATIONS):
             pub.publish(_observation(f'bad{k}', **change))
             pub.publish(_observation(f'good{k}'))
         goods = {f'good{k}' for k in range(len(BAD_OBSERVATIONS))}
-        _spin_until(node, lambda: goods <= set(actions), 60, 'actions for every good one',
+        _spin_until(node, lambda: goods <= set(actions), 180, 'actions for every good one',
                     proc, log)
         # Round 2: after all that, a good observation alone is still answered.
         pub.publish(_observation('after'))
-        _spin_until(node, lambda: 'after' in actions, 30, 'the last good observation', proc,
+        _spin_until(node, lambda: 'after' in actions, 60, 'the last good observation', proc,
                     log)
         time.sleep(0.5)
         rclpy.spin_once(node, timeout_sec=0.1)
