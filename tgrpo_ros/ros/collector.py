@@ -43,7 +43,7 @@ from tgrpo_ros.contract import EndReason
 from tgrpo_ros.msg import Action, AdapterAnnouncement
 from tgrpo_ros.msg import Observation as ObservationMsg, PolicyVersion as PolicyVersionMsg
 from tgrpo_ros.msg import StepResult
-from tgrpo_ros.ros.conversions import msg_to_observation, version_msg
+from tgrpo_ros.ros.conversions import MessageError, msg_to_observation, version_msg
 from tgrpo_ros.ros.qos import LATCHED, reliable
 from tgrpo_ros.sim.libero_env import MAX_STEPS
 from tgrpo_ros.srv import EndEpisode, ResetEnv
@@ -108,7 +108,12 @@ class RosCollector(Collector):
     def _on_observation(self, msg: ObservationMsg) -> None:
         if not self._wants(msg):
             return
-        obs = msg_to_observation(msg)  # outside the lock: image copies take a while
+        try:
+            obs = msg_to_observation(msg)  # outside the lock: image copies take a while
+        except MessageError as exc:  # dropped: its step goes missing, as a lost message
+            self.node.get_logger().error(f'observation of {msg.ids.env_id!r} step '
+                                         f'{msg.ids.step} refused: {exc}')
+            return
         self._feed(lambda a: a.add_observation(ObservationRecord(self._ids(msg), obs)))
 
     def _on_action(self, msg: Action) -> None:
