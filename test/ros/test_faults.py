@@ -239,7 +239,7 @@ class GraphListener(Node):
 
 @pytest.fixture
 def own_ros_domain(monkeypatch):
-    """A ROS domain above the 1..101 that the ``ros_domain`` fixture draws from.
+    """Give this test a ROS domain above the 1..101 the ``ros_domain`` fixture draws from.
 
     This test runs for minutes with env0..env2 nodes; a sim_train graph of another test run in
     parallel on the same domain would reset its environments (seen on a shared machine).
