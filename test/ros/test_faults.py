@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import os
+import random
 import re
 import signal
 import subprocess
@@ -236,6 +237,20 @@ class GraphListener(Node):
         self.create_subscription(Action, '/action', self.actions.append, RELIABLE)
 
 
+@pytest.fixture
+def own_ros_domain(monkeypatch):
+    """Give this test a ROS domain above the 1..101 the ``ros_domain`` fixture draws from.
+
+    This test runs for minutes with env0..env2 nodes; a sim_train graph of another test run in
+    parallel on the same domain would reset its environments (seen on a shared machine).
+    Fast DDS allows domain ids up to 232.
+    """
+    domain = random.SystemRandom().randint(120, 230)
+    monkeypatch.setenv('ROS_DOMAIN_ID', str(domain))
+    monkeypatch.setenv('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    return domain
+
+
 def _rows(path) -> list[dict]:
     with open(path, newline='') as f:
         return list(csv.DictReader(f))
@@ -244,10 +259,10 @@ def _rows(path) -> list[dict]:
 @pytest.mark.libero
 @pytest.mark.slow
 def test_sim_train_survives_a_dead_env_a_dead_policy_node_and_a_lost_observation(
-        tmp_path, ros_domain):
+        tmp_path, own_ros_domain):
     """Group 3, 4 iterations, separate placement; one fault in each of groups 1, 2 and 3.
 
-    Episodes of 120 steps leave time to kill a node mid-group.
+    Episodes of 40 steps leave time to kill a node mid-group.
     group 1: env1 is SIGKILLed after its step 3 -> its trial masked (env_died or timeout),
         the group kept with 2 trials; the launcher restarts env1.
     group 2: the policy node is SIGKILLed after the group's third step -> every trial times out,
@@ -262,7 +277,7 @@ def test_sim_train_survives_a_dead_env_a_dead_policy_node_and_a_lost_observation
                       '    eval:\n      every: 0\n'
                       '    env:\n      drop_messages: env2:observation:3:2\n')
     cmd = [sys.executable, '-m', 'tgrpo_ros.commands.cli', 'launch', 'sim_train',
-           'group_size:=3', 'iterations:=4', 'max_steps:=120', 'model:=tiny:test',
+           'group_size:=3', 'iterations:=4', 'max_steps:=40', 'model:=tiny:test',
            'lora_rank:=4', 'image_size:=32', 'completion:=all_done', f'output_dir:={out}',
            f'params_file:={params}']
     rclpy.init()
@@ -289,11 +304,11 @@ def test_sim_train_survives_a_dead_env_a_dead_policy_node_and_a_lost_observation
                    and r.done_reason != 'ended' and (not env or r.ids.env_id == env))
     t0 = time.monotonic()
     try:
-        _until(lambda: applied(1, 'env1') >= 3 or proc.poll() is not None, 400, 'group 1')
+        _until(lambda: applied(1, 'env1') >= 3 or proc.poll() is not None, 1500, 'group 1')
         os.kill(pid('/env1/sim_env'), signal.SIGKILL)
-        _until(lambda: applied(2) >= 3 or proc.poll() is not None, 400, 'group 2')
+        _until(lambda: applied(2) >= 3 or proc.poll() is not None, 1500, 'group 2')
         os.kill(pid('/policy'), signal.SIGKILL)
-        proc.wait(600)
+        proc.wait(1500)
     finally:
         time.sleep(0.5)
         stop_process(proc)
