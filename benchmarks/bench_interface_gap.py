@@ -108,6 +108,10 @@ def write(out: Path, meta: dict, episodes: list[dict]) -> dict:
         diff = '' if name == 'direct' else f'{r["paired_diff_mean"]:+.1f}{ci}'
         lines.append(f'| {name} | {r["episodes"]} | {r["successes"]} | '
                      f'{r["mean_dense_return"]:.1f} | {diff} |')
+    short = [name for name, r in rows.items() if r['episodes'] < 20]
+    if short:
+        lines += ['', f'Rows with fewer than 20 episodes ({", ".join(short)}) are a partial '
+                  'measurement: issue 18 asks for at least 20 per row; rerun longer.']
     out.with_suffix('.md').write_text('\n'.join(lines) + '\n')
     return rows
 
