@@ -225,6 +225,7 @@ class Operator(Node):
         return future.result()
 
 
+@pytest.mark.slow  # 17 min on the shared 2-core VM: rendering bounds the real-time factor
 def test_sft_policy_succeeds_through_real_deploy_on_sim_robot(ros_domain, tmp_path):
     """The shipped SFT policy, real_deploy unchanged but for the profile: >= 1 of 5 episodes."""
     sim = start_node('tgrpo_ros.ros.nodes.sim_robot_node', '--ros-args', '-p',
