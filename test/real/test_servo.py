@@ -1,15 +1,18 @@
 # Copyright 2026 tgrpo_ros contributors
 # SPDX-License-Identifier: Apache-2.0
-"""Servo's twist -> joint velocity math (tgrpo_ros.real.servo), on known Jacobians."""
+"""Servo's twist -> joint velocity math (tgrpo_ros.real.servo) and the sim_franka profile."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import yaml
 
+from tgrpo_ros.real.robot_profile import load_profile, profile_from_dict, resolve_profile_path
 from tgrpo_ros.real.servo import (damped_least_squares, nullspace_projection,
                                   quat_xyzw_to_matrix, rotate_jacobian, rotation_error,
                                   scale_to_limits, twist_to_joint_velocities)
+from tgrpo_ros.real.sim_robot_config import sim_config
 
 
 def _jacobian(seed=0, n=7):
@@ -86,3 +89,22 @@ def test_rotation_error_is_the_rotation_vector_between_orientations():
                                 [0, 0, 1]], atol=1e-12)
     np.testing.assert_allclose(rotation_error(down, yawed), [0, 0, 0.4], atol=1e-9)
     np.testing.assert_allclose(rotation_error(down, down), 0, atol=1e-12)
+
+
+def test_sim_franka_profile_mirrors_its_camera_and_describes_the_simulation():
+    p = load_profile('sim_franka')
+    assert p.cameras[0].mirror is True
+    assert not load_profile('franka').cameras[0].mirror  # a plain camera unless asked
+    c = sim_config(p)
+    assert (c.suite, c.task, c.image_encoding) == ('libero_object', '0', 'bgr8')
+    assert c.object_topic('basket_1') == '/objects/basket_1/pose'
+    data = yaml.safe_load(resolve_profile_path('sim_franka').read_text())
+    data['cameras']['agentview']['mirror'] = 'yes'
+    with pytest.raises(ValueError, match=r'cameras.agentview.mirror.*must be true or false'):
+        profile_from_dict(data, 'x.yaml')
+    data['cameras']['agentview']['mirror'] = True
+    data['sim']['image_encoding'] = 'mono8'
+    with pytest.raises(ValueError, match=r'sim.image_encoding.*must be one of'):
+        sim_config(profile_from_dict(data, 'x.yaml'))
+    with pytest.raises(ValueError, match="has no 'sim' section"):
+        sim_config(load_profile('franka'))

@@ -41,6 +41,9 @@ class CameraSpec:
     name: str
     topic: str
     compressed: bool = False
+    # Mirror left-right before the policy sees it: LIBERO-trained policies saw LIBERO's images,
+    # which are mirrored compared with a real camera at the same pose (tgrpo_ros.sim.libero_env).
+    mirror: bool = False
 
 
 @dataclass(frozen=True)
@@ -269,12 +272,15 @@ def profile_from_dict(data: dict, source: str = '<dict>') -> RobotProfile:
         if isinstance(spec, str):
             spec = {'topic': spec}
         if not isinstance(spec, dict) or not isinstance(spec.get('topic'), str) \
-                or not spec['topic'] or set(spec) - {'topic', 'compressed'} \
+                or not spec['topic'] or set(spec) - {'topic', 'compressed', 'mirror'} \
                 or not isinstance(spec.get('compressed', False), bool):
             r.fail(f'cameras.{name}', spec, 'must be a topic or {topic: ..., compressed: '
-                   'true/false}')
+                   'true/false, mirror: true/false}')
+        if not isinstance(spec.get('mirror', False), bool):
+            r.fail(f'cameras.{name}.mirror', spec['mirror'], 'must be true or false')
         cameras.append(CameraSpec(name=name, topic=spec['topic'],
-                                  compressed=spec.get('compressed', False)))
+                                  compressed=spec.get('compressed', False),
+                                  mirror=spec.get('mirror', False)))
     quat = r.vector('home.orientation_xyzw', 4, -1.0, 1.0, low_open=False)
     norm = math.sqrt(sum(q * q for q in quat))
     if abs(norm - 1.0) > 1e-3:

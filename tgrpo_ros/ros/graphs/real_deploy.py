@@ -46,6 +46,7 @@ def _setting_arg(path: str) -> LaunchArg:
 ARGS = [_setting_arg(p) for p in ('deploy.robot_profile', 'deploy.camera_topics',
                                    'deploy.instruction', 'policy.model', 'policy.adapter',
                                    'policy.device', 'policy.temperature',
+                                   'policy.lora_rank', 'policy.lora_alpha',
                                    'deploy.arm_on_start')] + [
     LaunchArg('use_sim_time', 'false', 'All three nodes on /clock (a simulated arm or a bag).'),
     LaunchArg('params_file', 'real_deploy.yaml', 'Parameter file under config/ (or absolute).'),

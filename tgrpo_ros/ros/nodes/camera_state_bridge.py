@@ -25,6 +25,7 @@ from __future__ import annotations
 import sys
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+import numpy as np
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.exceptions import ParameterUninitializedException
 from rclpy.node import Node
@@ -192,10 +193,13 @@ class CameraStateBridge(Node):
             msg = paired.items[key][1]
             try:
                 if isinstance(msg, Image) and msg.encoding == 'rgb8' \
-                        and msg.step == msg.width * 3:
+                        and msg.step == msg.width * 3 and not cam.mirror:
                     images.append(msg)  # already what the policy wants: no copy
                 else:
-                    images.append(numpy_to_image(message_to_rgb8(msg), 'rgb8', msg.header))
+                    rgb = message_to_rgb8(msg)
+                    if cam.mirror:  # the profile asks for LIBERO's left-right convention
+                        rgb = np.ascontiguousarray(rgb[:, ::-1])
+                    images.append(numpy_to_image(rgb, 'rgb8', msg.header))
             except ValueError as exc:
                 return None, [Problem(key, 'CONVERSION_ERROR', str(exc))]
         position, quaternion, frame_id = paired.items[EEF][1]
