@@ -49,6 +49,14 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / 'benchmarks' / 'results'
 KINDS = ('learner', 'policy', 'env', 'launcher')
 BASE_ARGS = ['preset:=smoke', 'eval_every:=0']
+# Waits long enough for a machine loaded by other jobs: building LIBERO at the first reset
+# took over 300 s (the default run.startup_timeout_s) at a load of 22 on 2 cores.
+SLOW_MACHINE = """/**:
+  ros__parameters:
+    run:
+      startup_timeout_s: 1800.0
+      step_timeout_s: 900.0
+"""
 TEMP_PATTERNS = ('**/*.tmp', '**/.iter_*.tmp-*', '**/.iter_*.old-*')
 
 
@@ -64,8 +72,10 @@ def _gone(pid: int) -> bool:
 def launch(run: Path, fresh: bool, extra: list[str], env: dict, log: Path) -> tuple:
     """Start the graph; return (launcher Popen, {node name: pid}, log, t0) once nodes started."""
     cmd = [sys.executable, '-m', 'tgrpo_ros.commands.cli', 'launch', 'sim_train']
-    cmd += (BASE_ARGS + [f'output_dir:={run}', 'iterations:=1000'] if fresh
-            else ['--resume', str(run)]) + extra
+    params = run.parent / 'timeouts.yaml'
+    params.write_text(SLOW_MACHINE)
+    cmd += (BASE_ARGS + [f'params_file:={params}', f'output_dir:={run}', 'iterations:=1000']
+            if fresh else ['--resume', str(run)]) + extra
     out = open(log, 'w')
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,

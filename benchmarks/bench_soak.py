@@ -38,6 +38,15 @@ RESULTS = ROOT / 'benchmarks' / 'results'
 TARGET_MIB_PER_ITERATION = 1.0
 SKIP_ITERATIONS = 3
 
+# Waits long enough for a machine loaded by other jobs: building LIBERO at the first reset
+# took over 300 s (the default run.startup_timeout_s) at a load of 22 on 2 cores.
+SLOW_MACHINE = """/**:
+  ros__parameters:
+    run:
+      startup_timeout_s: 1800.0
+      step_timeout_s: 900.0
+"""
+
 
 def memory_mib(pid: int) -> dict[str, float]:
     """Resident memory of a process: all (VmRSS), anonymous (RssAnon) and file-backed pages.
@@ -101,8 +110,11 @@ def git_commit() -> str:
 
 
 def soak(run_dir: Path, duration: float, interval: float, samples_file: Path) -> dict:
+    params = run_dir.parent / f'{run_dir.name}_timeouts.yaml'
+    params.write_text(SLOW_MACHINE)
     cmd = [sys.executable, '-m', 'tgrpo_ros.commands.cli', 'launch', 'sim_train',
-           'preset:=smoke', 'iterations:=1000000', 'eval_every:=0', f'output_dir:={run_dir}']
+           'preset:=smoke', 'iterations:=1000000', 'eval_every:=0', f'params_file:={params}',
+           f'output_dir:={run_dir}']
     meta = {'command': ' '.join(cmd[1:]), 'started_utc': time.strftime('%Y-%m-%dT%H:%M:%SZ',
             time.gmtime()), 'load_at_start': os.getloadavg()[0]}
     log = open(run_dir.parent / f'{run_dir.name}_launcher.log', 'w')
