@@ -92,7 +92,7 @@ def launch(run: Path, fresh: bool, extra: list[str], env: dict, log: Path) -> tu
 
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
-    while len(pids) < 4 and proc.poll() is None and time.monotonic() - t0 < 180:
+    while len(pids) < 4 and proc.poll() is None and time.monotonic() - t0 < 900:
         time.sleep(0.1)
     proc.reader = reader
     return proc, pids, out, t0
@@ -205,6 +205,11 @@ def trial(kind: str, t: int, work: Path, lo: float, hi: float, rng: random.Rando
            'committed_before': check_folder(run)['committed'] if not fresh else 0}
     if rc is not None:  # ended by itself before the kill
         rec.update(killed=None, ended_by_itself=rc)
+    elif kind != 'launcher' and not any(k == f'/{kind}' or k.endswith(f'/sim_{kind}')
+                                        for k in pids):
+        rec.update(killed=None, not_started=sorted(pids))  # its node never started: no kill
+        proc.send_signal(signal.SIGINT)
+        rec['launcher_rc'] = drain(proc, out, 120)
     else:
         name, pid = target_pid(kind, proc, pids, rng)
         os.kill(pid, signal.SIGKILL)
@@ -364,6 +369,8 @@ def write_results(results: dict, name: str) -> None:
         lines += ['', f'Cut off: {results["cut_off"]}; the last column is the state of the launch '
                   'that was running then (resumed from the right iteration or not is in '
                   '"resumed ok").']
+    if results.get('note'):
+        lines += ['', results['note']]
     problems = [f'- {k} trial {o["trial"]}: ' + '; '.join(o['problems'] + (
                 [o['learner']['error_line']] if o['learner']['error'] else []))
                 for k, r in results['kinds'].items() for o in r['trials']
@@ -389,12 +396,14 @@ def main() -> int:
     ap.add_argument('--name', default='sigkill')
     ap.add_argument('--from-log', metavar='OUT', help='only write the results of a run cut off '
                     'before its final resumes, from its printed trial lines and --work')
+    ap.add_argument('--note', default='', help='with --from-log: a paragraph for the table')
     ap.add_argument('--rescore', metavar='JSON', help='only score an earlier run again from '
                     'its results and the learner logs kept in --work')
     a = ap.parse_args()
     work = Path(a.work).resolve()
     if a.from_log:
         results = from_log(Path(a.from_log), work, a)
+        results['note'] = a.note
         write_results(results, a.name)
         return 0
     if a.rescore:
