@@ -222,7 +222,10 @@ def report(samples_file: Path, name: str, extra: Path | None = None) -> dict:
     meta, end, rows = _read(samples_file)
     extra_meta, _, extra_rows = _read(extra) if extra else ({}, {}, [])
     both = rows + extra_rows
-    procs = sorted({k for r in rows for k in r['rss_mib']})
+    # a process seen in a sample or two only (its command line unread while it started) is
+    # not one of the graph's: leave it out
+    seen = [k for r in rows for k in r['rss_mib']]
+    procs = sorted(k for k in set(seen) if seen.count(k) >= 3)
     iterations = max((r['iteration'] for r in both), default=0)
     duration = rows[-1]['t'] if rows else 0.0
     per = {}
