@@ -49,6 +49,14 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / 'benchmarks' / 'results'
 KINDS = ('learner', 'policy', 'env', 'launcher')
 BASE_ARGS = ['preset:=smoke', 'eval_every:=0']
+# Waits long enough for a machine loaded by other jobs: building LIBERO at the first reset
+# took over 300 s (the default run.startup_timeout_s) at a load of 22 on 2 cores.
+SLOW_MACHINE = """/**:
+  ros__parameters:
+    run:
+      startup_timeout_s: 1800.0
+      step_timeout_s: 900.0
+"""
 TEMP_PATTERNS = ('**/*.tmp', '**/.iter_*.tmp-*', '**/.iter_*.old-*')
 
 
@@ -64,8 +72,10 @@ def _gone(pid: int) -> bool:
 def launch(run: Path, fresh: bool, extra: list[str], env: dict, log: Path) -> tuple:
     """Start the graph; return (launcher Popen, {node name: pid}, log, t0) once nodes started."""
     cmd = [sys.executable, '-m', 'tgrpo_ros.commands.cli', 'launch', 'sim_train']
-    cmd += (BASE_ARGS + [f'output_dir:={run}', 'iterations:=1000'] if fresh
-            else ['--resume', str(run)]) + extra
+    params = run.parent / 'timeouts.yaml'
+    params.write_text(SLOW_MACHINE)
+    cmd += (BASE_ARGS + [f'params_file:={params}', f'output_dir:={run}', 'iterations:=1000']
+            if fresh else ['--resume', str(run)]) + extra
     out = open(log, 'w')
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
@@ -82,7 +92,7 @@ def launch(run: Path, fresh: bool, extra: list[str], env: dict, log: Path) -> tu
 
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
-    while len(pids) < 4 and proc.poll() is None and time.monotonic() - t0 < 180:
+    while len(pids) < 4 and proc.poll() is None and time.monotonic() - t0 < 900:
         time.sleep(0.1)
     proc.reader = reader
     return proc, pids, out, t0
@@ -195,6 +205,11 @@ def trial(kind: str, t: int, work: Path, lo: float, hi: float, rng: random.Rando
            'committed_before': check_folder(run)['committed'] if not fresh else 0}
     if rc is not None:  # ended by itself before the kill
         rec.update(killed=None, ended_by_itself=rc)
+    elif kind != 'launcher' and not any(k == f'/{kind}' or k.endswith(f'/sim_{kind}')
+                                        for k in pids):
+        rec.update(killed=None, not_started=sorted(pids))  # its node never started: no kill
+        proc.send_signal(signal.SIGINT)
+        rec['launcher_rc'] = drain(proc, out, 120)
     else:
         name, pid = target_pid(kind, proc, pids, rng)
         os.kill(pid, signal.SIGKILL)
@@ -275,6 +290,50 @@ def summarize(kind: str, res: dict) -> dict:
             'final_finished_clean': res['final']['finished']}
 
 
+_TRIAL = re.compile(r'\[(\w+) +(\d+)\] kill (\S+) at ([\d.]+) s \(([\w-]+)\): committed (\d+), '
+                    r'whole (\w+), rows exact (\w+), temp (\d+), orphans \[(.*?)\]')
+
+
+def from_log(out: Path, work: Path, a) -> dict:
+    """Rebuild the results of a run cut off before its final resumes (a deadline).
+
+    The trials come from the lines the run printed; each trial's resume is judged from the kept
+    learner logs and, for the last trials, from the launch that was running when the run was
+    cut off (its learner log in the run folder): no final resume, so 'finished clean' is no.
+    """
+    results = {'benchmark': 'sigkill', 'commit': git_commit(),
+               'date_utc': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
+               'machine': {'platform': platform.platform(), 'cpus': os.cpu_count(),
+                           'processor': platform.processor() or platform.machine(),
+                           'note': 'shared VM; a soak run and other jobs at the same time, '
+                                   '1-min load 20 to 78'},
+               'load_at_start': os.getloadavg()[0], 'seed': a.seed, 'delay_s': list(a.delay),
+               'launch': ' '.join(BASE_ARGS), 'kinds': {}, 'summary': [],
+               'cut_off': 'stopped at the deadline before the final resumes'}
+    trials: dict[str, list[dict]] = {}
+    for line in out.read_text().splitlines():
+        m = _TRIAL.match(line)
+        if not m:
+            continue
+        kind, t = m.group(1), int(m.group(2))
+        log = work / f'logs_{kind}' / f'trial_{t:02d}_learner.log'
+        trials.setdefault(kind, []).append({
+            'trial': t, 'kind': kind, 'killed': m.group(3), 'delay_s': float(m.group(4)),
+            'phase': m.group(5), 'committed': int(m.group(6)),
+            'committed_whole': m.group(7) == 'True', 'rows_exact': m.group(8) == 'True',
+            'temp_files': int(m.group(9)), 'rows_after': 0,
+            'orphans': [x.strip(" '") for x in m.group(10).split(',') if x.strip()],
+            'problems': [], 'learner': learner_log_facts(work, log)})
+    for kind, outcomes in trials.items():
+        run = work / f'run_{kind}'
+        final = {'rc': None, 'learner': learner_log_facts(run), **check_folder(run),
+                 'finished': False, 'note': 'the launch running when the run was cut off'}
+        score_resumes(outcomes, final)
+        results['kinds'][kind] = {'trials': outcomes, 'final': final}
+        results['summary'].append(summarize(kind, results['kinds'][kind]))
+    return results
+
+
 def git_commit() -> str:
     try:
         return subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=ROOT, text=True,
@@ -306,6 +365,12 @@ def write_results(results: dict, name: str) -> None:
                      f'| {s["temp_files_left_by_kill"]} | {s["orphans"]} | {s["launcher_hung"]} '
                      f'| {"yes" if s["final_finished_clean"] else "NO"} '
                      f'({s["iterations_committed"]}) |')
+    if results.get('cut_off'):
+        lines += ['', f'Cut off: {results["cut_off"]}; the last column is the state of the launch '
+                  'that was running then (resumed from the right iteration or not is in '
+                  '"resumed ok").']
+    if results.get('note'):
+        lines += ['', results['note']]
     problems = [f'- {k} trial {o["trial"]}: ' + '; '.join(o['problems'] + (
                 [o['learner']['error_line']] if o['learner']['error'] else []))
                 for k, r in results['kinds'].items() for o in r['trials']
@@ -329,10 +394,18 @@ def main() -> int:
                     'after this many seconds (0 = none); the final resumes still run')
     ap.add_argument('--work', default='/tmp/tgrpo_sigkill', help='scratch folder (emptied)')
     ap.add_argument('--name', default='sigkill')
+    ap.add_argument('--from-log', metavar='OUT', help='only write the results of a run cut off '
+                    'before its final resumes, from its printed trial lines and --work')
+    ap.add_argument('--note', default='', help='with --from-log: a paragraph for the table')
     ap.add_argument('--rescore', metavar='JSON', help='only score an earlier run again from '
                     'its results and the learner logs kept in --work')
     a = ap.parse_args()
     work = Path(a.work).resolve()
+    if a.from_log:
+        results = from_log(Path(a.from_log), work, a)
+        results['note'] = a.note
+        write_results(results, a.name)
+        return 0
     if a.rescore:
         results = json.loads(Path(a.rescore).read_text())
         results['summary'] = []
