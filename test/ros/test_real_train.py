@@ -54,7 +54,7 @@ def test_a_group_of_trials_with_an_abort_updates_serves_and_is_recorded(tmp_path
     assert rows[0]['masked_reasons'] == 'operator_abort'
     assert float(rows[0]['first_abs_log_ratio_max']) < 1e-4  # sampler and learner agree
     # The update's adapter was saved and served.
-    assert (out / 'adapters' / 'v1').is_dir()
+    assert (out / 'adapters' / 'iter_0001' / 'adapter_model.safetensors').is_file()
     assert 'now serving version 1' in (out / 'logs' / 'policy.log').read_text()
     # The adapter armed only when the operator armed it, and the dead-man held throughout.
     adapter_log = (out / 'logs' / 'arm_adapter.log').read_text()
