@@ -187,18 +187,21 @@ class RosCollector(Collector):
             if not all(r == 'timeout' for r in assembler.reasons):
                 self._all_timed_out = 0
             self._settle(assembler)
-            with self._cond:
-                assembler.check()
-                final = [assembler.final_observation(i) for i in range(request.num_envs)]
-                stats = group_stats(assembler.buffer, assembler.max_stage,
-                                    assembler.num_stages, time.monotonic() - t0,
-                                    assembler.stale_actions)
-                return Group(request=request, buffer=assembler.buffer, stats=stats,
-                             final_observations=final, valid=list(assembler.valid),
-                             reasons=list(assembler.reasons))
+            return self._group(request, assembler, t0)
         finally:
             with self._cond:
                 self.assembler = None
+
+    def _group(self, request: GroupRequest, assembler: StepAssembler, t0: float) -> Group:
+        """Return the collected group (fails as the assembler says: another temperature)."""
+        with self._cond:
+            assembler.check()
+            final = [assembler.final_observation(i) for i in range(request.num_envs)]
+            stats = group_stats(assembler.buffer, assembler.max_stage, assembler.num_stages,
+                                time.monotonic() - t0, assembler.stale_actions)
+            return Group(request=request, buffer=assembler.buffer, stats=stats,
+                         final_observations=final, valid=list(assembler.valid),
+                         reasons=list(assembler.reasons))
 
     def _pick_envs(self, n: int) -> list[str]:
         """Pick the first ``n`` environments whose reset service is up (any may come or go)."""

@@ -75,6 +75,18 @@ def _selected(names: Iterable[str], cls: type | None) -> list[Entry]:
     return list({e.path: e for e in chosen}.values())  # each once, in the order named
 
 
+def declarer(node: Node):
+    """Return ``declare(name, default, description) -> value`` for a node's own parameters.
+
+    For the parameters of one node that are not settings of a run (the operator's, the robot
+    environment's): declared with their description, read once.
+    """
+    def declare(name: str, default: Any, description: str) -> Any:
+        return node.declare_parameter(name, default,
+                                      ParameterDescriptor(description=description)).value
+    return declare
+
+
 def declare_settings(node: Node, names: Iterable[str], cls: type | None = None
                      ) -> dict[str, Any]:
     """Declare the named sections / settings on ``node``; return their values by full name.

@@ -23,7 +23,7 @@ from tgrpo_ros.contract import EndReason
 from tgrpo_ros.ros.collector import RosCollector
 from tgrpo_ros.sim.libero_env import MAX_STEPS
 from tgrpo_ros.srv import EndEpisode, ResetEnv
-from tgrpo_ros.training.collector import Group, group_stats, GroupRequest
+from tgrpo_ros.training.collector import Group, GroupRequest
 from tgrpo_ros.training.step_assembler import StepAssembler, StepIds
 
 
@@ -86,15 +86,7 @@ class RobotCollector(RosCollector):
                     self._starting = None
                     assembler.set_episode(slots[i], int(res.episode_id))
                 self._run_trial(request, assembler, i)
-            with self._cond:
-                assembler.check()
-                final = [assembler.final_observation(i) for i in range(n)]
-                stats = group_stats(assembler.buffer, assembler.max_stage,
-                                    assembler.num_stages, time.monotonic() - t0,
-                                    assembler.stale_actions)
-                return Group(request=request, buffer=assembler.buffer, stats=stats,
-                             final_observations=final, valid=list(assembler.valid),
-                             reasons=list(assembler.reasons))
+            return self._group(request, assembler, t0)
         finally:
             with self._cond:
                 self.assembler = None

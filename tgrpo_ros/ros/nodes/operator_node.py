@@ -27,7 +27,6 @@ import sys
 import threading
 
 from diagnostic_msgs.msg import DiagnosticArray
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -38,6 +37,7 @@ from tgrpo_ros.contract import DoneReason
 from tgrpo_ros.msg import Ids, PolicyVersion as PolicyVersionMsg, StepResult, TrialLabel
 from tgrpo_ros.real.operator import key_action, Label, OperatorView, render, ScriptedOperator
 from tgrpo_ros.ros.node_main import run_node
+from tgrpo_ros.ros.parameters import declarer
 from tgrpo_ros.ros.qos import LATCHED, reliable
 from tgrpo_ros.srv import Label as LabelSrv, ResetEnv
 
@@ -63,10 +63,7 @@ class OperatorNode(Node):
     def __init__(self, node_name: str = 'operator'):
         super().__init__(node_name)
 
-        def declare(name, default, text):
-            return self.declare_parameter(name, default,
-                                          ParameterDescriptor(description=text)).value
-
+        declare = declarer(self)
         self.scripted = declare('scripted', False, 'A script answers (against sim_robot).')
         self.sim_reset_service = declare('sim_reset_service', '/sim_robot/reset',
                                          'Scripted: the simulated arm reset it forwards to.')

@@ -34,7 +34,6 @@ import time
 
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
@@ -47,6 +46,7 @@ from tgrpo_ros.real.operator import Label
 from tgrpo_ros.real.robot_profile import load_profile
 from tgrpo_ros.ros.conversions import ids_msg
 from tgrpo_ros.ros.node_main import run_node
+from tgrpo_ros.ros.parameters import declarer
 from tgrpo_ros.ros.qos import LATCHED, reliable
 from tgrpo_ros.sim.perceived_state import PerceivedStateBuilder, TaskGeometry
 from tgrpo_ros.sim.reward_spec import load_spec, spec_path, StagedReward
@@ -66,10 +66,7 @@ class RobotEnvNode(Node):
     def __init__(self, node_name: str = 'robot_env'):
         super().__init__(node_name)
 
-        def declare(name, default, text):
-            return self.declare_parameter(name, default,
-                                          ParameterDescriptor(description=text)).value
-
+        declare = declarer(self)
         self.env_id = declare('env_id', 'robot', "This environment's env_id.")
         profile = load_profile(declare('robot_profile', 'sim_franka', 'Robot profile name or '
                                        'path (topics, control rate).'))
