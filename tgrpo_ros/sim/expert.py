@@ -516,21 +516,34 @@ class Drawer(_Skill):
             self.rot = _yaw_rotation(yaw_grab if self.opening else yaw_push) @ self.x.rot0
         gripper = OPEN
         if self.opening:
+            # Grasp the handle bar from the front, the hand turned to point into the drawer
+            # with the fingers closing vertically (a drawer under another one has its
+            # handle right below the upper handle, so it cannot be reached from above).
+            if self.phase_steps == 1 and self.phase == 'above':
+                z_axis = -out
+                y_axis = np.array([0.0, 0.0, 1.0])
+                self.rot = np.column_stack([np.cross(y_axis, z_axis), y_axis, z_axis])
             grab = hc.copy()
-            if self.phase == 'above':
-                target = grab + np.array([0, 0, 0.08])
-                gripper = OPEN
-                if np.linalg.norm(target - eef) < 0.015:
+            front = grab + out * 0.10
+            if self.phase == 'above':  # turn the hand high up, clear of the objects
+                target = front + np.array([0, 0, 0.12])
+                turned = np.linalg.norm(_rotation_error(self.rot, _quat_to_mat(
+                    state.eef_quat))) < 0.1
+                if np.linalg.norm(target - eef) < 0.02 and turned or self.phase_steps > 120:
+                    self.go('front')
+            if self.phase == 'front':
+                target = front
+                if np.linalg.norm(target - eef) < 0.012 or self.phase_steps > 40:
                     self.go('narrow')
-            if self.phase == 'narrow':  # a partly open hand fits between handle and front
-                target = grab + np.array([0, 0, 0.08])
+            if self.phase == 'narrow':  # half open: the upper finger misses the handle above
+                target = front
                 gripper = CLOSE if self.phase_steps <= 3 else HOLD
-                if self.phase_steps >= 5:
-                    self.go('down')
-            if self.phase == 'down':
-                target = grab
+                if self.phase_steps >= 4:
+                    self.go('in')
+            if self.phase == 'in':
                 gripper = HOLD
-                if np.linalg.norm(target - eef) < 0.008 or self.phase_steps > 40:
+                target = grab - out * 0.01
+                if np.linalg.norm(target - eef) < 0.01 or self.phase_steps > 40:
                     self.go('grip')
             if self.phase == 'grip':
                 target = grab
@@ -541,6 +554,7 @@ class Drawer(_Skill):
                 gripper = CLOSE
                 target = eef + out * 0.04
                 target[2] = grab[2]
+                target[:2] -= ((eef - grab)[:2] - ((eef - grab)[:2] @ out[:2]) * out[:2])
                 lo, hi = f.limits(joint)
                 far = lo if sign < 0 else hi
                 if abs(q - far) < 0.012 or self.phase_steps > 80:
@@ -551,7 +565,7 @@ class Drawer(_Skill):
                 if self.phase_steps >= 6:
                     self.go('retreat')
             if self.phase == 'retreat':
-                target = eef + np.array([0, 0, 0.05]) + out * 0.01
+                target = eef + out * 0.04
                 if self.phase_steps >= 10:
                     if self.done(state):
                         return None
