@@ -151,6 +151,19 @@ class Fixtures:
                 out.append((lo, hi))
         return out
 
+    def moving_part_boxes(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Union boxes of every drawer's/door's moving part (slide and hinge joints)."""
+        m = self.model
+        out = []
+        for j in range(m.njnt):
+            name = m.joint_id2name(j) or ''
+            if m.jnt_type[j] == 2 and not name.startswith(('robot', 'gripper', 'mount')):
+                boxes = self.part_boxes(name)
+                if boxes:
+                    out.append((np.min([b[0] for b in boxes], axis=0),
+                                np.max([b[1] for b in boxes], axis=0)))
+        return out
+
     def open_sign(self, joint: str, owner: str) -> float:
         """+1 if opening increases the joint position, -1 if it decreases it."""
         obj = self.e.get_object(owner)
@@ -335,7 +348,7 @@ class PickPlace(_Skill):
                 z = max(z, obj.bbox_min[2] + 0.012)
                 self._choose_grasp(state, z)
                 if self.rim:
-                    z = obj.bbox_max[2] - 0.02
+                    z = obj.bbox_max[2] - 0.025
                 self._grasp_z = z
                 rot = self._rot_target
             grip = obj.center + self._offset
@@ -363,13 +376,21 @@ class PickPlace(_Skill):
                 path_top = self.obstacles_top(state, obj.center[:2], xy,
                                               0.5 * max(obj.bbox_max[:2] - obj.bbox_min[:2]))
                 self._lift_z = max(top, path_top, obj.bbox_min[2]) + CLEARANCE + below
+                self._slide = self._slide_out(state)
+                self.go('slide' if self._slide is not None else 'lift')
+        if self.phase == 'slide':  # out from under an open drawer before lifting
+            gripper = CLOSE
+            target = self._slide
+            if np.linalg.norm(target[:2] - eef[:2]) < 0.01 or self.phase_steps > 40:
                 self.go('lift')
-        if self.phase in ('lift', 'carry', 'lower'):
+        if self.phase in ('slide', 'lift', 'carry', 'lower'):
             gripper = CLOSE
             if not state.grasped(self.obj) and self.phase_steps > 5:
                 return self.retry(state)
         if self.phase == 'lift':
             target = np.array([eef[0], eef[1], self._lift_z])
+            if self.rim:  # a rim pinched between two fingers slips when jerked up
+                target[2] = min(target[2], eef[2] + 0.04)
             if eef[2] > self._lift_z - 0.02:
                 self.go('carry')
         xy, top = self.dest_xy_and_top(state)
@@ -405,6 +426,27 @@ class PickPlace(_Skill):
             if self.phase_steps > 40:
                 return self.retry(state) if not self.done(state) else None
         return x.servo(state, target, rot, gripper)
+
+    def _slide_out(self, state: SimState):
+        """Grip-site target that moves the object from under a drawer's box, or None."""
+        if self.x.fixtures is None:
+            return None
+        obj = state.objects[self.obj]
+        lo, hi = obj.bbox_min, obj.bbox_max
+        best = None
+        for blo, bhi in self.x.fixtures.moving_part_boxes():
+            overlap = np.all(lo[:2] < bhi[:2]) and np.all(hi[:2] > blo[:2])
+            if not overlap or blo[2] < hi[2] - 0.005:
+                continue
+            moves = [np.array([bhi[0] - lo[0] + 0.015, 0]), np.array([blo[0] - hi[0] - 0.015, 0]),
+                     np.array([0, bhi[1] - lo[1] + 0.015]), np.array([0, blo[1] - hi[1] - 0.015])]
+            m = min(moves, key=np.linalg.norm)
+            if best is None or np.linalg.norm(m) > np.linalg.norm(best):
+                best = m
+        if best is None:
+            return None
+        eef = state.eef_pos
+        return np.array([eef[0] + best[0], eef[1] + best[1], eef[2] + 0.01])
 
     def retry(self, state: SimState):
         self.retries += 1
