@@ -644,7 +644,7 @@ class Drawer(_Skill):
 
 
 class Knob(_Skill):
-    """Turn a stove knob on or off by pushing the tip of its bar about the hinge."""
+    """Turn a stove knob on or off: grasp its raised bar and turn the hand about the hinge."""
 
     name = 'knob'
 
@@ -656,52 +656,61 @@ class Knob(_Skill):
     def act(self, state: SimState):
         f = self.x.fixtures
         joint = f.joints_of(self.fixture)[0]
-        axis, pivot = f.axis(joint), f.anchor(joint)
-        boxes = f.part_boxes(joint)
-        top = max(hi[2] for lo, hi in boxes)
-        bar = [(lo, hi) for lo, hi in boxes if hi[2] > top - 0.02]
-        base_top = max([hi[2] for lo, hi in boxes if hi[2] <= top - 0.02], default=pivot[2])
-        # the bar's tip: the raised geom farthest from the hinge, pushed sideways
-        centres = [0.5 * (lo + hi) for lo, hi in bar]
-        tip = max(centres, key=lambda c: np.linalg.norm((c - pivot)[:2]))
         eef = state.eef_pos
         self.phase_steps += 1
         if self.phase_steps == 1 and self.phase == 'above':
-            radial = _unit((tip - pivot) * np.array([1, 1, 0]))
-            self.tangent = _unit(np.cross(axis, radial)) * (1 if self.on else -1)
-            self.radial = radial
-            self.r = 0.75 * np.linalg.norm((tip - pivot)[:2])
-            self.z = 0.5 * (top + base_top)
-            a = np.arctan2(self.tangent[1], self.tangent[0]) + np.pi / 2
+            axis = f.axis(joint)
+            boxes = f.part_boxes(joint)
+            top = max(hi[2] for lo, hi in boxes)
+            bar = [(lo, hi) for lo, hi in boxes if hi[2] > top - 0.02]
+            blo = np.min([b[0] for b in bar], axis=0)
+            bhi = np.max([b[1] for b in bar], axis=0)
+            self.grip = 0.5 * (blo + bhi)
+            self.grip[2] = top - 0.015
+            # fingers across the bar's short side
+            long_axis = np.array([1.0, 0, 0]) if (bhi - blo)[0] > (bhi - blo)[1] else \
+                np.array([0, 1.0, 0])
+            a = np.arctan2(long_axis[1], long_axis[0]) + np.pi / 2
             finger0 = self.x.rot0[:, 1]
             base = np.arctan2(finger0[1], finger0[0])
-            yaw = (a - base + np.pi / 2) % np.pi - np.pi / 2  # fingers across the push
+            yaw = (a - base + np.pi / 2) % np.pi - np.pi / 2
             self.rot = _yaw_rotation(yaw) @ self.x.rot0
-        contact = pivot + self.radial * self.r
-        start = contact - self.tangent * 0.045
-        start[2] = self.z
+            turn = 1.0 if self.on else -1.0
+            self.turned = _yaw_rotation(turn * np.sign(axis[2] or 1.0) * 1.1) @ self.rot
+        gripper, rot = OPEN, self.rot
+        target = self.grip.copy()
         if self.phase == 'above':
-            target = start + np.array([0, 0, 0.08])
-            if np.linalg.norm(target[:2] - eef[:2]) < 0.01 and abs(target[2] - eef[2]) < 0.03:
+            target = self.grip + np.array([0, 0, 0.08])
+            aligned = np.linalg.norm(_rotation_error(self.rot, _quat_to_mat(
+                state.eef_quat))) < 0.08
+            if np.linalg.norm(target - eef) < 0.012 and aligned or self.phase_steps > 100:
                 self.go('down')
         if self.phase == 'down':
-            target = start
-            if np.linalg.norm(target - eef) < 0.01 or self.phase_steps > 40:
-                self.go('push')
-        if self.phase == 'push':
-            target = eef + self.tangent * 0.03
-            target[2] = self.z
-            along = (eef - start) @ self.tangent
-            if self.done(state) and along > 0.03 or along > 0.09 or self.phase_steps > 60:
+            if np.linalg.norm(target - eef) < 0.008 or self.phase_steps > 40:
+                self.go('grip')
+        if self.phase == 'grip':
+            gripper = CLOSE
+            if self.phase_steps >= 10:
+                self.go('turn')
+        if self.phase == 'turn':
+            gripper, rot = CLOSE, self.turned
+            if self.done(state) and self.phase_steps > 8 or self.phase_steps > 50:
+                self.go('release')
+        if self.phase == 'release':
+            gripper, rot = OPEN, None
+            target = eef.copy()
+            rot = _quat_to_mat(state.eef_quat)
+            if self.phase_steps >= 6:
                 self.go('retreat')
         if self.phase == 'retreat':
-            target = eef + np.array([0, 0, 0.05]) - self.tangent * 0.01
+            rot = _quat_to_mat(state.eef_quat)
+            target = eef + np.array([0, 0, 0.05])
             if self.phase_steps >= 8:
                 if self.done(state):
                     return None
                 self.failed = True
                 return None
-        return self.x.servo(state, target, self.rot, CLOSE)
+        return self.x.servo(state, target, rot, gripper)
 
 
 class ScriptedExpert:
