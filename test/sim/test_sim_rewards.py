@@ -10,10 +10,11 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tgrpo_ros.sim.reward_spec import (load_reward_for_task, load_spec, parse_spec,
-                                       RewardSpecError, spec_path, StagedReward,
+from tgrpo_ros.sim.reward_spec import (load_reward_for_task, load_spec, MissingSpecError,
+                                       parse_spec, RewardSpecError, spec_path, StagedReward,
                                        SuccessReward, validate_spec_for_bddl)
-from tgrpo_ros.sim.sim_state import LEFT_FINGER, ObjectPose, Region, RIGHT_FINGER, SimState
+from tgrpo_ros.sim.sim_state import (Articulation, LEFT_FINGER, ObjectPose, Region,
+                                     RIGHT_FINGER, SimState)
 
 SPEC_DIR = Path(__file__).resolve().parents[2] / 'config' / 'rewards' / 'libero_object'
 KETCHUP = 'pick_up_the_ketchup_and_place_it_in_the_basket'
@@ -132,7 +133,15 @@ def minimal(**over):
     (minimal(stages=[{'name': 'x', 'predicate': {'grasped': {'object': 'target'}},
                       'shaping': {}}]), "unknown field 'shaping'"),
     (minimal(success_bonus=-1), 'success_bonus must be a number >= 0'),
-    (minimal(version=2), 'unsupported version 2'),
+    (minimal(version=3), 'unsupported version 3'),
+    # version 1 keeps its vocabulary: the fixture predicates need version: 2
+    (minimal(stages=[{'name': 'x', 'predicate': {'open': {'fixture': 'target'}}}]),
+     r"unknown type 'open'.*version: 2 adds more"),
+    (minimal(version=2, stages=[{'name': 'x', 'predicate': {'articulated': {
+        'fixture': 'f', 'toward': 'ajar', 'fraction': 0.5}}}]), 'toward: expected one of'),
+    (minimal(version=2, stages=[{'name': 'x', 'predicate': {'all': []}}]),
+     'expected a non-empty list'),
+    (minimal(generated='x'), r"unknown field 'generated'.*\(version 1\)"),
 ])
 def test_malformed_specs_are_rejected_by_name(raw, message):
     with pytest.raises(RewardSpecError, match=message):
@@ -180,3 +189,192 @@ def test_every_libero_object_task_has_a_valid_spec():
         target = spec.roles['target']
         assert name.startswith(f'pick_up_the_{target[:-2]}_'), (name, target)
         assert isinstance(bound, StagedReward)
+
+
+# -- version 2: fixtures, on/stacked, pushed, combinations (hand-made states) ------------------
+DRAWER = 'cabinet_1_top_region'
+
+
+def fixture_state(drawer_q=0.0, knob_q=0.0, bowl=(0.0, -0.2, 0.03), plate=(0.2, 0.0, 0.01),
+                  contacts=(), eef=(0.0, 0.0, 0.3)):
+    objects = {'bowl_1': box(bowl, (0.04, 0.04, 0.03)),
+               'plate_1': box(plate, (0.08, 0.08, 0.01)),
+               'cabinet_1': box((0.0, 0.3, 0.15), (0.1, 0.1, 0.15))}
+    regions = {'stove_1_cook_region': Region(np.array([-0.2, 0.0, 0.02]),
+                                             np.array([0.07, 0.07, 0.0025]), 'stove_1'),
+               'table_front_region': Region(np.array([0.0, -0.2, 0.0]),
+                                            np.array([0.05, 0.05, 0.007]), ''),
+               DRAWER: Region(np.array([0.0, 0.3 + drawer_q, 0.25]),
+                              np.array([0.1, 0.07, 0.03]), 'cabinet_1',
+                              joints=('cabinet_1_top_level',))}
+    drawer = Articulation(('cabinet_1_top_level',), np.array([drawer_q]),
+                          {'open': drawer_q < -0.14, 'closed': drawer_q > 0.0},
+                          {'open': -0.14, 'closed': 0.0}, np.array([0.0, 0.18 + drawer_q, 0.25]))
+    knob = Articulation(('stove_1_button',), np.array([knob_q]),
+                        {'on': knob_q >= 0.5, 'off': knob_q < 0.0}, {'on': 0.5, 'off': 0.0},
+                        np.array([-0.3, 0.0, 0.03]))
+    return SimState(objects=objects, regions=regions, eef_pos=np.asarray(eef, float),
+                    eef_quat=np.array([1.0, 0, 0, 0]), gripper_qpos=np.array([0.04, -0.04]),
+                    gripper_opening=0.08,
+                    contacts=frozenset(frozenset(c) for c in contacts),
+                    articulations={DRAWER: drawer, 'stove_1': knob})
+
+
+FIXTURE_OBJECTS = ['bowl_1', 'plate_1', 'cabinet_1', 'stove_1']
+FIXTURE_REGIONS = ['stove_1_cook_region', 'table_front_region', DRAWER]
+ARTICULATIONS = {DRAWER: ('open', 'closed'), 'stove_1': ('on', 'off')}
+
+
+def bind_v2(stages):
+    spec = parse_spec({'version': 2, 'task': 'x/y', 'stages': stages})
+    r = StagedReward(spec, FIXTURE_OBJECTS, FIXTURE_REGIONS, ARTICULATIONS)
+    r.reset(fixture_state())
+    return r
+
+
+def holds(reward, s):
+    return reward.stage_predicates(s)
+
+
+def test_fixture_predicates_follow_the_joints():
+    r = bind_v2([
+        {'name': 'reach', 'predicate': {'near': {'a': 'gripper', 'b': f'{DRAWER}.handle',
+                                                 'within': 0.05}}},
+        {'name': 'half', 'predicate': {'articulated': {'fixture': DRAWER, 'toward': 'open',
+                                                       'fraction': 0.5}},
+         'progress': {'articulate': {'fixture': DRAWER, 'toward': 'open'}}},
+        {'name': 'open', 'predicate': {'open': {'fixture': DRAWER}}},
+        {'name': 'closed', 'predicate': {'closed': {'fixture': DRAWER}}},
+        {'name': 'on', 'predicate': {'turned_on': {'fixture': 'stove_1'}}},
+        {'name': 'off', 'predicate': {'turned_off': {'fixture': 'stove_1'}}},
+    ])
+    assert holds(r, fixture_state(eef=(0.0, 0.18, 0.27))) == [True] + [False] * 5
+    assert holds(r, fixture_state(drawer_q=-0.08)) == [False, True] + [False] * 4
+    assert holds(r, fixture_state(drawer_q=-0.15)) == [False, True, True, False, False, False]
+    assert holds(r, fixture_state(drawer_q=0.004, knob_q=-0.002))[3:] == [True, False, True]
+    assert holds(r, fixture_state(knob_q=1.0))[4:] == [True, False]
+    # the handle moves with the drawer: reaching it at the closed position no longer counts
+    assert not holds(r, fixture_state(drawer_q=-0.15, eef=(0.0, 0.18, 0.27)))[0]
+    # progress toward 'half' is the fraction of the way from closed (0) to open (-0.14)
+    res = r(fixture_state(drawer_q=-0.035, eef=(0.0, 0.18, 0.27)))
+    assert res.stage == 1 and res.progress == pytest.approx(0.25)
+
+
+def test_on_stacked_pushed_and_combinations():
+    r = bind_v2([
+        {'name': 'on stove', 'predicate': {'on': {'object': 'bowl_1',
+                                                  'support': 'stove_1_cook_region'}}},
+        {'name': 'stacked', 'predicate': {'stacked': {'object': 'bowl_1', 'support': 'plate_1'}}},
+        {'name': 'pushed', 'predicate': {'pushed': {'object': 'bowl_1', 'distance': 0.02}}},
+        {'name': 'not on', 'predicate': {'not': {'on': {'object': 'bowl_1',
+                                                        'support': 'table_front_region'}}}},
+        {'name': 'any', 'predicate': {'any': [{'open': {'fixture': DRAWER}},
+                                              {'turned_on': {'fixture': 'stove_1'}}]}},
+        {'name': 'all', 'predicate': {'all': [{'pushed': {'object': 'bowl_1', 'distance': 0.02}},
+                                              {'turned_on': {'fixture': 'stove_1'}}]}},
+    ])
+    # on a fixture's region: within its footprint, just above it, touching the fixture
+    on_stove = (-0.2, 0.01, 0.03)
+    assert holds(r, fixture_state(bowl=on_stove, contacts=[('bowl_1', 'stove_1')]))[0]
+    assert not holds(r, fixture_state(bowl=on_stove))[0]                  # not touching
+    assert not holds(r, fixture_state(bowl=(-0.2, 0.01, 0.2),
+                                      contacts=[('bowl_1', 'stove_1')]))[0]  # far above
+    # stacking: touching, not below, roots within 3 cm
+    assert holds(r, fixture_state(bowl=(0.21, 0.0, 0.04), contacts=[('bowl_1', 'plate_1')]))[1]
+    assert not holds(r, fixture_state(bowl=(0.25, 0.0, 0.04),
+                                      contacts=[('bowl_1', 'plate_1')]))[1]
+    # pushed: moved 2 cm on the table without a grasp; not when lifted or held
+    assert holds(r, fixture_state(bowl=(0.03, -0.2, 0.03)))[2]
+    assert not holds(r, fixture_state(bowl=(0.01, -0.2, 0.03)))[2]
+    assert not holds(r, fixture_state(bowl=(0.03, -0.2, 0.1)))[2]
+    assert not holds(r, fixture_state(bowl=(0.03, -0.2, 0.03), contacts=GRASP_BOWL))[2]
+    # a table region has no owner to touch; 'not' inverts it
+    assert not holds(r, fixture_state())[3]
+    assert holds(r, fixture_state(bowl=(0.0, 0.0, 0.03)))[3]
+    assert holds(r, fixture_state(drawer_q=-0.15))[4:] == [True, False]
+    assert holds(r, fixture_state(bowl=(0.03, -0.2, 0.03), knob_q=1.0))[4:] == [True, True]
+
+
+GRASP_BOWL = ((LEFT_FINGER, 'bowl_1'), (RIGHT_FINGER, 'bowl_1'))
+
+
+@pytest.mark.parametrize('stage,message', [
+    ({'turned_on': {'fixture': DRAWER}}, "has no state 'on'"),
+    ({'open': {'fixture': 'plate_1'}}, "'plate_1' is not a fixture or region that opens"),
+    ({'stacked': {'object': 'bowl_1', 'support': 'table_front_region'}}, 'is not an object'),
+    ({'near': {'a': 'gripper', 'b': 'plate_1.handle', 'within': 0.1}}, 'a handle names a fixture'),
+])
+def test_v2_names_are_checked_when_bound(stage, message):
+    with pytest.raises(RewardSpecError, match=message):
+        bind_v2([{'name': 'x', 'predicate': stage}])
+
+
+def test_a_task_without_a_spec_is_an_error_naming_the_command(tmp_path, monkeypatch):
+    monkeypatch.setenv('TGRPO_ROS_REWARDS_DIR', str(tmp_path))
+    with pytest.raises(MissingSpecError, match=r'task libero_goal/turn_on_the_stove has no '
+                                               r'reward spec.*tgrpo-ros reward-spec generate '
+                                               r'--suite libero_goal.*success_only'):
+        load_reward_for_task('auto', 'libero_goal', 'turn_on_the_stove', OBJECTS, REGIONS)
+    assert isinstance(load_reward_for_task('success_only', 'libero_goal', 'turn_on_the_stove',
+                                           OBJECTS, REGIONS), SuccessReward)
+
+
+# -- generation from BDDL goals ------------------------------------------------------------------
+GENERATED_SUITES = ('libero_spatial', 'libero_goal', 'libero_10', 'libero_90')
+
+
+@pytest.mark.libero
+def test_generated_specs_are_committed_up_to_date_and_valid():
+    from tgrpo_ros.sim.reward_generation import generate_suite
+    for suite in GENERATED_SUITES + ('libero_object',):
+        report = generate_suite(suite, dry_run=True)
+        assert not report.failed, report.failed
+        assert not report.written, f'{suite}: stale or missing specs {report.written}; run ' \
+                                   f'tgrpo-ros reward-spec generate --suite {suite}'
+        n = 90 if suite == 'libero_90' else 10
+        assert len(report.unchanged) + len(report.hand_written) == n
+        if suite == 'libero_object':
+            assert len(report.hand_written) == 10  # the hand-written specs win
+
+
+@pytest.mark.libero
+def test_generated_stages_follow_the_goal():
+    from tgrpo_ros.sim.bddl_task import read_bddl_task
+    from tgrpo_ros.sim.reward_generation import bddl_file_of, spec_for_task
+
+    def names(suite, task):
+        spec = spec_for_task(suite, task, read_bddl_task(bddl_file_of(suite, task)))
+        return [s['name'].split()[0] for s in spec['stages']], spec
+
+    got, _ = names('libero_spatial', 'pick_up_the_black_bowl_on_the_ramekin_and_place_it_on_'
+                                     'the_plate')
+    assert got == ['reach', 'grasp', 'lift', 'carry', 'stack']
+    got, _ = names('libero_goal', 'push_the_plate_to_the_front_of_the_stove')
+    assert got == ['reach', 'push', 'plate_1']
+    # BDDL lists the Close first; the bowl goes in before the drawer is closed
+    got, spec = names('libero_10', 'KITCHEN_SCENE4_put_the_black_bowl_in_the_bottom_drawer_of_'
+                                   'the_cabinet_and_close_it')
+    assert got == ['reach', 'grasp', 'lift', 'carry', 'place', 'reach', 'push', 'close']
+    assert 'inside' in spec['stages'][-1]['predicate']['all'][0]  # gated on the first goal
+    # the goal states only the In; the closed drawer is opened first
+    got, spec = names('libero_goal', 'open_the_top_drawer_and_put_the_bowl_inside')
+    assert got == ['reach', 'pull', 'open', 'reach', 'grasp', 'lift', 'carry', 'place']
+    assert list(spec['stages'][-1]['predicate']) == ['inside']  # the final test is LIBERO's
+
+
+def test_a_task_without_a_spec_refuses_to_train(tmp_path, monkeypatch):
+    from tgrpo_ros.training.driver import train_in_process
+    from tgrpo_ros.training.settings import SimTrainSettings
+    monkeypatch.setenv('TGRPO_ROS_REWARDS_DIR', str(tmp_path / 'no_specs'))
+    flat = {'policy.model': 'tiny:test', 'policy.lora_rank': 4, 'run.iterations': 1,
+            'env.suite': 'libero_goal', 'env.tasks': ['turn_on_the_stove'],
+            'env.max_steps': 4, 'env.image_size': 32, 'run.output_dir': str(tmp_path / 'run'),
+            'algo.group_size': 2, 'policy.torch_threads': 1}
+    with pytest.raises(MissingSpecError, match=r'libero_goal/turn_on_the_stove has no reward '
+                                               r'spec.*reward-spec generate --suite libero_goal'):
+        train_in_process(SimTrainSettings.from_flat(flat), log=lambda s: None)
+    # asking for the success-only reward by name passes the same check
+    from tgrpo_ros.sim.libero_env import check_reward_spec
+    check_reward_spec('libero_goal', 'turn_on_the_stove', 'success_only')
+    with pytest.raises(MissingSpecError):
+        check_reward_spec('libero_goal', 'turn_on_the_stove', 'dense')

@@ -28,6 +28,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     'sft': ('tgrpo_ros.commands.sft', 'supervised fine-tuning from demonstrations'),
     'init-states': ('tgrpo_ros.commands.init_states',
                     'sample LIBERO initial states beyond the benchmark 50 into a file'),
+    'reward-spec': ('tgrpo_ros.commands.reward_spec',
+                    'generate dense reward specs from LIBERO goals; validate one live'),
     'sim-episode': ('tgrpo_ros.commands.sim_episode',
                     'run one LIBERO episode and save its frames'),
 }

@@ -39,11 +39,13 @@ import numpy as np
 
 from tgrpo_ros.contract import ACTION_DIM, DoneReason
 from tgrpo_ros.observation import Observation, StepOutcome
+from tgrpo_ros.sim.bddl_task import articulation_thresholds
 from tgrpo_ros.sim.init_states import load_init_states
 from tgrpo_ros.sim.libero_config import ensure_libero_config
-from tgrpo_ros.sim.reward_spec import load_reward_for_task
-from tgrpo_ros.sim.sim_state import (FLOOR, LEFT_FINGER, ObjectPose, Region, RIGHT_FINGER,
-                                     ROBOT, SimState)
+from tgrpo_ros.sim.reward_spec import (load_reward_for_task, missing_spec_message,
+                                       MissingSpecError, spec_path, SUCCESS_ONLY)
+from tgrpo_ros.sim.sim_state import (Articulation, FLOOR, LEFT_FINGER, ObjectPose, Region,
+                                     RIGHT_FINGER, ROBOT, SimState)
 
 #: Maximum policy actions per episode, per suite (OpenVLA's LIBERO evaluation).
 MAX_STEPS = {
@@ -54,6 +56,10 @@ MAX_STEPS = {
     'libero_90': 400,
 }
 SUITES = tuple(MAX_STEPS)
+#: The rewards a run may ask for (setting ``env.reward``): the task's dense multi-stage spec
+#: (an error if the task has none), or 1 on success else 0, asked for by name.
+DENSE = 'dense'
+REWARDS = (DENSE, SUCCESS_ONLY)
 #: Control steps of ``WAIT_ACTION`` after each reset, so dropped objects settle (OpenVLA).
 NUM_WAIT_STEPS = 10
 WAIT_ACTION = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1.0])
@@ -97,6 +103,26 @@ def resolve_task(suite: str, task: str | int) -> tuple[int, str]:
     return names.index(task), task
 
 
+def reward_spec_for(reward: str) -> str:
+    """Return the ``LiberoEnv(reward_spec=...)`` value for a ``REWARDS`` name."""
+    if reward not in REWARDS:
+        raise ValueError(f'env.reward: unknown reward {reward!r}; known: {", ".join(REWARDS)}')
+    return 'auto' if reward == DENSE else SUCCESS_ONLY
+
+
+def check_reward_spec(suite: str, task: str | int, reward: str = DENSE) -> None:
+    """Raise ``MissingSpecError`` if a dense reward is asked for a task without a spec.
+
+    The error names the task and the command that writes a spec; the check needs no simulator,
+    so a run stops before any starts.
+    """
+    if reward_spec_for(reward) == SUCCESS_ONLY:
+        return
+    _, name = resolve_task(suite, int(task) if str(task).isdigit() else task)
+    if not spec_path(suite, name).exists():
+        raise MissingSpecError(missing_spec_message(suite, name))
+
+
 def check_action(action) -> np.ndarray:
     """Return ``action`` as a (7,) float64 array clipped to [-1, 1]; raise if malformed."""
     a = np.asarray(action, dtype=np.float64)
@@ -119,6 +145,15 @@ def _quat_conj_mul(q_ref_xyzw: np.ndarray, q_xyzw: np.ndarray) -> np.ndarray:
     ])
 
 
+def _under(model, body: int, roots: set[int]) -> bool:
+    """Whether MuJoCo body ``body`` is one of ``roots`` or below one of them."""
+    while body > 0:
+        if body in roots:
+            return True
+        body = int(model.body_parentid[body])
+    return False
+
+
 class LiberoEnv:
     """A LIBERO task environment with OpenVLA's protocol, upright images and dense rewards.
 
@@ -128,9 +163,10 @@ class LiberoEnv:
         cameras: camera names to render (``agentview``, ``robot0_eye_in_hand`` or ``wrist``, ...);
             ``()`` renders nothing.
         image_size: rendered height = width [px].
-        reward_spec: ``'auto'`` loads ``config/rewards/<suite>/<task>.yaml`` if it exists;
-            a path or ``RewardSpec`` uses that; ``None`` gives reward = success bonus only
-            (1.0 on success, else 0) and stage 0 of 0.
+        reward_spec: ``'auto'`` loads ``config/rewards/<suite>/<task>.yaml`` (a task without
+            one is a ``MissingSpecError`` naming the command that writes one); a path or
+            ``RewardSpec`` uses that; ``'success_only'`` or ``None`` gives reward = 1.0 on
+            success, else 0, and stage 0 of 0.
         max_steps: policy actions per episode; ``None`` = the suite's ``MAX_STEPS``.
         init_states_file: a ``.npz`` of generated initial states for this task
             (``tgrpo-ros init-states``); ``reset(i)`` then loads its i-th state.
@@ -178,7 +214,8 @@ class LiberoEnv:
                 self._init_states = load_init_states(init_states_file, self.task_id,
                                                      self.state_size)
             self.reward = load_reward_for_task(reward_spec, suite, self.task_name,
-                                               self.object_names, self.region_names)
+                                               self.object_names, self.region_names,
+                                               self.articulations)
         except BaseException:
             self.close()  # a bad reward spec must not leak the simulator and its EGL context
             raise
@@ -217,6 +254,14 @@ class LiberoEnv:
     def region_names(self) -> list[str]:
         """Return the names of the task's goal regions (LIBERO sites)."""
         return list(self._env.env.object_sites_dict)
+
+    @property
+    def articulations(self) -> dict[str, tuple[str, ...]]:
+        """Return the fixtures (and drawer regions) that open/close or turn on/off.
+
+        Each with its states: ('open', 'closed') or ('on', 'off').
+        """
+        return {n: tuple(v[2]) for n, v in self._articulations.items()}
 
     # -- episode --------------------------------------------------------------------------
     def reset(self, init_state_index: int = 0, seed: int = 7) -> Observation:
@@ -327,7 +372,23 @@ class LiberoEnv:
             if size is None or size.shape != (3,):
                 continue
             regions[name] = Region(center=data.site_xpos[sid].copy(),
-                                   half_size=np.abs(mat @ size), parent=str(site.parent_name))
+                                   half_size=np.abs(mat @ size), parent=site.parent_name or '',
+                                   size=size, rotation=mat.copy(),
+                                   joints=tuple(getattr(site, 'joints', None) or ()))
+        articulations = {}
+        for name, (joints, qidx, ranges, gids) in self._articulations.items():
+            obj = e.get_object(self._articulation_owner[name])
+            qpos = data.qpos[qidx].copy()
+            states = {}
+            if 'open' in ranges:
+                states['open'] = any(bool(obj.is_open(q)) for q in qpos)
+                states['closed'] = all(bool(obj.is_close(q)) for q in qpos)
+            if 'on' in ranges:
+                states['on'] = any(bool(obj.turn_on(q)) for q in qpos)
+                states['off'] = all(bool(obj.turn_off(q)) for q in qpos)
+            lo, hi = self._geom_bbox(model, data, gids)
+            articulations[name] = Articulation(joints=joints, qpos=qpos, states=states,
+                                               thresholds=dict(ranges), handle=0.5 * (lo + hi))
         q = data.qpos[self._gripper_qpos_idx].copy()
         obs = self._last_obs
         return SimState(
@@ -335,7 +396,8 @@ class LiberoEnv:
             eef_quat=np.asarray(obs['robot0_eef_quat']).copy(), gripper_qpos=q,
             gripper_opening=float(q[0] - q[1]), contacts=self._contacts(),
             success=bool(self._env.check_success()),
-            goal=tuple(tuple(g) for g in e.parsed_problem['goal_state']))
+            goal=tuple(tuple(g) for g in e.parsed_problem['goal_state']),
+            articulations=articulations)
 
     def set_object_pose(self, name: str, pos, quat_xyzw=(0.0, 0.0, 0.0, 1.0)) -> None:
         """Teleport a movable object (tests, demonstrations); velocities are zeroed."""
@@ -348,6 +410,23 @@ class LiberoEnv:
         e.sim.data.set_joint_qvel(jnt, np.zeros(6))
         e.sim.forward()
         # Re-observe (and re-render) so render() and sim_state() show the new pose at once.
+        self._last_obs = e._get_observations(force_update=True)
+        self._state = None
+
+    def set_joint_positions(self, positions: dict[str, float]) -> None:
+        """Set hinge/slide joints by name (a drawer, a door, a knob; tests, demonstrations).
+
+        Names are MuJoCo joint names (``Articulation.joints``); velocities are zeroed.
+        """
+        e = self._env.env
+        known = set(e.sim.model.joint_names)
+        for name, q in positions.items():
+            if name not in known:
+                joints = (j for a in self._articulations.values() for j in a[0])
+                raise ValueError(f'unknown joint {name!r}; fixture joints: {", ".join(joints)}')
+            e.sim.data.set_joint_qpos(name, float(q))
+            e.sim.data.set_joint_qvel(name, 0.0)
+        e.sim.forward()
         self._last_obs = e._get_observations(force_update=True)
         self._state = None
 
@@ -417,6 +496,7 @@ class LiberoEnv:
                 b = int(model.body_parentid[b])
             owner.append(name)
         self._geom_owner = owner
+        self._index_articulations()
         # Collision geoms (contype/conaffinity set) of each object, for bounding boxes.
         self._object_geoms = {name: [] for name in self._root_bodies}
         for gid, name in enumerate(owner):
@@ -429,6 +509,42 @@ class LiberoEnv:
                 bname = model.body_id2name(int(model.geom_bodyid[gid])) or ''
                 if bname.startswith(('robot0_', 'gripper0_', 'mount0_')):
                     owner[gid] = ROBOT
+
+    def _index_articulations(self) -> None:
+        """Index the fixtures (and drawer regions) that open/close or turn on/off.
+
+        For ``SimState.articulations``: their joints' qpos addresses, the joint positions where
+        each state begins, and the geoms whose box centre is the handle.
+        """
+        e = self._env.env
+        model = e.sim.model
+        self._articulations: dict[str, tuple] = {}
+        self._articulation_owner: dict[str, str] = {}
+        raw = getattr(model, '_model', model)  # robosuite wraps mujoco.MjModel
+        mat_names = [raw.material(i).name for i in range(model.nmat)]
+
+        def add(name: str, owner: str, joints) -> None:
+            joints = tuple(j for j in joints or ()
+                           if j in model.joint_names and model.jnt_type[model.joint_name2id(j)]
+                           in (2, 3))  # slide, hinge
+            ranges = articulation_thresholds(
+                getattr(e.get_object(owner), 'object_properties', {}).get('articulation'))
+            if not joints or not ranges:
+                return
+            qidx = [model.get_joint_qpos_addr(j) for j in joints]
+            moving = {int(model.jnt_bodyid[model.joint_name2id(j)]) for j in joints}
+            parts = [g for g in range(model.ngeom) if _under(model, int(model.geom_bodyid[g]),
+                                                             moving)]
+            handle = [g for g in parts if model.geom_matid[g] >= 0
+                      and 'handle' in mat_names[model.geom_matid[g]]]
+            self._articulations[name] = (joints, np.asarray(qidx), ranges, handle or parts)
+            self._articulation_owner[name] = owner
+
+        for name in list(e.fixtures_dict) + list(e.objects_dict):
+            add(name, name, getattr(e.get_object(name), 'joints', ()))
+        for name, site in e.object_sites_dict.items():
+            if getattr(site, 'joints', None) and site.parent_name:
+                add(name, site.parent_name, site.joints)
 
     @staticmethod
     def _geom_bbox(model, data, gids: list[int], frame=None) -> tuple[np.ndarray, np.ndarray]:

@@ -34,7 +34,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import yaml
 
-from tgrpo_ros.sim.libero_config import ensure_libero_config
+from tgrpo_ros.sim.bddl_task import read_bddl_task
 from tgrpo_ros.sim.sim_state import SimState
 
 #: The entity that names the robot's grip site (between the fingertips).
@@ -49,7 +49,11 @@ class RewardSpecError(ValueError):
 # -- the vocabulary: predicate and progress types with their fields --------------------------
 # Each entry: type name -> (required fields, optional fields with defaults). Fields ending in
 # 'object'/'a'/'b'/'over'/'region' name entities; the rest are numbers in metres or strings.
-ENTITY_FIELDS = ('a', 'b', 'object', 'over', 'region')
+ENTITY_FIELDS = ('a', 'b', 'object', 'over', 'region', 'support', 'fixture')
+#: Articulation states a spec may name (``SimState.articulations``).
+ARTICULATION_STATES = ('open', 'closed', 'on', 'off')
+#: Suffix naming the handle (or knob, or door) of an articulation as a position entity.
+HANDLE_SUFFIX = '.handle'
 PREDICATES: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     # distance between two entities below `within` [m]; axes 'xyz' or 'xy'
     'near': (('a', 'b', 'within'), {'axes': 'xyz'}),
@@ -63,6 +67,28 @@ PREDICATES: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     # object's root inside a goal region (LIBERO's `In` test)
     'inside': (('object', 'region'), {}),
 }
+#: Added by version 2 (fixtures, pushing, stacking, combinations).
+PREDICATES_V2: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
+    # LIBERO's `On`: on a region (its footprint, touching its owner) or on an object (stacking:
+    # touching, not below it, roots within `radius` [m] horizontally)
+    'on': (('object', 'support'), {'radius': 0.03}),
+    # stacking only: `support` must be an object
+    'stacked': (('object', 'support'), {'radius': 0.03}),
+    # pushed: root moved at least `distance` [m] horizontally from its reset position, not
+    # grasped, its height within `lift_tolerance` [m] of the reset height
+    'pushed': (('object', 'distance'), {'lift_tolerance': 0.02}),
+    # LIBERO's Open / Close / TurnOn / TurnOff checks of a fixture or a drawer's region
+    'open': (('fixture',), {}),
+    'closed': (('fixture',), {}),
+    'turned_on': (('fixture',), {}),
+    'turned_off': (('fixture',), {}),
+    # the joints at least `fraction` of the way from the opposite state toward `toward`
+    'articulated': (('fixture', 'toward', 'fraction'), {}),
+    # combinations: every / some listed predicate holds; the predicate does not hold
+    'all': ((), {}),
+    'any': ((), {}),
+    'not': ((), {}),
+}
 PROGRESSES: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     # 1 - tanh(d / scale), d the distance a-b [m]
     'approach': (('a', 'b', 'scale'), {'axes': 'xyz'}),
@@ -71,7 +97,14 @@ PROGRESSES: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     # (z - z_reset) / height of the object's root, clipped
     'raise': (('object', 'height'), {}),
 }
+PROGRESSES_V2: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
+    # fraction of the way from the opposite state toward `toward` (``Articulation.fraction``)
+    'articulate': (('fixture', 'toward'), {}),
+}
+COMBINATIONS = ('all', 'any', 'not')
+VERSIONS = (1, 2)
 TOP_FIELDS = {'version', 'task', 'description', 'roles', 'success_bonus', 'stages'}
+TOP_FIELDS_V2 = {'generated'}  # provenance of a generated spec: generation may overwrite it
 STAGE_FIELDS = {'name', 'predicate', 'progress'}
 
 
@@ -100,6 +133,8 @@ class RewardSpec:
     success_bonus: float = 1.0
     description: str = ''
     source: str = '<dict>'
+    version: int = 1
+    generated: str = ''  # non-empty: written by `tgrpo-ros reward-spec generate`
 
     @property
     def num_stages(self) -> int:
@@ -117,13 +152,25 @@ class RewardResult:
     success: bool
 
 
-def _term(raw: Any, table: dict, where: str) -> Term:
+def _term(raw: Any, table: dict, where: str, version: int = 2) -> Term:
     if not isinstance(raw, Mapping) or len(raw) != 1:
         raise RewardSpecError(f'{where}: expected a mapping with one key, the type '
                               f'(one of {", ".join(table)}), got {raw!r}')
     (kind, args), = raw.items()
     if kind not in table:
-        raise RewardSpecError(f'{where}: unknown type {kind!r}; known: {", ".join(table)}')
+        raise RewardSpecError(f'{where}: unknown type {kind!r}; known: {", ".join(table)}'
+                              + (' (version 1; version: 2 adds more)' if version == 1 else ''))
+    if kind in COMBINATIONS:
+        # all/any: a list of predicates; not: one predicate. Args keep the parsed terms.
+        if kind == 'not':
+            return Term(kind, {'of': (_term(args, table, f'{where}.not', version),)})
+        if not isinstance(args, list) or not args:
+            raise RewardSpecError(f'{where}.{kind}: expected a non-empty list of predicates, '
+                                  f'got {args!r}')
+        return Term(kind, {'of': tuple(_term(a, table, f'{where}.{kind}[{i}]', version)
+                                       for i, a in enumerate(args))})
+    if args is not None and not isinstance(args, Mapping):
+        raise RewardSpecError(f'{where}.{kind}: expected a mapping of fields, got {args!r}')
     args = dict(args or {})
     required, optional = table[kind]
     for k in args:
@@ -141,6 +188,10 @@ def _term(raw: Any, table: dict, where: str) -> Term:
         elif k == 'axes':
             if v not in ('xyz', 'xy'):
                 raise RewardSpecError(f"{where}.{kind}.axes: expected 'xyz' or 'xy', got {v!r}")
+        elif k == 'toward':
+            if v not in ARTICULATION_STATES:
+                raise RewardSpecError(f'{where}.{kind}.toward: expected one of '
+                                      f'{", ".join(ARTICULATION_STATES)}, got {v!r}')
         elif k == 'grasped':
             if not isinstance(v, bool):
                 raise RewardSpecError(f'{where}.{kind}.grasped: expected true/false, got {v!r}')
@@ -149,6 +200,8 @@ def _term(raw: Any, table: dict, where: str) -> Term:
                 raise RewardSpecError(f'{where}.{kind}.{k}: expected a number, got {v!r}')
             if k != 'gap' and v <= 0:
                 raise RewardSpecError(f'{where}.{kind}.{k}: must be > 0, got {v!r}')
+            if k == 'fraction' and v > 1:
+                raise RewardSpecError(f'{where}.{kind}.fraction: must be in (0, 1], got {v!r}')
             full[k] = float(v)
     return Term(kind, full)
 
@@ -157,12 +210,18 @@ def parse_spec(raw: Mapping[str, Any], source: str = '<dict>') -> RewardSpec:
     """Check a spec's format and return it parsed; raise ``RewardSpecError`` naming the field."""
     if not isinstance(raw, Mapping):
         raise RewardSpecError(f'{source}: a reward spec is a mapping, got {type(raw).__name__}')
+    version = raw.get('version', 1)
+    if isinstance(version, bool) or version not in VERSIONS:
+        raise RewardSpecError(f'{source}: unsupported version {version!r} (know '
+                              f'{", ".join(map(str, VERSIONS))})')
+    top = TOP_FIELDS | (TOP_FIELDS_V2 if version >= 2 else set())
     for k in raw:
-        if k not in TOP_FIELDS:
+        if k not in top:
             raise RewardSpecError(f'{source}: unknown field {k!r}; allowed: '
-                                  f'{", ".join(sorted(TOP_FIELDS))}')
-    if raw.get('version', 1) != 1:
-        raise RewardSpecError(f'{source}: unsupported version {raw.get("version")!r} (know 1)')
+                                  f'{", ".join(sorted(top))}'
+                                  + (' (version 1)' if k in TOP_FIELDS_V2 else ''))
+    predicates = {**PREDICATES, **(PREDICATES_V2 if version >= 2 else {})}
+    progresses = {**PROGRESSES, **(PROGRESSES_V2 if version >= 2 else {})}
     if 'task' not in raw or not isinstance(raw['task'], str):
         raise RewardSpecError(f"{source}: missing field 'task' (\"<suite>/<task_name>\")")
     roles = raw.get('roles') or {}
@@ -188,13 +247,14 @@ def parse_spec(raw: Mapping[str, Any], source: str = '<dict>') -> RewardSpec:
                                       f'{", ".join(sorted(STAGE_FIELDS))}')
         if 'name' not in s or 'predicate' not in s:
             raise RewardSpecError(f"{where}: needs 'name' and 'predicate'")
-        pred = _term(s['predicate'], PREDICATES, f'{where}.predicate')
-        prog = _term(s['progress'], PROGRESSES, f'{where}.progress') if s.get(
+        pred = _term(s['predicate'], predicates, f'{where}.predicate', version)
+        prog = _term(s['progress'], progresses, f'{where}.progress', version) if s.get(
             'progress') is not None else None
         stages.append(Stage(str(s['name']), pred, prog))
     return RewardSpec(task=raw['task'], stages=tuple(stages), roles=dict(roles),
                       success_bonus=float(bonus), description=str(raw.get('description', '')),
-                      source=source)
+                      source=source, version=int(version),
+                      generated=str(raw.get('generated', '') or ''))
 
 
 def load_spec(path: str | os.PathLike) -> RewardSpec:
@@ -220,17 +280,27 @@ def spec_path(suite: str, task_name: str) -> Path:
 
 # -- evaluation ------------------------------------------------------------------------------
 class StagedReward:
-    """A spec bound to one task: ``reset(state)`` at episode start, then ``reward(state)``."""
+    """A spec bound to one task: ``reset(state)`` at episode start, then ``reward(state)``.
 
-    def __init__(self, spec: RewardSpec, objects: list[str], regions: list[str]):
+    objects, regions: the task's object and region names; articulations: its fixtures (and
+    drawer regions) that open/close or turn on/off (``SimState.articulations``).
+    """
+
+    def __init__(self, spec: RewardSpec, objects: list[str], regions: list[str],
+                 articulations: Any = ()):
         self.spec = spec
         self.num_stages = spec.num_stages
-        known = set(objects) | set(regions)
+        self._objects, self._regions = set(objects), set(regions)
+        self._articulations = set(articulations)
+        # states of each fixture when known (a mapping name -> states); else checked at reset
+        self._art_states = ({k: tuple(v) for k, v in articulations.items()}
+                            if isinstance(articulations, Mapping) else {})
+        self._state_checks: list[tuple[str, str, str]] = []
+        known = self._objects | self._regions | self._articulations
         for role, name in spec.roles.items():
             if name not in known:
                 raise RewardSpecError(f'{spec.source}: role {role!r} names unknown object '
                                       f'{name!r}; task has: {", ".join(sorted(known))}')
-        self._objects, self._regions = set(objects), set(regions)
         self._stages: list[tuple[Callable, Callable | None]] = []
         for i, st in enumerate(spec.stages):
             where = f'{spec.source}: stages[{i}] ({st.name})'
@@ -238,28 +308,53 @@ class StagedReward:
             prog = self._compile(st.progress, where) if st.progress else None
             self._stages.append((pred, prog))
         self._z0: dict[str, float] = {}
+        self._p0: dict[str, np.ndarray] = {}
 
-    def _resolve(self, name: str, where: str, need_object: bool = False) -> str:
+    def _known(self) -> str:
+        return (f'objects {", ".join(sorted(self._objects))}; regions '
+                f'{", ".join(sorted(self._regions))}; fixtures that open/close or turn on/off '
+                f'{", ".join(sorted(self._articulations)) or "(none)"}')
+
+    def _resolve(self, name: str, field_name: str, where: str) -> str:
+        """Return the entity ``name`` (a role resolved) if it suits ``field_name``."""
+        if name.endswith(HANDLE_SUFFIX):
+            base = self.spec.roles.get(name[:-len(HANDLE_SUFFIX)], name[:-len(HANDLE_SUFFIX)])
+            if field_name in ('a', 'b', 'over') and base in self._articulations:
+                return base + HANDLE_SUFFIX
+            raise RewardSpecError(f'{where}: {name!r}: a handle names a fixture that opens/'
+                                  f'closes or turns on/off, in a position field (a, b, over); '
+                                  f'task has {self._known()}')
         name = self.spec.roles.get(name, name)
-        if name == GRIPPER and not need_object:
+        ok = {
+            'object': name in self._objects,
+            'region': name in self._regions,
+            'support': name in self._objects or name in self._regions,
+            'fixture': name in self._articulations,
+        }.get(field_name, name == GRIPPER or name in self._objects or name in self._regions)
+        if ok:
             return name
-        if name in self._objects or (name in self._regions and not need_object):
-            return name
-        kind = 'object' if need_object else 'object, region or role'
-        raise RewardSpecError(f'{where}: unknown {kind} {name!r}; task has objects '
-                              f'{", ".join(sorted(self._objects))}'
-                              + ('' if need_object else
-                                 f'; regions {", ".join(sorted(self._regions))}'))
+        kind = {'object': 'object', 'region': 'region', 'support': 'object or region',
+                'fixture': 'fixture or region that opens/closes or turns on/off'}.get(
+                    field_name, 'object, region or role')
+        if field_name != 'object' and name in self._objects | self._regions:
+            raise RewardSpecError(f'{where}: {name!r} is not a {kind}; task has '
+                                  f'{self._known()}')
+        raise RewardSpecError(f'{where}: unknown {kind} {name!r}; task has {self._known()}')
 
     def _compile(self, term: Term, where: str) -> Callable[[SimState], Any]:
-        a = dict(term.args)
         t = term.type
+        if t in COMBINATIONS:
+            parts = [self._compile(sub, f'{where}.{t}[{i}]') for i, sub in
+                     enumerate(term.args['of'])]
+            if t == 'all':
+                return lambda s: all(p(s) for p in parts)
+            if t == 'any':
+                return lambda s: any(p(s) for p in parts)
+            return lambda s: not parts[0](s)
+        a = dict(term.args)
         for k in ENTITY_FIELDS:
             if k in a:
-                a[k] = self._resolve(a[k], f'{where}.{t}.{k}', need_object=k == 'object')
-        if 'region' in a and a['region'] not in self._regions:
-            raise RewardSpecError(f'{where}.{t}.region: {a["region"]!r} is not a region; '
-                                  f'task has {", ".join(sorted(self._regions))}')
+                a[k] = self._resolve(a[k], k, f'{where}.{t}.{k}')
         pos, dist = self._pos, self._dist
         if t == 'near':
             return lambda s: dist(s, a['a'], a['b'], a['axes']) < a['within']
@@ -277,6 +372,32 @@ class StagedReward:
             return above
         if t == 'inside':
             return lambda s: s.in_region(a['object'], a['region'])
+        if t == 'on':
+            return lambda s: s.on(a['object'], a['support'], a['radius'])
+        if t == 'stacked':
+            if a['support'] not in self._objects:
+                raise RewardSpecError(f'{where}.stacked.support: {a["support"]!r} is not an '
+                                      f'object (use on: for a region); task has '
+                                      f'{self._known()}')
+            return lambda s: s.on(a['object'], a['support'], a['radius'])
+        if t == 'pushed':
+            def pushed(s: SimState) -> bool:
+                o, p0 = s.objects[a['object']].pos, self._p0[a['object']]
+                return (np.linalg.norm(o[:2] - p0[:2]) >= a['distance']
+                        and abs(o[2] - p0[2]) <= a['lift_tolerance']
+                        and not s.grasped(a['object']))
+            return pushed
+        if t in ('open', 'closed', 'turned_on', 'turned_off'):
+            state = {'open': 'open', 'closed': 'closed', 'turned_on': 'on',
+                     'turned_off': 'off'}[t]
+            self._need_state(a['fixture'], state, where)
+            return lambda s: bool(s.articulations[a['fixture']].states[state])
+        if t in ('articulated', 'articulate'):
+            self._need_state(a['fixture'], a['toward'], where)
+            if t == 'articulated':
+                return lambda s: (s.articulations[a['fixture']].fraction(a['toward'])
+                                  >= a['fraction'])
+            return lambda s: s.articulations[a['fixture']].fraction(a['toward'])
         if t == 'approach':
             return lambda s: 1.0 - math.tanh(dist(s, a['a'], a['b'], a['axes']) / a['scale'])
         if t == 'closure':
@@ -290,10 +411,20 @@ class StagedReward:
             return lambda s: (s.objects[a['object']].pos[2] - self._z0[a['object']]) / a['height']
         raise RewardSpecError(f'{where}: unhandled type {t!r}')  # parse_spec prevents this
 
+    def _need_state(self, fixture: str, state: str, where: str) -> None:
+        # A drawer has no 'on'; a stove knob has no 'open'. Checked now when the task's fixture
+        # states are known, else at reset (from the snapshot).
+        if fixture in self._art_states and state not in self._art_states[fixture]:
+            raise RewardSpecError(f'{where}: fixture {fixture!r} has no state {state!r} (it '
+                                  f'has {", ".join(self._art_states[fixture])})')
+        self._state_checks.append((fixture, state, where))
+
     @staticmethod
     def _pos(s: SimState, name: str) -> np.ndarray:
         if name == GRIPPER:
             return s.eef_pos
+        if name.endswith(HANDLE_SUFFIX):
+            return s.articulations[name[:-len(HANDLE_SUFFIX)]].handle
         if name in s.objects:
             return s.objects[name].center
         return s.regions[name].center
@@ -304,15 +435,30 @@ class StagedReward:
             return float(s.objects[name].bbox_max[2])
         if name in s.regions:
             return float(s.regions[name].center[2] + s.regions[name].half_size[2])
-        return float(s.eef_pos[2])
+        return float(StagedReward._pos(s, name)[2])
 
     def _dist(self, s: SimState, a: str, b: str, axes: str) -> float:
         d = self._pos(s, a) - self._pos(s, b)
         return float(np.linalg.norm(d[:2] if axes == 'xy' else d))
 
     def reset(self, state: SimState) -> None:
-        """Remember object heights at episode start (for ``lifted`` / ``raise``)."""
+        """Remember object poses at episode start (``lifted``, ``raise``, ``pushed``).
+
+        Also checks that each named fixture has the states the spec asks of it.
+        """
+        for fixture, st, where in self._state_checks:
+            art = state.articulations.get(fixture)
+            if art is None or st not in art.states:
+                have = 'nothing' if art is None else ', '.join(art.states) or 'nothing'
+                raise RewardSpecError(f'{where}: fixture {fixture!r} has no state {st!r} '
+                                      f'(it has {have})')
         self._z0 = {k: float(v.pos[2]) for k, v in state.objects.items()}
+        self._p0 = {k: np.asarray(v.pos, dtype=np.float64).copy()
+                    for k, v in state.objects.items()}
+
+    def stage_predicates(self, state: SimState) -> list[bool]:
+        """Return whether each stage's predicate holds in ``state`` (after ``reset``)."""
+        return [bool(pred(state)) for pred, _ in self._stages]
 
     def __call__(self, state: SimState) -> RewardResult:
         if not self._z0:
@@ -342,19 +488,38 @@ class SuccessReward:
         return RewardResult(float(state.success), 0, 0, 0.0, state.success)
 
 
+class MissingSpecError(RewardSpecError):
+    """A task has no reward spec and success-only reward was not asked for."""
+
+
+#: ``reward_spec`` value asking for the success-only reward by name (``None`` means the same).
+SUCCESS_ONLY = 'success_only'
+
+
+def missing_spec_message(suite: str, task_name: str) -> str:
+    """Return the error for a task without a spec: the task, the file, how to make one."""
+    return (f'task {suite}/{task_name} has no reward spec ({spec_path(suite, task_name)} '
+            f'does not exist): make one with `tgrpo-ros reward-spec generate --suite {suite}` '
+            f'(or write it: config/rewards/FORMAT.md), or ask for the success-only reward by '
+            f'name (env.reward: {SUCCESS_ONLY}; step advantages are then zero)')
+
+
 def load_reward_for_task(spec: Any, suite: str, task_name: str, objects: list[str],
-                         regions: list[str]) -> StagedReward | SuccessReward:
+                         regions: list[str], articulations: Any = ()
+                         ) -> StagedReward | SuccessReward:
     """Return the reward for a task.
 
-    spec: ``'auto'`` (the task's file under ``rewards_dir()`` if present, else success only),
-    ``None`` (success only), a path, a mapping, or a ``RewardSpec``.
+    spec: ``'auto'`` (the task's file under ``rewards_dir()``; ``MissingSpecError`` if there
+    is none), ``'success_only'`` or ``None`` (success only), a path, a mapping, or a
+    ``RewardSpec``. articulations: the task's fixtures that open/close or turn on/off (names,
+    or a mapping name -> states).
     """
-    if spec is None:
+    if spec is None or (isinstance(spec, str) and spec == SUCCESS_ONLY):
         return SuccessReward()
     if isinstance(spec, str) and spec == 'auto':
         p = spec_path(suite, task_name)
         if not p.exists():
-            return SuccessReward()
+            raise MissingSpecError(missing_spec_message(suite, task_name))
         spec = load_spec(p)
     elif isinstance(spec, (str, os.PathLike)):
         spec = load_spec(spec)
@@ -366,14 +531,10 @@ def load_reward_for_task(spec: Any, suite: str, task_name: str, objects: list[st
     want = f'{suite}/{task_name}'
     if spec.task != want:
         raise RewardSpecError(f'{spec.source}: spec is for task {spec.task!r}, not {want!r}')
-    return StagedReward(spec, objects, regions)
+    return StagedReward(spec, objects, regions, articulations)
 
 
 def validate_spec_for_bddl(spec: RewardSpec, bddl_file: str) -> StagedReward:
     """Bind a spec to a task's BDDL file without building the simulator (fast check)."""
-    ensure_libero_config()
-    import libero.libero.envs.bddl_utils as bddl_utils  # heavy: imports robosuite and MuJoCo
-    p = bddl_utils.robosuite_parse_problem(bddl_file)
-    objects = [n for names in list(p['objects'].values()) + list(p['fixtures'].values())
-               for n in names]
-    return StagedReward(spec, objects, list(p['regions']))
+    task = read_bddl_task(bddl_file)
+    return StagedReward(spec, task.entities, list(task.regions), task.articulations)

@@ -23,6 +23,7 @@ import torch
 
 from tgrpo_ros.policy.base import VLAPolicy
 from tgrpo_ros.sim.env_group import EnvGroup
+from tgrpo_ros.sim.libero_env import check_reward_spec, reward_spec_for
 from tgrpo_ros.training.collector import Collector, EVAL_GROUP_ID_BASE, Group, GroupRequest
 from tgrpo_ros.training.metrics import evaluation_row, metrics_row
 from tgrpo_ros.training.policy_setup import policy_for
@@ -225,10 +226,13 @@ def _eval_line(e: dict) -> str:
 # --- in this process --------------------------------------------------------------------------
 def make_env_group(settings: SimTrainSettings, task: str, num_envs: int) -> EnvGroup:
     """N LIBERO environments of ``task`` in worker processes (~2.2 GB each)."""
+    # A task without a reward spec stops here, before any simulator process starts.
+    check_reward_spec(settings.env.suite, task, settings.env.reward)
     return EnvGroup(num_envs, suite=settings.env.suite, task=int(task) if task.isdigit() else task,
                     cameras=settings.env.cameras, image_size=settings.env.image_size,
                     max_steps=settings.env.max_steps or None,
-                    init_states_file=settings.env.init_states_file or None)
+                    init_states_file=settings.env.init_states_file or None,
+                    reward_spec=reward_spec_for(settings.env.reward))
 
 
 def train_in_process(settings: SimTrainSettings, make_envs: EnvGroupFactory | None = None,

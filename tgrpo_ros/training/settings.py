@@ -41,7 +41,7 @@ import yaml
 from tgrpo_ros.algo import TGRPOConfig
 from tgrpo_ros.declaration import DIMENSIONLESS, info_of, setting, SettingInfo
 from tgrpo_ros.paths import share_dir
-from tgrpo_ros.sim.libero_env import CAMERAS, SUITES
+from tgrpo_ros.sim.libero_env import CAMERAS, REWARDS, SUITES
 
 # The parameter file every sim_train node reads first: the declared defaults, documented.
 # ``render_parameter_file`` writes it; a test keeps it equal to the declaration.
@@ -82,6 +82,11 @@ class EnvSettings:
         unit='steps', range='[0, 10000]', launch_arg='max_steps')
     frame_id: str = setting(
         'world', 'frame_id stamped on observations: the LIBERO world frame (x forward, z up).')
+    reward: str = setting(
+        'dense', "Reward: 'dense' = the task's multi-stage spec (config/rewards/<suite>/<task>"
+        ".yaml; a task without one is an error naming the command that writes one: tgrpo-ros "
+        "reward-spec generate), 'success_only' = 1 on success else 0 (step advantages are then "
+        'zero).', choices=REWARDS, launch_arg='reward')
 
 
 @dataclass(frozen=True)

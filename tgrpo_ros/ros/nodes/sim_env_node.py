@@ -15,7 +15,8 @@ is the environment id. Topics (shared by all environments, see config/sim_train.
 - publishes counters on ``/diagnostics`` (diagnostic_msgs/DiagnosticArray) once a second.
 
 Parameters: ``env.suite`` (settable: used by resets that name no suite), ``env.cameras``,
-``env.image_size``, ``env.frame_id``, ``env.init_states_file`` (tgrpo_ros.training.settings).
+``env.image_size``, ``env.frame_id``, ``env.init_states_file``, ``env.reward``
+(tgrpo_ros.training.settings).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from tgrpo_ros.ros.conversions import ids_msg, observation_to_msg, outcome_to_ms
 from tgrpo_ros.ros.qos import LATCHED, reliable
 from tgrpo_ros.ros.node_main import run_node
 from tgrpo_ros.ros.parameters import declare_settings
-from tgrpo_ros.sim.libero_env import LiberoEnv
+from tgrpo_ros.sim.libero_env import LiberoEnv, reward_spec_for
 from tgrpo_ros.srv import EndEpisode, ResetEnv
 
 RELIABLE = reliable(100)
@@ -45,12 +46,13 @@ class SimEnvNode(Node):
     def __init__(self, env_factory=None):
         super().__init__('sim_env')
         v = declare_settings(self, ['env.suite', 'env.cameras', 'env.image_size',
-                                    'env.frame_id', 'env.init_states_file'])
+                                    'env.frame_id', 'env.init_states_file', 'env.reward'])
         self.env_id = self.get_namespace().strip('/') or self.get_name()
         self.cameras = v['env.cameras']
         self.image_size = v['env.image_size']
         self.frame_id = v['env.frame_id']
         self.init_states_file = v['env.init_states_file'] or None
+        self.reward_spec = reward_spec_for(v['env.reward'])
         self._env_factory = env_factory or self._make_libero
         self.env = None
         self.env_key = None
@@ -77,7 +79,7 @@ class SimEnvNode(Node):
     def _make_libero(self, suite: str, task: str, max_steps: int | None):
         return LiberoEnv(suite, int(task) if task.isdigit() else task, cameras=self.cameras,
                          image_size=self.image_size, max_steps=max_steps,
-                         init_states_file=self.init_states_file)
+                         init_states_file=self.init_states_file, reward_spec=self.reward_spec)
 
     def _header(self) -> Header:
         return Header(stamp=self.get_clock().now().to_msg(), frame_id=self.frame_id)
