@@ -110,10 +110,15 @@ def task_run(suite: str, ti: int, episodes: int, random_episodes: int, random_st
     env, staged = make_env(suite, ti, success_only)
     try:
         expert = ScriptedExpert()
-        eps = []
+        eps, errors = [], []
         for k in range(episodes):
             expert.reset()
-            eps.append(run_episode(env, lambda: expert.act(env.sim_state(), env), k))
+            try:
+                eps.append(run_episode(env, lambda: expert.act(env.sim_state(), env), k))
+            except Exception as exc:  # a goal the expert cannot script: a failed episode
+                errors.append(f'{type(exc).__name__}: {exc}')
+                eps.append({'success': False, 'steps': 0, 'reward_sum': 0.0,
+                            'backward_steps': 0, 'max_stage': 0, 'num_stages': 0})
             print(f'  {suite}/{ti} ep {k}: success {eps[-1]["success"]} steps '
                   f'{eps[-1]["steps"]}', flush=True)
         rand = []
@@ -126,7 +131,7 @@ def task_run(suite: str, ti: int, episodes: int, random_episodes: int, random_st
         env.close()
     ok = [e for e in eps if e['success']]
     steps_ok = sum(e['steps'] for e in ok)
-    exp_rps = (sum(e['reward_sum'] for e in eps) / sum(e['steps'] for e in eps))
+    exp_rps = (sum(e['reward_sum'] for e in eps) / max(sum(e['steps'] for e in eps), 1))
     rand_rps = (sum(e['reward_sum'] for e in rand) / sum(e['steps'] for e in rand)
                 if rand else None)
     return {
@@ -135,7 +140,8 @@ def task_run(suite: str, ti: int, episodes: int, random_episodes: int, random_st
         'failed_init_states': [k for k, e in enumerate(eps) if not e['success']],
         'mean_steps_success': float(np.mean([e['steps'] for e in ok])) if ok else None,
         'dense_reward': staged,
-        'num_stages': eps[0]['num_stages'] if staged else None,
+        'num_stages': max(e['num_stages'] for e in eps) if staged else None,
+        'expert_errors': sorted(set(errors)),
         'stage_backward_fraction': (sum(e['backward_steps'] for e in ok) / steps_ok
                                     if staged and steps_ok else None),
         'expert_reward_per_step': exp_rps if staged else None,
@@ -187,6 +193,8 @@ def to_md(res: dict) -> str:
             back = r['stage_backward_fraction']
             ratio = r['random_over_expert']
             flag = '' if r['success_rate'] >= TARGET[suite] else ' **below target**'
+            if r.get('expert_errors'):
+                flag += ' (not scripted: ' + '; '.join(r['expert_errors']) + ')'
             lines.append(
                 f'| {r["index"]} | {r["task"]} | {r["successes"]}/{r["episodes"]} '
                 f'({100 * r["success_rate"]:.0f}%){flag} | '
