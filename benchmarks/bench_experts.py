@@ -77,7 +77,7 @@ def commit() -> str:
 
 
 def make_env(suite: str, ti: int, success_only: bool) -> tuple[LiberoEnv, bool]:
-    """The task's env with its dense spec when there is one; ``(env, has_stages)``."""
+    """Return the task's env with its dense spec when there is one: ``(env, has_stages)``."""
     if not success_only:
         try:
             env = LiberoEnv(suite, ti, cameras=(), reward_spec='auto')
@@ -105,7 +105,7 @@ def run_episode(env: LiberoEnv, act, init_index: int, max_steps: int | None = No
 
 def task_run(suite: str, ti: int, episodes: int, random_episodes: int, random_steps: int,
              success_only: bool) -> dict:
-    """The expert (and random actions) on one task, in its own process."""
+    """Run the expert (and random actions) on one task, in its own process."""
     t0 = time.time()
     env, staged = make_env(suite, ti, success_only)
     try:
@@ -242,14 +242,14 @@ def main(argv=None) -> int:
             for ti in (args.tasks if args.tasks is not None and args.tasks != []
                        else range(len(list_tasks(suite))))]
     res = load(path)
-    res['what'] = ('Scripted expert (tgrpo_ros/sim/expert.py, driven by each task\'s BDDL goal) '
+    res['what'] = ("Scripted expert (tgrpo_ros/sim/expert.py, driven by each task's BDDL goal) "
                    'from benchmark initial states 0..E-1, seed 7, physics only (no rendering), '
-                   'max steps per suite as in OpenVLA\'s evaluation '
+                   "max steps per suite as in OpenVLA's evaluation "
                    f'({", ".join(f"{s} {MAX_STEPS[s]}" for s in SUITES)}). Stage backward: '
                    'fraction of steps of successful expert episodes where the dense stage '
                    'drops. Random / expert: mean reward per step of uniform random actions in '
                    '[-1, 1] (first --random-steps steps of a few episodes) over the '
-                   'expert\'s (all its episodes). Written by benchmarks/bench_experts.py.')
+                   "expert's (all its episodes). Written by benchmarks/bench_experts.py.")
     info = {'machine': machine(), 'commit': commit(),
             'date': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}
     ctx = mp.get_context('spawn')

@@ -391,7 +391,7 @@ class PickPlace(_Skill):
             target = np.array([eef[0], eef[1], self._lift_z])
             if self.rim:  # a rim pinched between two fingers slips when jerked up
                 target[2] = min(target[2], eef[2] + 0.04)
-            if eef[2] > self._lift_z - 0.02:
+            if eef[2] > self._lift_z - 0.02 or self.phase_steps > 60:  # or out of reach
                 self.go('carry')
         xy, top = self.dest_xy_and_top(state)
         if self.phase == 'carry':
@@ -399,7 +399,8 @@ class PickPlace(_Skill):
             offset = eef[:2] - obj.pos[:2]
             target = np.array([*(xy + offset), self._lift_z])
             if np.linalg.norm(target[:2] - eef[:2]) < 0.008 or (
-                    self.phase_steps > 80 and np.linalg.norm(target[:2] - eef[:2]) < 0.02):
+                    self.phase_steps > 80 and np.linalg.norm(target[:2] - eef[:2]) < 0.02) or (
+                    self.phase_steps > 150):
                 self.go('lower')
         if self.phase == 'lower':
             offset = eef[:2] - obj.pos[:2]
@@ -407,7 +408,10 @@ class PickPlace(_Skill):
             drop = 0.01 if self.kind == 'on' else 0.02
             goal_z = top + drop + below
             target = np.array([*(xy + offset), goal_z])
-            if eef[2] < goal_z + 0.006 or self.phase_steps > 40:
+            # stop on the support (the object touches something besides the hand)
+            landed = any(self.obj in c and not c & {'left_finger', 'right_finger', 'robot'}
+                         for c in state.contacts) and self.phase_steps > 3
+            if eef[2] < goal_z + 0.006 or landed or self.phase_steps > 40:
                 self.go('release')
         if self.phase == 'release':
             gripper = OPEN
@@ -481,7 +485,7 @@ class Push(_Skill):
         e = goal - obj.pos[:2]
         u = _unit(e)
         radius = 0.5 * max(obj.bbox_max[:2] - obj.bbox_min[:2])
-        low = obj.bbox_min[2] + 0.012
+        low = obj.bbox_min[2] + 0.018  # fingertips just clear of the table
         behind = obj.pos[:2] - u * (radius + 0.03)
         if self.done(state) and self.phase != 'retreat':
             self.go('retreat')
@@ -760,7 +764,7 @@ class ScriptedExpert:
         return bool(state.success)
 
     def support_of(self, state: SimState, name: str) -> str | None:
-        """The object ``name`` stands on (the one right below it that it touches), if any."""
+        """Return the object ``name`` stands on (right below it and touching it), if any."""
         for other in state.objects:
             if other != name and state.touching(name, other) and (
                     state.objects[other].center[2] < state.objects[name].center[2]):
@@ -826,7 +830,7 @@ class ScriptedExpert:
             raise ValueError(f'goal {g} needs fixture joints: call act(state, env)')
 
     def _push_instead(self, state: SimState, obj: str, dest: str) -> bool:
-        """A flat object too wide for the hand, going to a table region, is pushed."""
+        """Return whether to push: a flat object too wide for the hand, to a table region."""
         o = state.objects[obj]
         flat = (o.bbox_max[2] - o.bbox_min[2]) < TABLE_TOP_MARGIN
         wide = min(o.width_along(np.array([1.0, 0, 0])),
