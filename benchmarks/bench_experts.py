@@ -183,11 +183,11 @@ def to_md(res: dict) -> str:
         s = res['suites'][suite]
         m = s['machine']
         lines += [f'## {suite}', '',
-                  f'Commit {s["commit"]}, {s["date"]}; {m["cpu"]}, {m["cores"]} cores '
+                  f'Last run: commit {s["commit"]}, {s["date"]}; {m["cpu"]}, {m["cores"]} cores '
                   f'(1-min load {m["load_1min_at_start"]} at start), no GPU. Target: '
                   f'success >= {100 * TARGET[suite]:.0f}% per task.', '',
                   '| # | task | success | mean steps | stage backward | random / expert '
-                  'reward per step |', '|---|---|---|---|---|---|']
+                  'reward per step | commit |', '|---|---|---|---|---|---|---|']
         for key in sorted(s['tasks'], key=int):
             r = s['tasks'][key]
             back = r['stage_backward_fraction']
@@ -200,7 +200,8 @@ def to_md(res: dict) -> str:
                 f'({100 * r["success_rate"]:.0f}%){flag} | '
                 f'{r["mean_steps_success"] or 0:.0f} | '
                 f'{"-" if back is None else f"{100 * back:.2f}%"} | '
-                f'{"-" if ratio is None else f"{100 * ratio:.1f}%"} |')
+                f'{"-" if ratio is None else f"{100 * ratio:.1f}%"} | '
+                f'{r.get("commit", s["commit"])} |')
         sm = s['summary']
         lines += ['', f'Suite: {100 * sm["success_rate"]:.1f}% of the episodes of '
                   f'{sm["tasks_measured"]} tasks; lowest task '
