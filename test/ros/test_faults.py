@@ -265,8 +265,8 @@ def test_sim_train_survives_a_dead_env_a_dead_policy_node_and_a_lost_observation
     Episodes of 40 steps leave time to kill a node mid-group.
     group 1: env1 is SIGKILLed after its step 3 -> its trial masked (env_died or timeout),
         the group kept with 2 trials; the launcher restarts env1.
-    group 2: the policy node is SIGKILLed after the group's third step -> every trial times out,
-        the group is skipped; the launcher restarts the policy node, which serves version 1.
+    group 2: the policy node is SIGKILLed after the group's third step -> the trials waiting on
+        it time out (all, or all but one answered by the restarted node), the group is skipped; the launcher restarts the policy node, which serves version 1.
     group 3: env2's observation of step 2 is lost (env.drop_messages; env2's third episode)
         -> that trial times out and is masked.
     group 4: whole again, all three environments, acted by version 3.
@@ -325,7 +325,9 @@ def test_sim_train_survives_a_dead_env_a_dead_policy_node_and_a_lost_observation
     faults = [(int(r['masked_trials']), int(r['group_skipped']), r['masked_reasons'])
               for r in rows]
     assert faults[0][:2] == (1, 0) and faults[0][2] in ('env_died', 'timeout')
-    assert faults[1] == (3, 1, 'timeout;timeout;timeout')
+    # Every trial waiting on the dead policy node times out; on a quiet machine one may get
+    # its answer from the restarted node first. Either way < 2 valid trials: skipped.
+    assert faults[1][0] >= 2 and faults[1][1] == 1 and set(faults[1][2].split(';')) == {'timeout'}
     assert faults[2] == (1, 0, 'timeout') and faults[3] == (0, 0, '')
     assert [len(r['returns'].split(';')) for r in rows] == [2, 3, 2, 3]
     assert 'restarted /env1/sim_env' in ''.join(lines)

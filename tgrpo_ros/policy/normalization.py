@@ -58,8 +58,14 @@ def read_statistics_file(path: str | Path) -> dict:
         path = path / STATISTICS_FILE
     if not path.is_file():
         raise FileNotFoundError(f'no dataset statistics file at {path}')
-    with open(path) as f:
-        return json.load(f)
+    try:
+        with open(path, encoding='utf-8') as f:
+            data = json.load(f)
+    except (ValueError, UnicodeDecodeError) as exc:  # a cut-off or garbled file
+        raise ValueError(f'{path}: not valid JSON ({exc})') from None
+    if not isinstance(data, dict):
+        raise ValueError(f'{path}: expected a JSON object, got {type(data).__name__}')
+    return data
 
 
 def folder_statistics(path: str | Path, config: dict | None = None) -> dict:

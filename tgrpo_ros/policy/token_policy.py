@@ -77,7 +77,10 @@ class PolicySpec:
     @classmethod
     def from_dict(cls, d: dict) -> PolicySpec:
         d = dict(d)
-        d['preprocessing'] = ImagePreprocessing(**d.get('preprocessing', {}))
+        try:
+            d['preprocessing'] = ImagePreprocessing(**d.get('preprocessing', {}))
+        except ValueError as exc:  # its checks name the field; say where it sits
+            raise ValueError(f'spec.preprocessing.{exc}') from None
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(d) - known)
         if unknown:
