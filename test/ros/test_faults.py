@@ -266,7 +266,8 @@ def test_sim_train_survives_a_dead_env_a_dead_policy_node_and_a_lost_observation
     group 1: env1 is SIGKILLed after its step 3 -> its trial masked (env_died or timeout),
         the group kept with 2 trials; the launcher restarts env1.
     group 2: the policy node is SIGKILLed after the group's third step -> the trials waiting on
-        it time out (all, or all but one answered by the restarted node), the group is skipped; the launcher restarts the policy node, which serves version 1.
+        it time out (all, or all but one answered by the restarted node), the group is
+        skipped; the launcher restarts the policy node, which serves version 1.
     group 3: env2's observation of step 2 is lost (env.drop_messages; env2's third episode)
         -> that trial times out and is masked.
     group 4: whole again, all three environments, acted by version 3.
