@@ -265,9 +265,9 @@ def test_sim_train_survives_a_dead_env_a_dead_policy_node_and_a_lost_observation
     Episodes of 40 steps leave time to kill a node mid-group.
     group 1: env1 is SIGKILLed after its step 3 -> its trial masked (env_died or timeout),
         the group kept with 2 trials; the launcher restarts env1.
-    group 2: the policy node is SIGKILLed after the group's third step -> the trials waiting on
-        it time out (all, or all but one answered by the restarted node), the group is
-        skipped; the launcher restarts the policy node, which serves version 1.
+    group 2: the policy node is SIGKILLed after the group's third step -> the trials whose
+        observations it held time out and are masked (the group is skipped if < 2 remain);
+        the launcher restarts the policy node, which serves version 1.
     group 3: env2's observation of step 2 is lost (env.drop_messages; env2's third episode)
         -> that trial times out and is masked.
     group 4: whole again, all three environments, acted by version 3.
@@ -326,11 +326,16 @@ def test_sim_train_survives_a_dead_env_a_dead_policy_node_and_a_lost_observation
     faults = [(int(r['masked_trials']), int(r['group_skipped']), r['masked_reasons'])
               for r in rows]
     assert faults[0][:2] == (1, 0) and faults[0][2] in ('env_died', 'timeout')
-    # Every trial waiting on the dead policy node times out; on a quiet machine one may get
-    # its answer from the restarted node first. Either way < 2 valid trials: skipped.
-    assert faults[1][0] >= 2 and faults[1][1] == 1 and set(faults[1][2].split(';')) == {'timeout'}
+    # The trials whose observations died with the policy node time out; how many depends on
+    # how soon the launcher has it back (on a loaded machine all three, on a quiet one as few
+    # as one). The rule decides: < 2 valid trials left -> skipped, else kept without them.
+    masked, skipped, reasons = faults[1]
+    assert masked >= 1 and set(reasons.split(';')) == {'timeout'}
+    assert skipped == (3 - masked < 2)
     assert faults[2] == (1, 0, 'timeout') and faults[3] == (0, 0, '')
-    assert [len(r['returns'].split(';')) for r in rows] == [2, 3, 2, 3]
+    # a skipped group reports all its trials, a kept one its valid trials
+    assert [len(r['returns'].split(';')) for r in rows] == [2, 3 if skipped else 3 - masked,
+                                                             2, 3]
     assert 'restarted /env1/sim_env' in ''.join(lines)
     assert 'restarted /policy' in ''.join(lines)
     # group 4 ran on all three environments (env1 the restarted one), acted by version 3
