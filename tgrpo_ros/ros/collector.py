@@ -277,8 +277,12 @@ class RosCollector(Collector):
             assembler.mark_end_requested(i)
         self._cond.notify_all()
 
+    def _env_of(self, assembler: StepAssembler, i: int) -> str:
+        """Return the environment serving trajectory i (``RobotCollector``: the one robot)."""
+        return assembler.env_ids[i]
+
     def _end(self, assembler: StepAssembler, i: int) -> None:
-        env = assembler.env_ids[i]
+        env = self._env_of(assembler, i)
         req = EndEpisode.Request(episode_id=assembler.episode[i] or 0,
                                  reason=EndReason.GROUP_DONE.value)
         with self._cond:

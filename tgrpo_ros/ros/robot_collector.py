@@ -19,10 +19,9 @@ import time
 from rclpy.node import Node
 
 from tgrpo_ros.algo import GroupRolloutBuffer
-from tgrpo_ros.contract import EndReason
 from tgrpo_ros.ros.collector import RosCollector
 from tgrpo_ros.sim.libero_env import MAX_STEPS
-from tgrpo_ros.srv import EndEpisode, ResetEnv
+from tgrpo_ros.srv import ResetEnv
 from tgrpo_ros.training.collector import Group, GroupRequest
 from tgrpo_ros.training.step_assembler import StepAssembler, StepIds
 
@@ -112,12 +111,5 @@ class RobotCollector(RosCollector):
             if end:
                 self._end(assembler, i)
 
-    def _end(self, assembler: StepAssembler, i: int) -> None:
-        # Every slot is the one robot: end its running episode.
-        req = EndEpisode.Request(episode_id=assembler.episode[i] or 0,
-                                 reason=EndReason.GROUP_DONE.value)
-        with self._cond:
-            assembler.mark_end_requested(i)
-        res = self._call(self.end_clients[self.robot], req, 30.0)
-        if not res.success:
-            self.node.get_logger().warning(f'{self.robot}: end_episode refused: {res.message}')
+    def _env_of(self, assembler: StepAssembler, i: int) -> str:
+        return self.robot  # every slot is a trial of the one robot
