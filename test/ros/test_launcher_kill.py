@@ -1,6 +1,9 @@
 # Copyright 2026 tgrpo_ros contributors
 # SPDX-License-Identifier: Apache-2.0
-"""``tgrpo-ros launch`` killed outright (SIGKILL, out of memory): its nodes die with it."""
+"""A launcher killed outright (SIGKILL, out of memory): its nodes die with it.
+
+tgrpo-ros launch sets their parent-death signal; ros2 launch, through TGRPO_ROS_DIE_WITH_PARENT.
+"""
 
 from __future__ import annotations
 
@@ -67,3 +70,51 @@ def test_sigkill_of_the_launcher_takes_every_node_with_it(tmp_path, ros_domain):
         for p in pids.values():  # never leave orphans behind, whatever the result
             if not _gone(p):
                 os.kill(p, signal.SIGKILL)
+
+
+# As launch_ros starts a node: a plain child of the launch process, nothing set before exec.
+_PLAIN_PARENT = r"""
+import subprocess, sys
+child = subprocess.Popen([sys.executable, '-m', 'tgrpo_ros.ros.nodes.sim_env_node'])
+print('child', child.pid, flush=True)
+child.wait()
+"""
+
+
+@pytest.mark.parametrize('die_with_parent', [True, False])
+def test_a_node_started_as_ros2_launch_does_dies_with_it(tmp_path, ros_domain, die_with_parent):
+    """A ros2 launch killed outright leaves no node behind (launch files set the variable).
+
+    Without the variable the node outlives its parent: what the variable is for, and what
+    shows this test can fail.
+    """
+    from tgrpo_ros.ros.node_main import DIE_WITH_PARENT_ENV
+    env = child_env()
+    env.pop(DIE_WITH_PARENT_ENV, None)
+    if die_with_parent:
+        env[DIE_WITH_PARENT_ENV] = '1'
+    proc = subprocess.Popen([sys.executable, '-c', _PLAIN_PARENT], env=env, cwd=REPO_ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    node = None
+    try:
+        deadline = time.monotonic() + 60
+        ready = False
+        while not ready:  # the node's log lines come through the parent's stdout
+            assert time.monotonic() < deadline, 'node did not come up'
+            line = proc.stdout.readline()
+            m = re.match(r'child (\d+)', line)
+            node = int(m.group(1)) if m else node
+            ready = node is not None and 'ready' in line
+        proc.kill()
+        proc.wait(10)
+        deadline = time.monotonic() + 10.0
+        while not _gone(node) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if die_with_parent:
+            assert _gone(node), 'the node outlived its ros2-launch-like parent (orphan)'
+        else:
+            assert not _gone(node), 'without the variable the node should have outlived it'
+    finally:
+        stop_process(proc)
+        if node is not None and not _gone(node):
+            os.kill(node, signal.SIGKILL)
