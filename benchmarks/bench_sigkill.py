@@ -25,6 +25,8 @@ the last trial the run is resumed with ``iterations:=N+1`` and must finish (exit
 metrics rows exactly 1..N+1, no temporary file, every committed adapter whole.
 
 Writes benchmarks/results/sigkill.{json,md}. Run from a prepared shell with ``nice -n 10``.
+On two cores, two halves at once finish sooner (``--kinds learner,policy --seed 20`` and
+``--kinds env,launcher --seed 31``: their ROS domains differ), then ``--merge`` writes one table.
 """
 
 from __future__ import annotations
@@ -399,8 +401,27 @@ def main() -> int:
     ap.add_argument('--note', default='', help='with --from-log: a paragraph for the table')
     ap.add_argument('--rescore', metavar='JSON', help='only score an earlier run again from '
                     'its results and the learner logs kept in --work')
+    ap.add_argument('--merge', metavar='JSON', nargs='+', help='only write one table from the '
+                    'results of runs over disjoint kinds (e.g. two halves run at the same time)')
+    ap.add_argument('--machine-note', default='', help='replaces the machine note of the table')
     a = ap.parse_args()
     work = Path(a.work).resolve()
+    if a.merge:
+        parts = [json.loads(Path(f).read_text()) for f in a.merge]
+        results = dict(parts[0], kinds={}, summary=[], parts=[
+            {k: r[k] for k in ('commit', 'date_utc', 'seed', 'load_at_start')} for r in parts])
+        for r in parts:
+            if set(r['kinds']) & set(results['kinds']):
+                sys.exit(f'--merge: kinds {sorted(set(r["kinds"]) & set(results["kinds"]))} '
+                         'appear in more than one file')
+            results['kinds'].update(r['kinds'])
+            results['summary'] += r['summary']
+        results['seed'] = ' / '.join(str(r['seed']) for r in parts)
+        results['load_at_start'] = max(r['load_at_start'] for r in parts)
+        if a.machine_note:
+            results['machine']['note'] = a.machine_note
+        write_results(results, a.name)
+        return 0
     if a.from_log:
         results = from_log(Path(a.from_log), work, a)
         results['note'] = a.note

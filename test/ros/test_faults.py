@@ -6,10 +6,10 @@
 - a policy node killed and started again serves the learner's latest announced adapter, and
   draws the same sampling noise for a group as the node that ran all along;
 - the sim_train graph (LIBERO, tiny policy, group 3): an environment node SIGKILLed mid-group,
-  the policy node SIGKILLed mid-group, and an observation lost (``env.drop_messages``) are
-  each noticed without a hang, masked or skipped by the rule for abnormal trials
-  (tgrpo_ros.training.trials), counted in metrics.csv, and the run goes on to the end with
-  the restarted nodes.
+  the policy node SIGKILLed mid-group, an observation lost (``env.drop_messages``) and
+  observations sent late (``env.delay_messages``) are each noticed without a hang, masked or
+  skipped by the rule for abnormal trials (tgrpo_ros.training.trials), counted in metrics.csv,
+  and the run goes on to the end with the restarted nodes.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from tgrpo_ros.msg import Action, AdapterAnnouncement, Observation as Observatio
 from tgrpo_ros.msg import PolicyVersion as PolicyVersionMsg, StepResult
 from tgrpo_ros.observation import Observation
 from tgrpo_ros.ros.conversions import ids_msg, observation_to_msg, version_msg
-from tgrpo_ros.ros.nodes.sim_env_node import parse_drop_messages
+from tgrpo_ros.ros.nodes.sim_env_node import parse_delay_messages, parse_drop_messages
 from tgrpo_ros.training.policy_setup import build_policy
 
 pytestmark = pytest.mark.ros
@@ -126,6 +126,19 @@ def test_drop_messages_is_parsed_per_environment():
         parse_drop_messages('env1:reward:1:3', 'env1')
     with pytest.raises(ValueError, match="env.drop_messages: 'env1:1:3'"):
         parse_drop_messages('env1:1:3', 'env1')
+
+
+def test_delay_messages_is_parsed_per_environment():
+    text = 'env1:observation:1:3:2.5, env0:step_result:2:0:1,env1:step_result:2:5:30'
+    assert parse_delay_messages(text, 'env1') == {('observation', 1, 3): 2.5,
+                                                  ('step_result', 2, 5): 30.0}
+    assert parse_delay_messages('', 'env0') == {}
+    with pytest.raises(ValueError, match='env.delay_messages.*part must be one of'):
+        parse_delay_messages('env1:action:1:3:2', 'env1')  # the node sends no actions
+    with pytest.raises(ValueError, match="env.delay_messages: 'env1:observation:1:3' is not"):
+        parse_delay_messages('env1:observation:1:3', 'env1')
+    with pytest.raises(ValueError, match='seconds must be in'):
+        parse_delay_messages('env1:observation:1:3:-1', 'env1')
 
 
 # --- the policy node, killed and started again ------------------------------------------------
@@ -270,15 +283,20 @@ def test_sim_train_survives_a_dead_env_a_dead_policy_node_and_a_lost_observation
         the launcher restarts the policy node, which serves version 1.
     group 3: env2's observation of step 2 is lost (env.drop_messages; env2's third episode)
         -> that trial times out and is masked.
-    group 4: whole again, all three environments, acted by version 3.
+    group 4: messages delayed (env.delay_messages): env0's observation of step 2 by 3 s
+        (within the step timeout: nothing masked), env2's of step 4 by 25 s (past it: masked
+        as a timeout; the late observation, and whatever answers it, must not disturb
+        anything when it arrives).
+    group 5: whole again, all three environments, acted by version 4.
     """
     out = tmp_path / 'run'
     params = tmp_path / 'faults.yaml'
     params.write_text('/**:\n  ros__parameters:\n    run:\n      step_timeout_s: 15.0\n'
                       '    eval:\n      every: 0\n'
-                      '    env:\n      drop_messages: env2:observation:3:2\n')
+                      '    env:\n      drop_messages: env2:observation:3:2\n'
+                      '      delay_messages: env0:observation:4:2:3,env2:observation:4:4:25\n')
     cmd = [sys.executable, '-m', 'tgrpo_ros.commands.cli', 'launch', 'sim_train',
-           'group_size:=3', 'iterations:=4', 'max_steps:=40', 'model:=tiny:test',
+           'group_size:=3', 'iterations:=5', 'max_steps:=40', 'model:=tiny:test',
            'lora_rank:=4', 'image_size:=32', 'completion:=all_done', f'output_dir:={out}',
            f'params_file:={params}']
     rclpy.init()
@@ -322,7 +340,7 @@ def test_sim_train_survives_a_dead_env_a_dead_policy_node_and_a_lost_observation
     logs = ''.join(p.read_text() for p in sorted((out / 'logs').glob('*.log')))
     assert proc.returncode == 0, ''.join(lines) + logs
     rows = _rows(out / 'metrics.csv')
-    assert [int(r['iteration']) for r in rows] == [1, 2, 3, 4]
+    assert [int(r['iteration']) for r in rows] == [1, 2, 3, 4, 5]
     faults = [(int(r['masked_trials']), int(r['group_skipped']), r['masked_reasons'])
               for r in rows]
     assert faults[0][:2] == (1, 0) and faults[0][2] in ('env_died', 'timeout')
@@ -332,15 +350,18 @@ def test_sim_train_survives_a_dead_env_a_dead_policy_node_and_a_lost_observation
     masked, skipped, reasons = faults[1]
     assert masked >= 1 and set(reasons.split(';')) == {'timeout'}
     assert skipped == (3 - masked < 2)
-    assert faults[2] == (1, 0, 'timeout') and faults[3] == (0, 0, '')
+    assert faults[2] == (1, 0, 'timeout') and faults[3] == (1, 0, 'timeout')
+    assert faults[4] == (0, 0, '')
     # a skipped group reports all its trials, a kept one its valid trials
     assert [len(r['returns'].split(';')) for r in rows] == [2, 3 if skipped else 3 - masked,
-                                                             2, 3]
+                                                             2, 2, 3]
     assert 'restarted /env1/sim_env' in ''.join(lines)
     assert 'restarted /policy' in ''.join(lines)
-    # group 4 ran on all three environments (env1 the restarted one), acted by version 3
-    assert {r.ids.env_id for r in listener.results if r.ids.group_id == 4} == \
+    # group 5 ran on all three environments (env1 the restarted one), acted by version 4
+    assert {r.ids.env_id for r in listener.results if r.ids.group_id == 5} == \
         {'env0', 'env1', 'env2'}
-    assert {a.policy_version.version for a in listener.actions if a.ids.group_id == 4} == {3}
+    assert {a.policy_version.version for a in listener.actions if a.ids.group_id == 5} == {4}
     assert 'fault injection: observation of episode 3 step 2 lost' in logs
-    print(f'[faults] 4 iterations with 3 faults in {took:.0f} s; metrics: {faults}')
+    assert 'fault injection: observation of episode 4 step 2 sent 3.0 s late' in logs
+    assert 'fault injection: observation of episode 4 step 4 sent 25.0 s late' in logs
+    print(f'[faults] 5 iterations with 5 faults in {took:.0f} s; metrics: {faults}')

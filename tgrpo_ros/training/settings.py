@@ -102,6 +102,11 @@ class EnvSettings:
         "comma-separated '<env_id>:<observation|action|step_result>:<episode>:<step>' "
         '(episodes count from 1 in each node process); the learner masks the trial that '
         'waits for it (run.step_timeout_s).')
+    delay_messages: str = setting(
+        '', "Fault injection for tests, off when '': messages the environment nodes send late, "
+        "comma-separated '<env_id>:<observation|step_result>:<episode>:<step>:<seconds>' "
+        '(seconds in (0, 3600)); later than run.step_timeout_s, the trial is masked (timeout) '
+        'and the late message is dropped where it arrives.')
 
 
 @dataclass(frozen=True)

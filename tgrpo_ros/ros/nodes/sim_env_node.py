@@ -17,9 +17,10 @@ is the environment id. Topics (shared by all environments, see config/sim_train.
 
 Parameters: ``env.suite`` (settable: used by resets that name no suite), ``env.cameras``,
 ``env.image_size``, ``env.frame_id``, ``env.init_states_file``, ``env.reward``
-(tgrpo_ros.training.settings), and ``env.drop_messages``: fault injection for tests (off by
-default), messages this node loses on purpose (``parse_drop_messages``), counted as
-``dropped_injected``.
+(tgrpo_ros.training.settings), and fault injection for tests (off by default):
+``env.drop_messages``, messages this node loses on purpose (``parse_drop_messages``), counted as
+``dropped_injected``; ``env.delay_messages``, messages it sends late (``parse_delay_messages``),
+counted as ``delayed_injected``.
 """
 
 from __future__ import annotations
@@ -46,26 +47,49 @@ RELIABLE = reliable(100)
 DROPPABLE = ('observation', 'action', 'step_result')
 
 
+DELAYABLE = ('observation', 'step_result')  # what this node sends
+
+
+def _parse_faults(text: str, env_id: str, setting: str, parts: tuple,
+                  delayed: bool) -> dict[tuple[str, int, int], float]:
+    """{(part, episode, step): delay_s} of ``env_id`` from '<env_id>:<part>:<ep>:<step>[:<s>]'."""
+    form = "'<env_id>:<part>:<episode>:<step>" + (":<seconds>'" if delayed else "'")
+    out = {}
+    for entry in filter(None, (e.strip() for e in text.split(','))):
+        fields = entry.split(':')
+        try:
+            if len(fields) != (5 if delayed else 4):
+                raise ValueError
+            env, part = fields[:2]
+            key = (part, int(fields[2]), int(fields[3]))
+            delay = float(fields[4]) if delayed else 0.0
+        except ValueError:
+            raise ValueError(f'{setting}: {entry!r} is not {form}') from None
+        if part not in parts:
+            raise ValueError(f'{setting}: {entry!r}: part must be one of {parts}')
+        if delayed and not 0.0 < delay < 3600.0:
+            raise ValueError(f'{setting}: {entry!r}: seconds must be in (0, 3600)')
+        if env == env_id:
+            out[key] = delay
+    return out
+
+
 def parse_drop_messages(text: str, env_id: str) -> set[tuple[str, int, int]]:
     """Parse ``env.drop_messages``: the (part, episode, step) this environment loses.
 
     text: comma-separated '<env_id>:<part>:<episode>:<step>' entries, part one of
     ``DROPPABLE``; entries of other environments are left out. '' = none.
     """
-    out = set()
-    for entry in filter(None, (e.strip() for e in text.split(','))):
-        fields = entry.split(':')
-        try:
-            env, part, episode, step = fields
-            key = (part, int(episode), int(step))
-        except ValueError:
-            raise ValueError(f"env.drop_messages: {entry!r} is not "
-                             "'<env_id>:<part>:<episode>:<step>'") from None
-        if part not in DROPPABLE:
-            raise ValueError(f'env.drop_messages: {entry!r}: part must be one of {DROPPABLE}')
-        if env == env_id:
-            out.add(key)
-    return out
+    return set(_parse_faults(text, env_id, 'env.drop_messages', DROPPABLE, delayed=False))
+
+
+def parse_delay_messages(text: str, env_id: str) -> dict[tuple[str, int, int], float]:
+    """Parse ``env.delay_messages``: {(part, episode, step): seconds} this environment waits.
+
+    text: comma-separated '<env_id>:<part>:<episode>:<step>:<seconds>' entries, part one of
+    ``DELAYABLE``, seconds in (0, 3600); entries of other environments are left out. '' = none.
+    """
+    return _parse_faults(text, env_id, 'env.delay_messages', DELAYABLE, delayed=True)
 
 
 class SimEnvNode(Node):
@@ -74,9 +98,10 @@ class SimEnvNode(Node):
         super().__init__('sim_env')
         v = declare_settings(self, ['env.suite', 'env.cameras', 'env.image_size',
                                     'env.frame_id', 'env.init_states_file', 'env.reward',
-                                    'env.drop_messages'])
+                                    'env.drop_messages', 'env.delay_messages'])
         self.env_id = self.get_namespace().strip('/') or self.get_name()
         self.drop = parse_drop_messages(v['env.drop_messages'], self.env_id)
+        self.delay = parse_delay_messages(v['env.delay_messages'], self.env_id)
         self.cameras = v['env.cameras']
         self.image_size = v['env.image_size']
         self.frame_id = v['env.frame_id']
@@ -92,7 +117,7 @@ class SimEnvNode(Node):
         self.served_version = 0
         self.counters = {'applied': 0, 'dropped_late': 0, 'dropped_duplicate': 0,
                          'dropped_mismatch': 0, 'dropped_after_done': 0, 'stale_version': 0,
-                         'dropped_injected': 0, 'dropped_malformed': 0}
+                         'dropped_injected': 0, 'delayed_injected': 0, 'dropped_malformed': 0}
         self._lock = threading.Lock()
 
         self.obs_pub = self.create_publisher(ObservationMsg, 'observation', RELIABLE)
@@ -123,11 +148,24 @@ class SimEnvNode(Node):
                                   f'{self.step_index} lost')
         return True
 
-    def _publish_observation(self, obs) -> None:
-        if self._dropped('observation'):
+    def _send(self, part: str, publisher, msg) -> None:
+        """Publish ``msg`` now, or late or never where fault injection says so (counted)."""
+        if self._dropped(part):
             return
+        delay = self.delay.get((part, self.episode_id, self.step_index))
+        if delay is None:
+            publisher.publish(msg)
+            return
+        self.counters['delayed_injected'] += 1
+        self.get_logger().warning(f'fault injection: {part} of episode {self.episode_id} step '
+                                  f'{self.step_index} sent {delay} s late')
+        timer = threading.Timer(delay, publisher.publish, args=(msg,))
+        timer.daemon = True
+        timer.start()
+
+    def _publish_observation(self, obs) -> None:
         ids = ids_msg(self.env_id, self.episode_id, self.step_index, self.group_id)
-        self.obs_pub.publish(observation_to_msg(obs, ids, self._header()))
+        self._send('observation', self.obs_pub, observation_to_msg(obs, ids, self._header()))
 
     # --- services ---------------------------------------------------------------------------
     def _on_reset(self, req: ResetEnv.Request, res: ResetEnv.Response) -> ResetEnv.Response:
@@ -214,9 +252,8 @@ class SimEnvNode(Node):
                 return
             self.counters['applied'] += 1
             ids = ids_msg(self.env_id, self.episode_id, self.step_index, self.group_id)
-            if not self._dropped('step_result'):
-                self.result_pub.publish(outcome_to_msg(out, ids, self._header(),
-                                                       msg.policy_version))
+            self._send('step_result', self.result_pub,
+                       outcome_to_msg(out, ids, self._header(), msg.policy_version))
             self.step_index += 1
             self.done = out.done
             if not out.done:
