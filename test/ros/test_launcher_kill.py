@@ -88,7 +88,7 @@ def test_a_node_started_as_ros2_launch_does_dies_with_it(tmp_path, ros_domain, d
     Without the variable the node outlives its parent: what the variable is for, and what
     shows this test can fail.
     """
-    from tgrpo_ros.ros.node_main import DIE_WITH_PARENT_ENV
+    from tgrpo_ros.ros.parent_death import DIE_WITH_PARENT_ENV
     env = child_env()
     env.pop(DIE_WITH_PARENT_ENV, None)
     if die_with_parent:

@@ -12,7 +12,7 @@ from pathlib import Path
 import tempfile
 
 from tgrpo_ros.ros.graph import get_graph
-from tgrpo_ros.ros.node_main import DIE_WITH_PARENT_ENV
+from tgrpo_ros.ros.parent_death import DIE_WITH_PARENT_ENV
 from tgrpo_ros.ros.runner import write_overrides
 
 
@@ -49,7 +49,7 @@ def _nodes(context, graph_name: str):
             name=spec.name if spec.rename else None, namespace=spec.namespace or None,
             parameters=[*spec.params_files, *([str(overrides)] if overrides else [])],
             remappings=spec.remappings, output='screen',
-            # a ros2 launch killed outright takes its nodes with it (node_main.die_with_parent)
+            # a ros2 launch killed outright takes its nodes with it (parent_death.die_with_parent)
             additional_env={DIE_WITH_PARENT_ENV: '1'},
             respawn=spec.respawn, respawn_delay=spec.respawn_delay if spec.respawn else None,
             on_exit=Shutdown(reason=f'{spec.name} exited') if spec.required else None))

@@ -4,17 +4,15 @@
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
-import signal
-import sys
 from typing import Callable
 
 import rclpy
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, \
     SingleThreadedExecutor
 from rclpy.utilities import try_shutdown as _utilities_try_shutdown
+
+from tgrpo_ros.ros.parent_death import die_with_parent, DIE_WITH_PARENT_ENV
 
 
 def try_shutdown() -> None:
@@ -24,41 +22,9 @@ def try_shutdown() -> None:
         _utilities_try_shutdown()
 
 
-# Set by launch/*.launch.py (launch_ros cannot set a child's parent-death signal itself).
-DIE_WITH_PARENT_ENV = 'TGRPO_ROS_DIE_WITH_PARENT'
-_PR_SET_PDEATHSIG, _PR_GET_PDEATHSIG = 1, 2
-
-
-def die_with_parent() -> bool:
-    """Ask Linux to send this process SIGTERM when its parent (``ros2 launch``) dies.
-
-    A launcher killed outright (SIGKILL, out of memory) cannot stop its nodes, and an orphaned
-    environment or policy node would go on serving a graph that is gone. ``tgrpo-ros launch``
-    sets the signal (SIGKILL) before the node starts; this covers launch_ros, which cannot.
-    SIGTERM, not SIGKILL: rclpy turns it into a clean shutdown. A signal already set is kept.
-    Returns whether a signal is set. Exits at once if the parent died before the call.
-    """
-    if not sys.platform.startswith('linux'):
-        return False
-    try:
-        prctl = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6', use_errno=True).prctl
-    except (OSError, AttributeError):
-        return False
-    current = ctypes.c_int(0)
-    prctl(_PR_GET_PDEATHSIG, ctypes.byref(current), 0, 0, 0)
-    if current.value:
-        return True
-    parent = os.getppid()
-    if prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
-        return False
-    if os.getppid() != parent:  # the parent died between getppid and prctl
-        sys.exit(f'parent process {parent} is gone: not starting')
-    return True
-
-
 def run_node(factory: Callable[[], object], args=None, threads: int = 1) -> int:
     """Create the node with ``factory`` after rclpy.init and spin it until shutdown."""
-    if os.environ.get(DIE_WITH_PARENT_ENV) == '1':
+    if os.environ.get(DIE_WITH_PARENT_ENV) == '1':  # set by launch/*.launch.py
         die_with_parent()
     rclpy.init(args=args)
     node = None

@@ -11,14 +11,12 @@ when a required node exits, everything is stopped (a non-zero exit is reported w
 node's log). A node marked ``respawn`` (the sim_train environments) that exits is started again
 after its ``respawn_delay``, as launch_ros's ``respawn`` does; its log continues in the same file.
 A launcher killed outright (SIGKILL, out of memory) takes its nodes with it: each
-node is started with Linux's parent-death signal set to SIGKILL (``_die_with_launcher``), as
+node is started with Linux's parent-death signal set to SIGKILL (``ros/parent_death.py``), as
 nothing is left to escalate a gentler signal; every save is SIGKILL-safe (run_folder.py).
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import json
 import os
 from pathlib import Path
@@ -32,6 +30,7 @@ from tqdm import tqdm
 import yaml
 
 from tgrpo_ros.ros.graph import get_graph, NodeSpec
+from tgrpo_ros.ros.parent_death import preexec_die_with_parent
 
 
 def parse_launch_args(tokens: list[str]) -> dict[str, str]:
@@ -84,32 +83,6 @@ def write_overrides(spec: NodeSpec, folder: Path) -> Path | None:
     path = folder / (full_name(spec).strip('/').replace('/', '__') + '.yaml')
     path.write_text(yaml.safe_dump(sections, sort_keys=True))
     return path
-
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_launcher():
-    """Return a ``preexec_fn``: the child gets SIGKILL when the launcher dies (None off Linux).
-
-    prctl(PR_SET_PDEATHSIG) survives the exec of the node's Python. The check of the parent's
-    pid after it covers a launcher that died between fork and prctl. libc is resolved here, in
-    the launcher, so the forked child only makes two system calls.
-    """
-    if not sys.platform.startswith('linux'):
-        return None
-    try:
-        prctl = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6', use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    launcher = os.getpid()
-
-    def preexec() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != launcher:
-            os._exit(1)
-
-    return preexec
 
 
 class _Progress:
@@ -244,7 +217,7 @@ def _respawn(procs: dict[str, subprocess.Popen], commands: dict[str, list[str]],
                 log.flush()
                 procs[key] = subprocess.Popen(commands[key], stdout=log,
                                               stderr=subprocess.STDOUT, env=env,
-                                              preexec_fn=_die_with_launcher())
+                                              preexec_fn=preexec_die_with_parent())
             if not quiet:
                 print(f'[launch] restarted {key} (pid {procs[key].pid})', flush=True)
 
@@ -278,7 +251,7 @@ def run_graph(graph_name: str, values: dict[str, str], quiet: bool = False) -> i
                 log.write('$ ' + ' '.join(cmd) + '\n')
                 log.flush()
                 procs[key] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                              env=env, preexec_fn=_die_with_launcher())
+                                              env=env, preexec_fn=preexec_die_with_parent())
             if not quiet:
                 print(f'[launch] started {key} (pid {procs[key].pid}), log: {logs[key]}',
                       flush=True)
