@@ -7,7 +7,8 @@ For each process kind (learner, policy node, environment node, launcher) one run
 trained with ``tgrpo-ros launch sim_train preset:=smoke`` (tiny policy, group 2, 8-step
 episodes, 32 px images, no evaluation) and killed TRIALS times: each trial starts the graph
 (the first fresh, the others with ``--resume``), waits a random time (uniform in [MIN, MAX]
-seconds, so kills land in start-up, rollouts, updates and saves alike), sends SIGKILL to one
+seconds after the launch for a quarter of the trials, after the learner starts training for the
+others, so kills land in start-up, rollouts, updates and saves alike), sends SIGKILL to one
 process of that kind, waits for the graph to go down, and checks the folder:
 
 - orphans: node processes still alive 5 s after the graph went down (then killed here);
@@ -194,7 +195,7 @@ def check_folder(run: Path) -> dict:
 
 
 def trial(kind: str, t: int, work: Path, lo: float, hi: float, rng: random.Random,
-          env: dict) -> dict:
+          env: dict, launch_share: float = 0.25) -> dict:
     """Launch (fresh or resumed), SIGKILL one process of ``kind`` after a random delay, check."""
     run = work / f'run_{kind}'
     logs = work / f'logs_{kind}'
@@ -202,9 +203,18 @@ def trial(kind: str, t: int, work: Path, lo: float, hi: float, rng: random.Rando
     fresh = not (run / 'launch_args.yaml').is_file()
     proc, pids, out, t0 = launch(run, fresh, [], env, logs / f'trial_{t:02d}.log')
     delay = rng.uniform(lo, hi)
-    rc = drain(proc, out, max(0.0, delay - (time.monotonic() - t0)))
-    rec = {'trial': t, 'kind': kind, 'delay_s': round(delay, 1), 'fresh': fresh,
-           'committed_before': check_folder(run)['committed'] if not fresh else 0}
+    # Counted from the launch, kills land mostly in start-up on a slow machine (start-up
+    # alone can outlast the delay); counted from the learner's start of training they land
+    # in rollouts, updates and saves.
+    anchor = 'launch' if rng.random() < launch_share else 'training'
+    start = t0
+    if anchor == 'training':
+        while proc.poll() is None and time.monotonic() - t0 < 900 and phase(run) != 'training':
+            time.sleep(0.2)
+        start = time.monotonic()
+    rc = drain(proc, out, max(0.0, delay - (time.monotonic() - start)))
+    rec = {'trial': t, 'kind': kind, 'delay_s': round(delay, 1), 'anchor': anchor,
+           'fresh': fresh, 'committed_before': check_folder(run)['committed'] if not fresh else 0}
     if rc is not None:  # ended by itself before the kill
         rec.update(killed=None, ended_by_itself=rc)
     elif kind != 'launcher' and not any(k == f'/{kind}' or k.endswith(f'/sim_{kind}')
@@ -237,7 +247,8 @@ def trial(kind: str, t: int, work: Path, lo: float, hi: float, rng: random.Rando
     rec['seconds'] = round(time.monotonic() - t0, 1)
     if (run / 'logs' / 'learner.log').is_file():
         shutil.copy(run / 'logs' / 'learner.log', logs / f'trial_{t:02d}_learner.log')
-    print(f'[{kind} {t:2d}] kill {rec.get("killed")} at {delay:.1f} s ({rec.get("phase")}): '
+    print(f'[{kind} {t:2d}] kill {rec.get("killed")} at {delay:.1f} s after {anchor} '
+          f'({rec.get("phase")}): '
           f'committed {rec["committed"]}, whole {rec["committed_whole"]}, rows exact '
           f'{rec["rows_exact"]}, temp {rec["temp_files"]}, orphans {orphans}, this launch '
           f'resumed after {rec["learner"]["resumed_after"]}'
@@ -292,7 +303,8 @@ def summarize(kind: str, res: dict) -> dict:
             'final_finished_clean': res['final']['finished']}
 
 
-_TRIAL = re.compile(r'\[(\w+) +(\d+)\] kill (\S+) at ([\d.]+) s \(([\w-]+)\): committed (\d+), '
+_TRIAL = re.compile(r'\[(\w+) +(\d+)\] kill (\S+) at ([\d.]+) s (?:after \w+ )?\(([\w-]+)\): '
+                    r'committed (\d+), '
                     r'whole (\w+), rows exact (\w+), temp (\d+), orphans \[(.*?)\]')
 
 
@@ -353,7 +365,9 @@ def write_results(results: dict, name: str) -> None:
              f'Machine: {m["processor"]}, {m["cpus"]} cores ({m["note"]}; 1-min load '
              f'{results["load_at_start"]:.1f} at start), no GPU. Commit {results["commit"]}, '
              f'{results["date_utc"]}. Kill delay uniform in [{results["delay_s"][0]}, '
-             f'{results["delay_s"][1]}] s after the launch; seed {results["seed"]}.', '',
+             f'{results["delay_s"][1]}] s after the launch (a share '
+             f'{results.get("launch_share", 1.0)} of the kills) or after the learner started '
+             f'training (the others); seed {results["seed"]}.', '',
              '| process killed | kills (start-up / training) | resumed ok (failed) | committed '
              'iteration '
              'whole | metrics rows exact | row N+1 left (dropped at resume) | temp files left '
@@ -389,7 +403,11 @@ def main() -> int:
     ap.add_argument('--kinds', default=','.join(KINDS), help='comma-separated subset of '
                     + ', '.join(KINDS))
     ap.add_argument('--delay', type=float, nargs=2, default=(3.0, 30.0), metavar=('MIN', 'MAX'),
-                    help='kill this many seconds after the launch, uniformly at random')
+                    help='kill this many seconds after the launch or the start of training, '
+                    'uniformly at random')
+    ap.add_argument('--launch-share', type=float, default=0.25, help='share of the kills whose '
+                    'delay counts from the launch; the others count from the learner starting to '
+                    'train (its run-folder line)')
     ap.add_argument('--seed', type=int, default=20)
     ap.add_argument('--parallel', type=int, default=1, help='final resumes run at once')
     ap.add_argument('--budget', type=float, default=0.0, help='stop starting rounds of kills '
@@ -456,7 +474,8 @@ def main() -> int:
                            'note': 'shared VM; other jobs (a soak run among them) ran at the '
                                    'same time'},
                'load_at_start': os.getloadavg()[0], 'seed': a.seed, 'delay_s': list(a.delay),
-               'launch': ' '.join(BASE_ARGS), 'kinds': {}, 'summary': []}
+               'launch_share': a.launch_share, 'launch': ' '.join(BASE_ARGS), 'kinds': {},
+               'summary': []}
     kinds = a.kinds.split(',')
     for kind in kinds:
         if kind not in KINDS:
@@ -469,7 +488,8 @@ def main() -> int:
             print(f'[sigkill] time budget spent after {t} rounds', flush=True)
             break
         for kind in kinds:
-            trials[kind].append(trial(kind, t, work, a.delay[0], a.delay[1], rng, envs[kind]))
+            trials[kind].append(trial(kind, t, work, a.delay[0], a.delay[1], rng, envs[kind],
+                                      a.launch_share))
     # The final resumes, a.parallel at a time (each kind has its own ROS domain).
     lock = threading.Lock()
 
