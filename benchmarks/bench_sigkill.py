@@ -7,9 +7,9 @@ For each process kind (learner, policy node, environment node, launcher) one run
 trained with ``tgrpo-ros launch sim_train preset:=smoke`` (tiny policy, group 2, 8-step
 episodes, 32 px images, no evaluation) and killed TRIALS times: each trial starts the graph
 (the first fresh, the others with ``--resume``), waits a random time (uniform in [MIN, MAX]
-seconds after the launch for a quarter of the trials, after the learner starts training for the
-others, so kills land in start-up, rollouts, updates and saves alike), sends SIGKILL to one
-process of that kind, waits for the graph to go down, and checks the folder:
+seconds after the launch for a quarter of the trials, after the launch's first finished
+iteration for the others, so kills land in start-up, rollouts, updates and saves alike), sends
+SIGKILL to one process of that kind, waits for the graph to go down, and checks the folder:
 
 - orphans: node processes still alive 5 s after the graph went down (then killed here);
 - committed whole: ``state/last_complete.json`` names iteration N whose adapter (SHA-256 as
@@ -203,13 +203,15 @@ def trial(kind: str, t: int, work: Path, lo: float, hi: float, rng: random.Rando
     fresh = not (run / 'launch_args.yaml').is_file()
     proc, pids, out, t0 = launch(run, fresh, [], env, logs / f'trial_{t:02d}.log')
     delay = rng.uniform(lo, hi)
-    # Counted from the launch, kills land mostly in start-up on a slow machine (start-up
-    # alone can outlast the delay); counted from the learner's start of training they land
-    # in rollouts, updates and saves.
-    anchor = 'launch' if rng.random() < launch_share else 'training'
+    # Counted from the launch, kills land mostly in start-up on a slow machine (start-up and
+    # the first iteration, which builds LIBERO, can outlast the delay); counted from this
+    # launch's first finished iteration they land in later rollouts, updates and saves.
+    anchor = 'launch' if rng.random() < launch_share else 'first iteration'
     start = t0
-    if anchor == 'training':
-        while proc.poll() is None and time.monotonic() - t0 < 900 and phase(run) != 'training':
+    if anchor != 'launch':
+        seen = _iterations_logged(run)
+        while (proc.poll() is None and time.monotonic() - t0 < 900
+               and _iterations_logged(run) <= seen):
             time.sleep(0.2)
         start = time.monotonic()
     rc = drain(proc, out, max(0.0, delay - (time.monotonic() - start)))
@@ -247,7 +249,7 @@ def trial(kind: str, t: int, work: Path, lo: float, hi: float, rng: random.Rando
     rec['seconds'] = round(time.monotonic() - t0, 1)
     if (run / 'logs' / 'learner.log').is_file():
         shutil.copy(run / 'logs' / 'learner.log', logs / f'trial_{t:02d}_learner.log')
-    print(f'[{kind} {t:2d}] kill {rec.get("killed")} at {delay:.1f} s after {anchor} '
+    print(f'[{kind} {t:2d}] kill {rec.get("killed")} at {delay:.1f} s after {anchor.split()[0]} '
           f'({rec.get("phase")}): '
           f'committed {rec["committed"]}, whole {rec["committed_whole"]}, rows exact '
           f'{rec["rows_exact"]}, temp {rec["temp_files"]}, orphans {orphans}, this launch '
@@ -255,6 +257,12 @@ def trial(kind: str, t: int, work: Path, lo: float, hi: float, rng: random.Rando
           f'{" ERROR " + rec["learner"]["error_line"] if rec["learner"]["error"] else ""}',
           flush=True)
     return rec
+
+
+def _iterations_logged(run: Path) -> int:
+    """Count the learner's '[train] iter' lines (its log restarts with each launch)."""
+    f = run / 'logs' / 'learner.log'
+    return f.read_text(errors='replace').count('[train] iter ') if f.is_file() else 0
 
 
 def phase(run: Path) -> str:
@@ -366,8 +374,8 @@ def write_results(results: dict, name: str) -> None:
              f'{results["load_at_start"]:.1f} at start), no GPU. Commit {results["commit"]}, '
              f'{results["date_utc"]}. Kill delay uniform in [{results["delay_s"][0]}, '
              f'{results["delay_s"][1]}] s after the launch (a share '
-             f'{results.get("launch_share", 1.0)} of the kills) or after the learner started '
-             f'training (the others); seed {results["seed"]}.', '',
+             f'{results.get("launch_share", 1.0)} of the kills) or after the first iteration '
+             f'the launch finished (the others); seed {results["seed"]}.', '',
              '| process killed | kills (start-up / training) | resumed ok (failed) | committed '
              'iteration '
              'whole | metrics rows exact | row N+1 left (dropped at resume) | temp files left '
@@ -402,12 +410,12 @@ def main() -> int:
     ap.add_argument('--trials', type=int, default=20, help='kills per process kind')
     ap.add_argument('--kinds', default=','.join(KINDS), help='comma-separated subset of '
                     + ', '.join(KINDS))
-    ap.add_argument('--delay', type=float, nargs=2, default=(3.0, 30.0), metavar=('MIN', 'MAX'),
-                    help='kill this many seconds after the launch or the start of training, '
-                    'uniformly at random')
+    ap.add_argument('--delay', type=float, nargs=2, default=(1.0, 30.0), metavar=('MIN', 'MAX'),
+                    help="kill this many seconds after the launch or the launch's first "
+                    'iteration, uniformly at random')
     ap.add_argument('--launch-share', type=float, default=0.25, help='share of the kills whose '
-                    'delay counts from the launch; the others count from the learner starting to '
-                    'train (its run-folder line)')
+                    'delay counts from the launch; the others count from the end of the '
+                    "launch's first iteration")
     ap.add_argument('--seed', type=int, default=20)
     ap.add_argument('--parallel', type=int, default=1, help='final resumes run at once')
     ap.add_argument('--budget', type=float, default=0.0, help='stop starting rounds of kills '
