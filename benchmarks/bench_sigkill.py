@@ -16,7 +16,10 @@ SIGKILL to one process of that kind, waits for the graph to go down, and checks 
   recorded) and state files (safetensors + JSON, loaded) are complete;
 - metrics rows: metrics.csv's first N rows are iterations 1..N exactly (a row N+1 written
   before the commit is allowed: the resume drops it);
-- temporary files left by the kill (removed by the resume).
+- temporary files left by the kill (removed by the resume);
+- for the policy and environment nodes, which sim_train restarts (respawn): that the launcher
+  restarted the node and the graph went on to finish another iteration (then it is stopped with
+  Ctrl-C, as a user would, and the next trial resumes it).
 
 The launch after a trial is its resume: ``resumed ok`` means the learner of the next launch
 that got as far as reading the run folder (one killed earlier commits nothing) continued after
@@ -51,6 +54,7 @@ import time
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / 'benchmarks' / 'results'
 KINDS = ('learner', 'policy', 'env', 'launcher')
+RESPAWNED = ('policy', 'env')  # sim_train's launcher restarts these (NodeSpec.respawn)
 BASE_ARGS = ['preset:=smoke', 'eval_every:=0']
 # Waits long enough for a machine loaded by other jobs: building LIBERO at the first reset
 # took over 300 s (the default run.startup_timeout_s) at a load of 22 on 2 cores.
@@ -226,10 +230,22 @@ def trial(kind: str, t: int, work: Path, lo: float, hi: float, rng: random.Rando
         rec['launcher_rc'] = drain(proc, out, 120)
     else:
         name, pid = target_pid(kind, proc, pids, rng)
+        at_kill = _iterations_logged(run)
         os.kill(pid, signal.SIGKILL)
         rec['killed'] = name
         rec['phase'] = phase(run)
-        rc = drain(proc, out, 90)
+        if kind in RESPAWNED:
+            # sim_train restarts these: the graph must go on and finish another iteration;
+            # then it is stopped as a user would (Ctrl-C) and resumed by the next trial.
+            deadline = time.monotonic() + 600
+            while proc.poll() is None and time.monotonic() < deadline and not (
+                    pids.get(name) != pid and _iterations_logged(run) > at_kill):
+                time.sleep(0.2)
+            rec['respawned'] = pids.get(name) != pid
+            rec['went_on'] = _iterations_logged(run) > at_kill
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        rc = drain(proc, out, 120)
         if rc is None and kind != 'launcher':
             proc.kill()
             rc = drain(proc, out, 10)
@@ -249,11 +265,13 @@ def trial(kind: str, t: int, work: Path, lo: float, hi: float, rng: random.Rando
     rec['seconds'] = round(time.monotonic() - t0, 1)
     if (run / 'logs' / 'learner.log').is_file():
         shutil.copy(run / 'logs' / 'learner.log', logs / f'trial_{t:02d}_learner.log')
+    went = (f', restarted {rec["respawned"]}, went on {rec["went_on"]}'
+            if 'respawned' in rec else '')
     print(f'[{kind} {t:2d}] kill {rec.get("killed")} at {delay:.1f} s after {anchor.split()[0]} '
           f'({rec.get("phase")}): '
           f'committed {rec["committed"]}, whole {rec["committed_whole"]}, rows exact '
           f'{rec["rows_exact"]}, temp {rec["temp_files"]}, orphans {orphans}, this launch '
-          f'resumed after {rec["learner"]["resumed_after"]}'
+          f'resumed after {rec["learner"]["resumed_after"]}{went}'
           f'{" ERROR " + rec["learner"]["error_line"] if rec["learner"]["error"] else ""}',
           flush=True)
     return rec
@@ -307,6 +325,8 @@ def summarize(kind: str, res: dict) -> dict:
             'temp_files_left_by_kill': sum(o['temp_files'] > 0 for o in tr),
             'orphans': sum(bool(o['orphans']) for o in tr),
             'launcher_hung': sum(bool(o.get('launcher_hung')) for o in tr),
+            'respawned_went_on': (sum(bool(o.get('respawned') and o.get('went_on')) for o in tr)
+                                  if kind in RESPAWNED else None),
             'iterations_committed': res['final']['committed'],
             'final_finished_clean': res['final']['finished']}
 
@@ -379,14 +399,15 @@ def write_results(results: dict, name: str) -> None:
              '| process killed | kills (start-up / training) | resumed ok (failed) | committed '
              'iteration '
              'whole | metrics rows exact | row N+1 left (dropped at resume) | temp files left '
-             '(removed at resume) | orphaned nodes | launcher hung | final resume: finished '
-             'clean (iterations) |',
-             '|---|---|---|---|---|---|---|---|---|---|']
+             '(removed at resume) | orphaned nodes | launcher hung | restarted, graph went on | '
+             'final resume: finished clean (iterations) |',
+             '|---|---|---|---|---|---|---|---|---|---|---|']
     for s in results['summary']:
         lines.append(f'| {s["kind"]} | {s["kills"]} ({s["kills_in_startup"]} / '
                      f'{s["kills_in_training"]}) | {s["resumed_ok"]} ({s["resume_failed"]}) | '
                      f'{s["committed_whole"]} | {s["rows_exact"]} | {s["uncommitted_row_left"]} '
                      f'| {s["temp_files_left_by_kill"]} | {s["orphans"]} | {s["launcher_hung"]} '
+                     f'| {"-" if s.get("respawned_went_on") is None else s["respawned_went_on"]} '
                      f'| {"yes" if s["final_finished_clean"] else "NO"} '
                      f'({s["iterations_committed"]}) |')
     if results.get('cut_off'):
@@ -512,7 +533,7 @@ def main() -> int:
     with ThreadPoolExecutor(max(1, a.parallel)) as pool:
         list(pool.map(final, kinds))
     ok = all(s['resumed_ok'] == s['kills'] and s['final_finished_clean'] and not s['orphans']
-             for s in results['summary'])
+             and s['respawned_went_on'] in (None, s['kills']) for s in results['summary'])
     return 0 if ok else 1
 
 
