@@ -75,6 +75,8 @@ def _run_graph(tmp_path, placement: str, *extra: str, max_steps: int = 6):
         rclpy.try_shutdown()
     assert proc.returncode == 0, output + ''.join(
         p.read_text() for p in sorted((out / 'logs').glob('*.log')))
+    # at the end the launcher says where the wall time went (the learner's summary.json)
+    assert '[launch] throughput: ' in output and 'env steps/s over 2 iterations' in output, output
     return out, listener
 
 

@@ -31,6 +31,7 @@ import yaml
 
 from tgrpo_ros.ros.graph import get_graph, NodeSpec
 from tgrpo_ros.ros.parent_death import preexec_die_with_parent
+from tgrpo_ros.training.throughput import throughput_line
 
 
 def parse_launch_args(tokens: list[str]) -> dict[str, str]:
@@ -292,5 +293,18 @@ def run_graph(graph_name: str, values: dict[str, str], quiet: bool = False) -> i
             for s, h in previous.items():
                 signal.signal(s, h)
     if not quiet:
+        line = _throughput_line(run_dir) if code == 0 else ''
+        if line:
+            print(f'[launch] {line.removeprefix("[train] ")}')
         print(f'[launch] run folder: {run_dir}')
     return code
+
+
+def _throughput_line(run_dir: Path) -> str:
+    """Return the learner's throughput line of this launch (summary.json), or ''."""
+    try:
+        summary = json.loads((Path(run_dir) / 'summary.json').read_text())
+    except (OSError, ValueError):
+        return ''
+    report = summary.get('throughput') if isinstance(summary, dict) else None
+    return throughput_line(report) if isinstance(report, dict) else ''

@@ -30,6 +30,7 @@ from tgrpo_ros.training.policy_setup import policy_for
 from tgrpo_ros.training.rollout import EnvGroupFactory, InProcessCollector
 from tgrpo_ros.training.run_folder import default_run_dir, RunFolder
 from tgrpo_ros.training.settings import resolve, SimTrainSettings
+from tgrpo_ros.training.throughput import PartTimes, throughput_line
 from tgrpo_ros.training.trainer import TGRPOTrainer, UpdateResult
 from tgrpo_ros.training.trials import apply_trial_rule, TrialOutcome, valid_stats
 from tgrpo_ros.versioning import PolicyVersion
@@ -168,39 +169,48 @@ def train(settings: SimTrainSettings, collector: Collector, policy: VLAPolicy,
         log(_eval_line(evaluation))
         run.progress(0, _postfix(run))
 
+    times = PartTimes()  # where this launch's wall time goes, printed at the end
     for it in range(start, settings.run.iterations + 1):
         request = train_request(settings, it)
         # Abnormal trials are masked; a group left with < 2 valid trials is skipped (no update,
         # the adapter is saved unchanged so every iteration still commits one).
-        outcome = apply_trial_rule(collector.collect(request))
+        with times.part('rollout'):
+            outcome = apply_trial_rule(collector.collect(request))
         group = outcome.group
-        if group is None:
-            update = skipped_update()
-        else:
-            last_values = None
-            if trainer.uses_critic:
-                last_values = critic_values(policy, group, settings.algo.temperature,
-                                            settings.algo.minibatch_size)
-            update = trainer.update(group.buffer, last_values)
+        with times.part('update'):
+            if group is None:
+                update = skipped_update()
+            else:
+                last_values = None
+                if trainer.uses_critic:
+                    last_values = critic_values(policy, group, settings.algo.temperature,
+                                                settings.algo.minibatch_size)
+                update = trainer.update(group.buffer, last_values)
         adapter = str(run.adapter_dir(it))
-        with run.saving_adapter(it):  # a full disk: an error naming the folder and what is kept
+        with times.part('saving'), run.saving_adapter(it):  # a full disk: a clear error
             version = policy.save_adapter(adapter, it)
         collector.serve(version, adapter)
-        evaluation = (evaluate(settings, collector, it, version)
-                      if evaluation_due(settings, it) else None)
+        with times.part('evaluation'):
+            evaluation = (evaluate(settings, collector, it, version)
+                          if evaluation_due(settings, it) else None)
         env_steps_total += outcome.stats.env_steps
         row = metrics_row(it, request.task, request.init_states[0], outcome.stats, update,
                           version, env_steps_total, settings.algo.lr,
                           masked_trials=outcome.masked, group_skipped=outcome.skipped,
                           masked_reasons=outcome.reasons)
-        run.complete_iteration(it, row, trainer.state_dict(), version, evaluation=evaluation)
+        with times.part('saving'):
+            run.complete_iteration(it, row, trainer.state_dict(), version,
+                                   evaluation=evaluation)
         run.progress(it, _postfix(run))
         if on_iteration is not None:
             on_iteration(row, version)
         log(_iteration_line(settings, row, outcome, update))
         if evaluation is not None:
             log(_eval_line(evaluation))
-    return run.finish()
+        times.iteration_done(outcome.stats.env_steps)
+    throughput = times.report()
+    log(throughput_line(throughput))
+    return run.finish({'throughput': throughput})
 
 
 def _postfix(run: RunFolder) -> dict:

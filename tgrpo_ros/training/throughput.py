@@ -1,0 +1,74 @@
+# Copyright 2026 tgrpo_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Where a run's wall time goes: env steps per second and the share of each part of the loop.
+
+The driver times each part of every iteration it runs (rollout, update, saving, evaluation);
+what is left of the wall time between the first iteration's start and the last one's end is
+"other" (scheduling, metrics, plots). Start-up (building the policy, the first services, the
+evaluation of the start) is left out, as in the throughput issue's measure: env steps per
+wall-second over full iterations, updates included. Resumed runs count only this launch.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+import time
+from typing import Iterator
+
+PARTS = ('rollout', 'update', 'saving', 'evaluation')
+
+
+class PartTimes:
+    """Accumulates seconds per part and env steps over the iterations of one launch."""
+
+    def __init__(self, clock=time.monotonic):
+        self._clock = clock
+        self.seconds = dict.fromkeys(PARTS, 0.0)
+        self.env_steps = 0
+        self.iterations = 0
+        self._start: float | None = None
+        self._end: float | None = None
+
+    @contextmanager
+    def part(self, name: str) -> Iterator[None]:
+        if name not in self.seconds:
+            raise ValueError(f'unknown part {name!r}; one of {PARTS}')
+        t0 = self._clock()
+        if self._start is None:
+            self._start = t0
+        try:
+            yield
+        finally:
+            self.seconds[name] += self._clock() - t0
+
+    def iteration_done(self, env_steps: int) -> None:
+        self.env_steps += int(env_steps)
+        self.iterations += 1
+        self._end = self._clock()
+
+    def report(self) -> dict:
+        """Return {'iterations', 'env_steps', 'wall_s', 'env_steps_per_s', 'share'}.
+
+        ``share``: {part: fraction of the wall time} for every part of ``PARTS`` and 'other',
+        summing to 1 (empty when no iteration finished).
+        """
+        wall = (self._end - self._start) if self.iterations and self._start is not None else 0.0
+        out = {'iterations': self.iterations, 'env_steps': self.env_steps,
+               'wall_s': round(wall, 3),
+               'env_steps_per_s': round(self.env_steps / wall, 3) if wall > 0 else None,
+               'share': {}}
+        if wall > 0:
+            timed = {p: min(s, wall) for p, s in self.seconds.items()}
+            out['share'] = {p: round(s / wall, 4) for p, s in timed.items()}
+            out['share']['other'] = round(max(0.0, 1.0 - sum(timed.values()) / wall), 4)
+        return out
+
+
+def throughput_line(report: dict) -> str:
+    """One line for the terminal: '... env steps/s over N iterations ...; rollout 81%, ...'."""
+    if not report.get('iterations') or not report.get('env_steps_per_s'):
+        return '[train] throughput: no full iteration in this launch'
+    shares = ', '.join(f'{p} {100 * s:.0f}%' for p, s in report['share'].items())
+    return (f'[train] throughput: {report["env_steps_per_s"]:.2f} env steps/s over '
+            f'{report["iterations"]} iterations ({report["env_steps"]} steps in '
+            f'{report["wall_s"]:.0f} s, start-up excluded); {shares}')
