@@ -17,9 +17,10 @@ SIGKILL to one process of that kind, waits for the graph to go down, and checks 
 - metrics rows: metrics.csv's first N rows are iterations 1..N exactly (a row N+1 written
   before the commit is allowed: the resume drops it);
 - temporary files left by the kill (removed by the resume);
-- for the policy and environment nodes, which sim_train restarts (respawn): that the launcher
-  restarted the node and the graph went on to finish another iteration (then it is stopped with
-  Ctrl-C, as a user would, and the next trial resumes it).
+- for the policy and environment nodes, which sim_train restarts (respawn), the run resumes in
+  place: the launcher must restart the node and the graph finish another iteration; then the
+  next kill comes, several in one launch (``--relaunch-every``, 5), after which the graph is
+  stopped with Ctrl-C, as a user would, and must resume from its folder.
 
 The launch after a trial is its resume: ``resumed ok`` means the learner of the next launch
 that got as far as reading the run folder (one killed earlier commits nothing) continued after
@@ -277,6 +278,92 @@ def trial(kind: str, t: int, work: Path, lo: float, hi: float, rng: random.Rando
     return rec
 
 
+def series(kind: str, t0: int, n: int, work: Path, lo: float, hi: float, rng: random.Random,
+           env: dict, relaunch_every: int) -> list[dict]:
+    """Kill a node that sim_train restarts ``n`` times, most of them within one launch.
+
+    The launcher restarts a killed policy or environment node, so the run resumes in place: after
+    each kill the node must be back and the graph must finish another iteration (``resumed_ok``),
+    then the next kill comes ``uniform(lo, hi)`` seconds later. Every ``relaunch_every`` kills
+    the graph is stopped with Ctrl-C and resumed from its folder, which must continue after the
+    committed iteration (recorded on the kill before it as ``relaunch_resumed``).
+    """
+    run = work / f'run_{kind}'
+    logs = work / f'logs_{kind}'
+    logs.mkdir(parents=True, exist_ok=True)
+    out_recs: list[dict] = []
+    proc = None
+    for t in range(t0, t0 + n):
+        if proc is None:
+            fresh = not (run / 'launch_args.yaml').is_file()
+            committed_at_stop = 0 if fresh else check_folder(run)['committed']
+            proc, pids, out, started = launch(run, fresh, [], env, logs / f'launch_{t:02d}.log')
+            seen = 0
+            deadline = time.monotonic() + 900
+            while proc.poll() is None and time.monotonic() < deadline and seen < 1:
+                seen = _iterations_logged(run)
+                time.sleep(0.2)
+            facts = learner_log_facts(run)
+            if out_recs:  # the previous launch was stopped on purpose: did this one resume it?
+                out_recs[-1]['relaunch_resumed'] = (facts['resumed_after'] == committed_at_stop
+                                                    and not facts['error'])
+        delay = rng.uniform(lo, hi)
+        rc = drain(proc, out, delay)
+        rec = {'trial': t, 'kind': kind, 'delay_s': round(delay, 1), 'anchor': 'recovery',
+               'fresh': False, 'committed_before': check_folder(run)['committed']}
+        if rc is not None:
+            rec.update(killed=None, ended_by_itself=rc, orphans=[], learner=learner_log_facts(run))
+            rec.update(check_folder(run))
+            out_recs.append(rec)
+            out.close()
+            proc = None
+            continue
+        name, pid = target_pid(kind, proc, pids, rng)
+        at_kill = _iterations_logged(run)
+        os.kill(pid, signal.SIGKILL)
+        rec['killed'], rec['phase'] = name, phase(run)
+        deadline = time.monotonic() + 600
+        while proc.poll() is None and time.monotonic() < deadline and not (
+                pids.get(name) != pid and _iterations_logged(run) > at_kill):
+            time.sleep(0.2)
+        rec['respawned'] = pids.get(name) != pid
+        rec['went_on'] = _iterations_logged(run) > at_kill
+        rec['learner'] = learner_log_facts(run)
+        rec.update(check_folder(run))
+        rec['resumed_ok'] = rec['respawned'] and rec['went_on'] and not rec['learner']['error']
+        last = t == t0 + n - 1 or (t - t0 + 1) % relaunch_every == 0
+        orphans: list[str] = []
+        if last or proc.poll() is not None:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+            rc = drain(proc, out, 120)
+            if rc is None:
+                proc.kill()
+                drain(proc, out, 10)
+                rec['launcher_hung'] = True
+            rec['launcher_rc'] = rc
+            deadline = time.monotonic() + 5.0
+            while time.monotonic() < deadline and not all(_gone(q) for q in pids.values()):
+                time.sleep(0.1)
+            orphans = [k for k, q in pids.items() if not _gone(q)]
+            for k in orphans:
+                os.kill(pids[k], signal.SIGKILL)
+            out.close()
+            shutil.copy(run / 'logs' / 'learner.log', logs / f'trial_{t:02d}_learner.log')
+            rec.update(check_folder(run))
+            proc = None
+        rec['orphans'] = orphans
+        out_recs.append(rec)
+        print(f'[{kind} {t:2d}] kill {name} at {delay:.1f} s after recovery ({rec["phase"]}): '
+              f'committed {rec["committed"]}, whole {rec["committed_whole"]}, rows exact '
+              f'{rec["rows_exact"]}, temp {rec["temp_files"]}, orphans {orphans}, restarted '
+              f'{rec["respawned"]}, went on {rec["went_on"]}'
+              f'{", graph stopped (Ctrl-C) for a resume" if proc is None else ""}'
+              f'{" ERROR " + rec["learner"]["error_line"] if rec["learner"]["error"] else ""}',
+              flush=True)
+    return out_recs
+
+
 def _iterations_logged(run: Path) -> int:
     """Count the learner's '[train] iter' lines (its log restarts with each launch)."""
     f = run / 'logs' / 'learner.log'
@@ -307,7 +394,12 @@ def finish(kind: str, outcomes: list[dict], work: Path, env: dict) -> dict:
              'seconds': round(time.monotonic() - t0, 1)}
     final['finished'] = (rc == 0 and final['committed'] == n + 1 and final['rows_after'] == 0
                          and final['temp_files'] == 0 and (run / 'summary.json').is_file())
-    score_resumes(outcomes, final)
+    if kind in RESPAWNED:  # resumed in place after each kill; the final launch resumed the last
+        if outcomes:
+            outcomes[-1]['relaunch_resumed'] = (final['learner']['resumed_after'] == n
+                                                and not final['learner']['error'])
+    else:
+        score_resumes(outcomes, final)
     return {'trials': outcomes, 'final': final}
 
 
@@ -325,6 +417,8 @@ def summarize(kind: str, res: dict) -> dict:
             'temp_files_left_by_kill': sum(o['temp_files'] > 0 for o in tr),
             'orphans': sum(bool(o['orphans']) for o in tr),
             'launcher_hung': sum(bool(o.get('launcher_hung')) for o in tr),
+            'relaunches': sum('relaunch_resumed' in o for o in tr),
+            'relaunches_resumed': sum(o.get('relaunch_resumed') is True for o in tr),
             'respawned_went_on': (sum(bool(o.get('respawned') and o.get('went_on')) for o in tr)
                                   if kind in RESPAWNED else None),
             'iterations_committed': res['final']['committed'],
@@ -414,6 +508,12 @@ def write_results(results: dict, name: str) -> None:
         lines += ['', f'Cut off: {results["cut_off"]}; the last column is the state of the launch '
                   'that was running then (resumed from the right iteration or not is in '
                   '"resumed ok").']
+    for s in results['summary']:
+        if s.get('relaunches'):
+            lines += ['', f'{s["kind"]}: killed {s["kills"]} times in {s["relaunches"]} launches '
+                      '(the launcher restarts it in place); each launch was then stopped with '
+                      f'Ctrl-C and resumed: {s["relaunches_resumed"]} of {s["relaunches"]} '
+                      'resumed after the committed iteration.']
     if results.get('note'):
         lines += ['', results['note']]
     problems = [f'- {k} trial {o["trial"]}: ' + '; '.join(o['problems'] + (
@@ -437,6 +537,8 @@ def main() -> int:
     ap.add_argument('--launch-share', type=float, default=0.25, help='share of the kills whose '
                     'delay counts from the launch; the others count from the end of the '
                     "launch's first iteration")
+    ap.add_argument('--relaunch-every', type=int, default=5, help='policy and environment '
+                    'nodes: kills per launch before the graph is stopped and resumed')
     ap.add_argument('--seed', type=int, default=20)
     ap.add_argument('--parallel', type=int, default=1, help='final resumes run at once')
     ap.add_argument('--budget', type=float, default=0.0, help='stop starting rounds of kills '
@@ -483,7 +585,8 @@ def main() -> int:
                 if log.is_file():
                     o['learner'] = learner_log_facts(work, log)
             res['final']['learner'] = learner_log_facts(work / f'run_{kind}')
-            score_resumes(res['trials'], res['final'])
+            if kind not in RESPAWNED:
+                score_resumes(res['trials'], res['final'])
             results['summary'].append(summarize(kind, res))
         write_results(results, a.name)
         return 0
@@ -517,6 +620,12 @@ def main() -> int:
             print(f'[sigkill] time budget spent after {t} rounds', flush=True)
             break
         for kind in kinds:
+            if kind in RESPAWNED:
+                if t % a.relaunch_every == 0:  # a series of kills, then a stop and a resume
+                    trials[kind] += series(kind, t, min(a.relaunch_every, a.trials - t), work,
+                                           a.delay[0], a.delay[1], rng, envs[kind],
+                                           a.relaunch_every)
+                continue
             trials[kind].append(trial(kind, t, work, a.delay[0], a.delay[1], rng, envs[kind],
                                       a.launch_share))
     # The final resumes, a.parallel at a time (each kind has its own ROS domain).
@@ -533,7 +642,8 @@ def main() -> int:
     with ThreadPoolExecutor(max(1, a.parallel)) as pool:
         list(pool.map(final, kinds))
     ok = all(s['resumed_ok'] == s['kills'] and s['final_finished_clean'] and not s['orphans']
-             and s['respawned_went_on'] in (None, s['kills']) for s in results['summary'])
+             and s['respawned_went_on'] in (None, s['kills'])
+             and s['relaunches_resumed'] == s['relaunches'] for s in results['summary'])
     return 0 if ok else 1
 
 
