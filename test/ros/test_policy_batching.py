@@ -3,7 +3,7 @@
 """Group-aware batching of the policy node, with a real policy_node process (issue 21).
 
 This process plays three environments of one group (env0..env2) on a fresh ROS domain; the
-policy node (tiny:test) runs in its own process with ``policy.batch_window_s`` = 0.6 s, long
+policy node (tiny:test) runs in its own process with ``policy.batch_window_s`` = 1 s, long
 enough that waiting for the window is told apart from being answered at once on a loaded
 machine. Every action carries the stamp of the forward pass that made it (one stamp per pass),
 so distinct stamps count forward passes.
@@ -35,9 +35,9 @@ from tgrpo_ros.ros.conversions import ids_msg, observation_to_msg
 
 pytestmark = pytest.mark.ros
 RELIABLE = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE)
-WINDOW = 0.6
+WINDOW = 1.0
 # Forward pass of tiny:test plus two hops of transport, with room for a loaded 2-core machine.
-SLACK = 0.4
+SLACK = 0.5
 ENVS = ('env0', 'env1', 'env2')
 
 
