@@ -12,7 +12,8 @@ so distinct stamps count forward passes.
   well before the window closes;
 - (a) an environment that is late makes the others wait at most the window;
 - (b) an environment that died (never sends again) delays the others by at most the window,
-  once: after it missed a window it is not waited for.
+  once: after it missed a window it is not waited for;
+- an environment whose episode ended (its done step result) is not waited for at all.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Header
 
-from tgrpo_ros.msg import Action, Observation as ObservationMsg
+from tgrpo_ros.msg import Action, Observation as ObservationMsg, StepResult
 from tgrpo_ros.observation import Observation
 from tgrpo_ros.ros.conversions import ids_msg, observation_to_msg
 
@@ -50,6 +51,7 @@ class Envs(Node):
         self.actions: list[tuple[float, Action]] = []
         self.create_subscription(Action, '/action', self._on_action, RELIABLE)
         self.pub = self.create_publisher(ObservationMsg, '/observation', RELIABLE)
+        self.results = self.create_publisher(StepResult, '/step_result', RELIABLE)
         rng = np.random.default_rng(0)
         self.obs = Observation(images={'agentview': rng.integers(0, 255, (32, 32, 3), np.uint8)},
                                instruction='pick up the alphabet soup and place it in the basket',
@@ -151,4 +153,15 @@ def test_the_policy_node_batches_a_group_within_its_window(envs):
     # ... and then not again: it missed a window, so it is no longer expected.
     for step in range(4, 7):
         holds, stamps = _step_together(envs, 2, step, ENVS[:2])
+        assert len(stamps) == 1 and max(holds) < WINDOW, (step, stamps, holds)
+
+    # An episode that ended (a done step result, as the learner's end_episode brings) is not
+    # waited for: group 3's env2 ends after step 0, and env0 and env1 go on without a wait.
+    holds, stamps = _step_together(envs, 3, 0)
+    assert len(stamps) == 1 and max(holds) < WINDOW, (stamps, holds)
+    envs.results.publish(StepResult(ids=ids_msg('env2', 3, 0, 3), done=True,
+                                    done_reason='ended'))
+    time.sleep(0.3)  # another topic: let it arrive before the observations
+    for step in range(1, 3):
+        holds, stamps = _step_together(envs, 3, step, ENVS[:2])
         assert len(stamps) == 1 and max(holds) < WINDOW, (step, stamps, holds)
