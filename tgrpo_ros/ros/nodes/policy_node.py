@@ -65,7 +65,6 @@ class PolicyNode(Node):
         self.settings = PolicySettings(**section_values(v, 'policy'))
         seed = v['run.seed']
         self.temperature = self.settings.temperature
-        self.max_batch = self.settings.max_batch
         s = self.settings
         if s.torch_threads > 0 and policy is None:  # shared: the learner set it
             torch.set_num_threads(s.torch_threads)
