@@ -72,7 +72,7 @@ from tgrpo_ros.training.state_files import (DiskFullError, fsync_dir, load_state
 # extend it; the folder may have moved; threads and timeouts only change speed).
 RESUMABLE_CHANGES = frozenset({
     'run.iterations', 'run.output_dir', 'run.step_timeout_s', 'run.startup_timeout_s',
-    'policy.torch_threads', 'policy.max_batch'})
+    'policy.torch_threads', 'policy.max_batch', 'policy.batch_window_s'})
 # How this process was started, not what the run is: never compared.
 NOT_COMPARED = frozenset({'run.resume'})
 KILL_HOOK_VARIABLE = 'TGRPO_ROS_TEST_KILL_AT'

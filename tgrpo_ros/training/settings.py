@@ -138,6 +138,12 @@ class PolicySettings:
     max_batch: int = setting(
         16, 'Most observations the policy node answers with one batched forward pass.',
         unit='observations', range='[1, 4096]')
+    batch_window_s: float = setting(
+        0.03, 'Longest the policy node waits, after the first observation of a group arrived, '
+        'for the rest of the group before one batched forward pass (it goes at once when every '
+        'environment still running in the group is in; a dead one costs at most this once per '
+        'group); 0 = answer whatever arrived, not waiting for the group.', unit='s',
+        range='[0, 10]')
     trust_remote_code: bool = setting(
         False, "Let transformers run Python code shipped in the model folder (config.json or "
         "tokenizer_config.json 'auto_map'); only for an HF VLM folder you trust. OpenVLA folders "

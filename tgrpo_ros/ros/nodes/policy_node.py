@@ -4,9 +4,13 @@
 
 Nothing here knows about simulation. Topics:
 
-- subscribes ``observation`` (tgrpo_ros/Observation) from any number of environments;
-  observations that arrive while the model is busy are answered together in one batched
-  forward pass (up to ``max_batch``);
+- subscribes ``observation`` (tgrpo_ros/Observation) from any number of environments and
+  answers the observations of one group with one batched forward pass (up to
+  ``policy.max_batch``): as soon as every environment still running in the group has sent
+  its observation, or ``policy.batch_window_s`` after the first arrived, whichever comes first
+  (the rule, ROS-free: tgrpo_ros.policy.batching; 0 = whatever arrived within a 2 ms tick);
+- subscribes ``step_result`` (tgrpo_ros/StepResult): an environment whose episode is done is
+  not waited for;
 - publishes ``action`` (tgrpo_ros/Action) with the observation's ids and the policy version;
 - publishes ``policy_version`` (tgrpo_ros/PolicyVersion, latched) whenever it changes;
 - publishes ``policy_settings`` (std_msgs/String, latched): JSON of the settings a learner must
@@ -22,7 +26,8 @@ Nothing here knows about simulation. Topics:
 Sampling noise: the generator is seeded from (``run.seed``, policy version, group id)
 (``tgrpo_ros.training.collector.sampler_seed``) whenever a batch's group or the version
 changes, so a restarted node or a resumed run draws the same noise for a group as one that ran
-all along (given the same batches); nothing needs saving.
+all along (given the same batches); nothing needs saving. A batch holds one group only, its
+rows in environment-id order.
 """
 
 from __future__ import annotations
@@ -30,13 +35,15 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 
 from rclpy.node import Node
 from std_msgs.msg import Header, String
 import torch
 
 from tgrpo_ros.msg import Action, AdapterAnnouncement, Observation as ObservationMsg
-from tgrpo_ros.msg import PolicyVersion as PolicyVersionMsg
+from tgrpo_ros.msg import PolicyVersion as PolicyVersionMsg, StepResult
+from tgrpo_ros.policy.batching import GroupBatcher
 from tgrpo_ros.ros.conversions import MessageError, msg_to_observation, msg_version
 from tgrpo_ros.ros.conversions import version_msg
 from tgrpo_ros.ros.qos import LATCHED, reliable
@@ -58,7 +65,6 @@ class PolicyNode(Node):
         self.settings = PolicySettings(**section_values(v, 'policy'))
         seed = v['run.seed']
         self.temperature = self.settings.temperature
-        self.max_batch = self.settings.max_batch
         s = self.settings
         if s.torch_threads > 0 and policy is None:  # shared: the learner set it
             torch.set_num_threads(s.torch_threads)
@@ -68,7 +74,7 @@ class PolicyNode(Node):
         self.seed = int(seed)
         self.generator = torch.Generator().manual_seed(seed)
         self._stream: tuple[int, int] | None = None  # (version, group) the generator serves
-        self._pending: list[ObservationMsg] = []
+        self.batcher = GroupBatcher(s.batch_window_s, s.max_batch)
         self._lock = threading.Lock()
 
         self.action_pub = self.create_publisher(Action, 'action', RELIABLE)
@@ -78,10 +84,12 @@ class PolicyNode(Node):
         self.settings_pub = self.create_publisher(String, 'policy_settings', LATCHED)
         self.settings_pub.publish(String(data=json.dumps(served_settings(self.settings))))
         self.create_subscription(ObservationMsg, 'observation', self._on_observation, RELIABLE)
+        self.create_subscription(StepResult, 'step_result', self._on_step_result, RELIABLE)
         self.create_subscription(AdapterAnnouncement, 'adapter_announcement',
                                  self._on_announcement, LATCHED)
-        # The timer drains whatever arrived while the previous batch was computed.
-        self.create_timer(0.002, self._act)
+        # A complete group is answered as its last observation arrives; the timer answers the
+        # groups whose window closed (with a window of 0: whatever arrived meanwhile).
+        self.create_timer(0.002, self._on_tick)
         self._publish_version()
         self.get_logger().info(f'serving {s.model} version {self.policy.version.version}')
 
@@ -89,18 +97,32 @@ class PolicyNode(Node):
         self.version_pub.publish(version_msg(self.policy.version))
 
     def _on_observation(self, msg: ObservationMsg) -> None:
-        # Only the newest observation of each environment is worth answering: on a robot an
-        # older frame is stale by the time the model is free (the adapter would refuse its
-        # action); in simulation an environment has at most one observation waiting anyway.
+        # Only the newest observation of each environment is worth answering (the batcher
+        # replaces an older one): on a robot an older frame is stale by the time the model is
+        # free (the adapter would refuse its action); in simulation an environment has at most
+        # one observation waiting anyway.
+        i = msg.ids
         with self._lock:
-            self._pending = [m for m in self._pending if m.ids.env_id != msg.ids.env_id]
-            self._pending.append(msg)
+            self.batcher.add(i.env_id, int(i.episode_id), int(i.step), int(i.group_id), msg,
+                             time.monotonic())
+            batches = self.batcher.take(time.monotonic(), complete_only=True)
+        for b in batches:
+            self._act(b.items)
 
-    def _act(self) -> None:
+    def _on_step_result(self, msg: StepResult) -> None:
+        if msg.done:
+            i = msg.ids
+            with self._lock:
+                self.batcher.ended(i.env_id, int(i.episode_id), int(i.group_id))
+
+    def _on_tick(self) -> None:
         with self._lock:
-            batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
-        if not batch:
-            return
+            batches = self.batcher.take(time.monotonic())
+        for b in batches:
+            self._act(b.items)
+
+    def _act(self, batch: list[ObservationMsg]) -> None:
+        """Answer the observations of one group with one forward pass."""
         # Each message is checked alone, so one malformed observation costs only its own
         # answer: the others of the batch are still served.
         good, observations = [], []
