@@ -58,12 +58,14 @@ KINDS = ('learner', 'policy', 'env', 'launcher')
 RESPAWNED = ('policy', 'env')  # sim_train's launcher restarts these (NodeSpec.respawn)
 BASE_ARGS = ['preset:=smoke', 'eval_every:=0']
 # Waits long enough for a machine loaded by other jobs: building LIBERO at the first reset
-# took over 300 s (the default run.startup_timeout_s) at a load of 22 on 2 cores.
+# took over 300 s (the default run.startup_timeout_s) at a load of 22 on 2 cores. A step takes
+# 1-2 s at a load of 10; the step timeout is what a killed policy node costs the group waiting
+# on it (its observations died with it), so it is kept short.
 SLOW_MACHINE = """/**:
   ros__parameters:
     run:
       startup_timeout_s: 1800.0
-      step_timeout_s: 900.0
+      step_timeout_s: 60.0
 """
 TEMP_PATTERNS = ('**/*.tmp', '**/.iter_*.tmp-*', '**/.iter_*.old-*')
 
