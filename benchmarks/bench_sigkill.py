@@ -18,7 +18,7 @@ SIGKILL to one process of that kind, waits for the graph to go down, and checks 
   before the commit is allowed: the resume drops it);
 - temporary files left by the kill (removed by the resume);
 - for the policy and environment nodes, which sim_train restarts (respawn), the run resumes in
-  place: the launcher must restart the node and the graph finish another iteration; then the
+  place: the launcher must restart the node and the graph learn from another group; then the
   next kill comes, several in one launch (``--relaunch-every``, 5), after which the graph is
   stopped with Ctrl-C, as a user would, and must resume from its folder.
 
@@ -65,7 +65,7 @@ SLOW_MACHINE = """/**:
   ros__parameters:
     run:
       startup_timeout_s: 1800.0
-      step_timeout_s: 60.0
+      step_timeout_s: 30.0
 """
 TEMP_PATTERNS = ('**/*.tmp', '**/.iter_*.tmp-*', '**/.iter_*.old-*')
 
@@ -321,15 +321,18 @@ def series(kind: str, t0: int, n: int, work: Path, lo: float, hi: float, rng: ra
             proc = None
             continue
         name, pid = target_pid(kind, proc, pids, rng)
-        at_kill = _iterations_logged(run)
+        # Recovered = the node is back and a group after the kill was learnt from (the group
+        # the kill hit may be skipped: its trials time out). Two skipped groups in a row stop a
+        # run on purpose (a node that cannot serve), so the next kill waits for a whole one.
+        at_kill = _iterations_logged(run, healthy=True)
         os.kill(pid, signal.SIGKILL)
         rec['killed'], rec['phase'] = name, phase(run)
         deadline = time.monotonic() + 600
         while proc.poll() is None and time.monotonic() < deadline and not (
-                pids.get(name) != pid and _iterations_logged(run) > at_kill):
+                pids.get(name) != pid and _iterations_logged(run, healthy=True) > at_kill):
             time.sleep(0.2)
         rec['respawned'] = pids.get(name) != pid
-        rec['went_on'] = _iterations_logged(run) > at_kill
+        rec['went_on'] = _iterations_logged(run, healthy=True) > at_kill
         rec['learner'] = learner_log_facts(run)
         rec.update(check_folder(run))
         rec['resumed_ok'] = rec['respawned'] and rec['went_on'] and not rec['learner']['error']
@@ -366,10 +369,14 @@ def series(kind: str, t0: int, n: int, work: Path, lo: float, hi: float, rng: ra
     return out_recs
 
 
-def _iterations_logged(run: Path) -> int:
-    """Count the learner's '[train] iter' lines (its log restarts with each launch)."""
+def _iterations_logged(run: Path, healthy: bool = False) -> int:
+    """Count the learner's '[train] iter' lines (its log restarts with each launch).
+
+    healthy: only iterations whose group was not skipped (some trial was not masked).
+    """
     f = run / 'logs' / 'learner.log'
-    return f.read_text(errors='replace').count('[train] iter ') if f.is_file() else 0
+    lines = f.read_text(errors='replace').splitlines() if f.is_file() else []
+    return sum('[train] iter ' in ln and not (healthy and 'group skipped' in ln) for ln in lines)
 
 
 def phase(run: Path) -> str:
