@@ -115,8 +115,9 @@ def soak(run_dir: Path, duration: float, interval: float, samples_file: Path) ->
     cmd = [sys.executable, '-m', 'tgrpo_ros.commands.cli', 'launch', 'sim_train',
            'preset:=smoke', 'iterations:=1000000', 'eval_every:=0', f'params_file:={params}',
            f'output_dir:={run_dir}']
+    # the commit the processes run, taken now: the checkout may move while the hour passes
     meta = {'command': ' '.join(cmd[1:]), 'started_utc': time.strftime('%Y-%m-%dT%H:%M:%SZ',
-            time.gmtime()), 'load_at_start': os.getloadavg()[0]}
+            time.gmtime()), 'load_at_start': os.getloadavg()[0], 'commit': git_commit()}
     log = open(run_dir.parent / f'{run_dir.name}_launcher.log', 'w')
     # A domain of its own, so other ROS 2 work on this host is neither seen nor disturbed:
     # outside 1..101, where the tests pick theirs (a test's policy node acting on this graph's
@@ -243,7 +244,7 @@ def report(samples_file: Path, name: str, extra: Path | None = None) -> dict:
         'machine': {'platform': platform.platform(), 'cpus': os.cpu_count(),
                     'processor': platform.processor() or platform.machine(),
                     'note': 'shared 2-core VM; other jobs ran at the same time'},
-        'commit': git_commit(), 'date_utc': meta.get('started_utc'),
+        'commit': meta.get('commit') or git_commit(), 'date_utc': meta.get('started_utc'),
         'command': meta.get('command'), 'load_at_start': meta.get('load_at_start'),
         'duration_s': duration, 'iterations': iterations,
         'seconds_per_iteration': round(duration / iterations, 1) if iterations else None,
