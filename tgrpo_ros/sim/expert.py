@@ -87,6 +87,17 @@ def goal_objects(state: SimState) -> tuple[str, str]:
     raise ValueError(f'the expert handles goals (in OBJECT REGION); this task has {state.goal}')
 
 
+class _Box:
+    """An axis-aligned obstacle box (a drawer's moving part) with ``ObjectState``'s queries."""
+
+    def __init__(self, lo: np.ndarray, hi: np.ndarray):
+        self.bbox_min, self.bbox_max = lo, hi
+        self.center = 0.5 * (lo + hi)
+
+    def width_along(self, direction: np.ndarray) -> float:
+        return float(np.abs(direction) @ (self.bbox_max - self.bbox_min))
+
+
 class Fixtures:
     """What the expert reads from a live ``LiberoEnv`` beyond the snapshot.
 
@@ -151,15 +162,17 @@ class Fixtures:
                 out.append((lo, hi))
         return out
 
-    def moving_part_boxes(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Union boxes of every drawer's/door's moving part (slide and hinge joints)."""
+    def moving_part_boxes(self, per_geom: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Union boxes of every drawer's moving part (slide joints); or each of its geoms'."""
         m = self.model
         out = []
         for j in range(m.njnt):
             name = m.joint_id2name(j) or ''
             if m.jnt_type[j] == 2 and not name.startswith(('robot', 'gripper', 'mount')):
                 boxes = self.part_boxes(name)
-                if boxes:
+                if per_geom:
+                    out += boxes
+                elif boxes:
                     out.append((np.min([b[0] for b in boxes], axis=0),
                                 np.max([b[1] for b in boxes], axis=0)))
         return out
@@ -207,6 +220,7 @@ class PickPlace(_Skill):
         self._rot_target = None
         self._offset = np.zeros(3)
         self._close_steps = 12
+        self._missing, self._below = 0, None
 
     # -- geometry -------------------------------------------------------------------------
     def dest_xy_and_top(self, state: SimState) -> tuple[np.ndarray, float]:
@@ -280,14 +294,28 @@ class PickPlace(_Skill):
                 and name != self.x.support_of(state, self.obj)
                 and o.bbox_max[2] > grasp_z + HAND_BOTTOM - 0.06]
         tall = [o for o in tall if np.linalg.norm(o.center[:2] - obj.center[:2]) < 0.35]
+        # An open drawer over or beside the object: the hand coming down onto it gets stuck
+        # (a neighbour it brushes merely moves), so its clearance comes first.
+        drawers = []
+        if self.x.fixtures is not None:
+            drawers = [_Box(lo, hi) for lo, hi in self.x.fixtures.moving_part_boxes(per_geom=True)
+                       if hi[2] > grasp_z + HAND_BOTTOM - 0.06 and
+                       np.linalg.norm(0.5 * (lo + hi)[:2] - obj.center[:2]) < 0.35]
 
-        def clearance_at(grip, f, n):
+        def clearance_at(grip, f, n, obstacles=None):
             clearance = 1.0
-            for other in tall:  # gap between the hand's and the neighbour's rectangles
+            for other in (tall if obstacles is None else obstacles):
+                # gap between the hand's and the neighbour's rectangles
                 d = other.center[:2] - grip[:2]
                 gap_f = abs(d @ f[:2]) - HAND_HALF_LENGTH - 0.5 * other.width_along(f)
                 gap_n = abs(d @ n[:2]) - HAND_HALF_WIDTH - 0.5 * other.width_along(n)
-                clearance = min(clearance, max(gap_f, gap_n))
+                gaps = [gap_f, gap_n]
+                if isinstance(other, _Box):  # a box's own axes separate it better
+                    for k in (0, 1):
+                        reach = HAND_HALF_LENGTH * abs(f[k]) + HAND_HALF_WIDTH * abs(n[k])
+                        gaps.append(abs(d[k]) - reach - 0.5 * (other.bbox_max[k] -
+                                                                other.bbox_min[k]))
+                clearance = min(clearance, max(gaps))
             return clearance
 
         best = None
@@ -307,14 +335,17 @@ class PickPlace(_Skill):
                 if abs(shift) > room:
                     continue
                 grip = obj.center + shift * n
-                key = (0, -min(clearance_at(grip, f, n), 0.02), abs(shift), abs(yaw))
+                key = (0, -round(min(clearance_at(grip, f, n, drawers), 0.0) / 0.01),
+                       -min(clearance_at(grip, f, n), 0.02), abs(shift), abs(yaw))
                 if best is None or key < best[0]:
                     best = (key, yaw, shift * n, False)
         if best is None:  # too wide everywhere: grasp the rim
             radius = 0.5 * min(obj.width_along(np.array([1.0, 0, 0])),
                                obj.width_along(np.array([0, 1.0, 0])))
-            for k in range(8):
-                a = k * np.pi / 4
+            # next to an open drawer, finer directions find the gap beside its corner
+            n_dir = 16 if drawers else 8
+            for k in range(n_dir):
+                a = k * 2 * np.pi / n_dir
                 u = np.array([np.cos(a), np.sin(a), 0.0])
                 yaw = (a - base + np.pi / 2) % np.pi - np.pi / 2
                 f = u
@@ -323,7 +354,14 @@ class PickPlace(_Skill):
                 grip[:2] = obj.center[:2] + u[:2] * (radius - 0.012)
                 # the outer finger sits outside the rim: clearance around the rim point
                 cl = clearance_at(grip + 0.02 * u, f, n)
-                key = (1, -min(cl, 0.02), round(float(u[0]), 1), abs(yaw))
+                # (whole centimetres: the hand's box is a rough model of its mesh). Next to an
+                # open drawer the side facing the robot goes first: measured, the hand gets down
+                # there beside the drawer's front where one reaching across from another side
+                # rests on it, at the same modelled overlap.
+                key = (1, -round(min(clearance_at(grip + 0.02 * u, f, n, drawers), 0.0) / 0.01),
+                       -min(cl, 0.02), round(float(u[0]), 1), abs(yaw))
+                if drawers:
+                    key = (key[0], key[1], key[3], key[2], key[4])
                 if best is None or key < best[0]:
                     best = (key, yaw, grip - obj.center, True)
         self._rot_target = _yaw_rotation(best[1]) @ rot0
@@ -377,6 +415,7 @@ class PickPlace(_Skill):
                                               0.5 * max(obj.bbox_max[:2] - obj.bbox_min[:2]))
                 self._lift_z = max(top, path_top, obj.bbox_min[2]) + CLEARANCE + below
                 self._slide = self._slide_out(state)
+                self._missing, self._below = 0, None
                 self.go('slide' if self._slide is not None else 'lift')
         if self.phase == 'slide':  # out from under an open drawer before lifting
             gripper = CLOSE
@@ -385,7 +424,7 @@ class PickPlace(_Skill):
                 self.go('lift')
         if self.phase in ('slide', 'lift', 'carry', 'lower'):
             gripper = CLOSE
-            if not state.grasped(self.obj) and self.phase_steps > 5:
+            if self._lost(state) and self.phase_steps > 5:
                 return self.retry(state)
         if self.phase == 'lift':
             target = np.array([eef[0], eef[1], self._lift_z])
@@ -430,6 +469,23 @@ class PickPlace(_Skill):
             if self.phase_steps > 40:
                 return self.retry(state) if not self.done(state) else None
         return x.servo(state, target, rot, gripper)
+
+    def _lost(self, state: SimState) -> bool:
+        """Whether the object has left the hand.
+
+        A rim pinched between the fingers loses one finger's contact for a step now and then
+        while the hand moves (the bowl stays put), so one step without a two-sided grasp is
+        not a loss: it takes several in a row, or the object sagging below the hand.
+        """
+        obj = state.objects[self.obj]
+        below = state.eef_pos[2] - obj.pos[2]
+        if state.grasped(self.obj):
+            self._missing = 0
+            self._below = below if self._below is None else min(self._below, below)
+            return False
+        self._missing += 1
+        sagged = self._below is not None and below > self._below + 0.03
+        return self._missing >= 4 or sagged
 
     def _slide_out(self, state: SimState):
         """Grip-site target that moves the object from under a drawer's box, or None."""
