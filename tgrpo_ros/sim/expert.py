@@ -122,7 +122,7 @@ class Fixtures:
         obj = self.e.get_object(name)
         m = self.model
         out = []
-        for j in (obj.joints if obj is not None else []):
+        for j in (getattr(obj, 'joints', None) or []):  # a table region's parent has none
             jid = m.joint_name2id(j)
             if m.jnt_type[jid] in (2, 3):  # slide, hinge
                 out.append(j)
