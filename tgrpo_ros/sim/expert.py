@@ -74,6 +74,13 @@ def _yaw_rotation(yaw: float) -> np.ndarray:
     return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
+def _axis_rotation(axis: np.ndarray, angle: float) -> np.ndarray:
+    """Rotation matrix of ``angle`` [rad] about the unit ``axis`` (Rodrigues)."""
+    k = _unit(axis)
+    kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
+    return np.eye(3) + np.sin(angle) * kx + (1 - np.cos(angle)) * kx @ kx
+
+
 def _unit(v: np.ndarray) -> np.ndarray:
     n = np.linalg.norm(v)
     return v / n if n > 1e-9 else v * 0.0
@@ -703,6 +710,97 @@ class Drawer(_Skill):
         return self.x.servo(state, target, self.rot, gripper)
 
 
+class Door(_Skill):
+    """Swing a hinged door (a microwave's) shut, or further open, by pushing its face.
+
+    The door's joint (from the MuJoCo model) gives the hinge axis and anchor; its largest geom
+    is the panel. The closed hand stands beside the panel, its fingers along it (the hand's
+    thin side to the door), on the face that leads when the door turns the wanted way, between
+    the hinge and the handle, and follows the arc with the hand kept a little ahead of the
+    panel, turning with it, until LIBERO's predicate holds. A door still shut cannot be
+    pushed open (its handle must be pulled; not scripted): ``make_plan`` refuses that goal.
+    """
+
+    name = 'door'
+
+    def __init__(self, expert, predicate, fixture: str, opening: bool):
+        super().__init__(expert, predicate)
+        self.fixture, self.opening = fixture, opening
+        self.go('above')
+
+    def geometry(self):
+        """Return ``(anchor, axis, d, t, rc, half, z_lo, z_hi)`` of the door now.
+
+        ``d``: horizontal unit vector from the hinge along the panel; ``t``: the way the
+        panel's face moves for the wanted turn; ``rc``: hinge-to-hand distance; ``half``: half
+        the panel's thickness; ``z_lo``/``z_hi``: the panel's bottom and top.
+        """
+        f = self.x.fixtures
+        joint = f.joints_of(self.fixture)[0]
+        k = _unit(f.axis(joint))
+        a = f.anchor(joint)
+        boxes = f.part_boxes(joint)
+        vols = [float(np.prod(hi - lo)) for lo, hi in boxes]
+        plo, phi = boxes[int(np.argmax(vols))]
+
+        def radial(p):
+            r = p - a
+            return r - (r @ k) * k
+
+        d = _unit(radial(0.5 * (plo + phi)))
+        length = max(float(radial(np.array([x, y, 0.5 * (plo[2] + phi[2])])) @ d)
+                     for x in (plo[0], phi[0]) for y in (plo[1], phi[1]))
+        # the handle (the other geoms) sits near the free edge: the hand stays short of it
+        others = [b for i, b in enumerate(boxes) if i != int(np.argmax(vols))]
+        handle = min((float(radial(0.5 * (lo + hi)) @ d) - 0.5 * float(np.abs(d) @ (hi - lo))
+                      for lo, hi in others), default=length)
+        rc = float(np.clip(handle - HAND_HALF_LENGTH - 0.015, 0.08, 0.7 * length))
+        sign = f.open_sign(joint, self.fixture)  # the joint's direction of opening
+        turn = sign if self.opening else -sign
+        t = _unit(np.cross(k, d)) * turn
+        half = 0.5 * float(np.abs(t) @ (phi - plo)) if abs(t[0]) > 0.9 or abs(t[1]) > 0.9 \
+            else 0.015
+        return a, k, d, t, rc, min(half, 0.03), float(plo[2]), float(phi[2])
+
+    def act(self, state: SimState):
+        eef = state.eef_pos
+        self.phase_steps += 1
+        a, k, d, t, rc, half, z_lo, z_hi = self.geometry()
+        z = z_lo + 0.03  # fingertips low: the hand's body then covers the panel's height
+        standoff = half + HAND_HALF_WIDTH + 0.008
+        finger0 = self.x.rot0[:, 1]
+        base = np.arctan2(finger0[1], finger0[0])
+        yaw = (np.arctan2(d[1], d[0]) - base + np.pi / 2) % np.pi - np.pi / 2
+        rot = _yaw_rotation(yaw) @ self.x.rot0  # fingers along the panel
+        spot = a + d * rc - t * standoff
+        if self.done(state) and self.phase in ('push',):
+            self.go('retreat')
+        if self.phase == 'above':
+            target = np.array([spot[0], spot[1], z_hi + 0.05])
+            if np.linalg.norm(target - eef) < 0.02 or self.phase_steps > 80:
+                self.go('down')
+        if self.phase == 'down':
+            target = np.array([spot[0], spot[1], z])
+            if np.linalg.norm(target - eef) < 0.012 or self.phase_steps > 40:
+                self.go('push')
+        if self.phase == 'push':
+            # the hand's place on the arc a little further along the wanted turn
+            ahead = _axis_rotation(k, 0.25 * np.sign(np.cross(d, t) @ k)) @ (d * rc - t * (
+                standoff - 0.02))
+            target = a + ahead
+            target[2] = z
+            if self.phase_steps > 150:
+                self.failed = True
+                return None
+        if self.phase == 'retreat':
+            target = eef - t * 0.04 + np.array([0, 0, 0.04])
+            if self.phase_steps >= 10:
+                if not self.done(state):
+                    self.failed = True
+                return None
+        return self.x.servo(state, target, rot, CLOSE)
+
+
 class Knob(_Skill):
     """Turn a stove knob on or off: grasp its raised bar and turn the hand about the hinge."""
 
@@ -867,10 +965,18 @@ class ScriptedExpert:
                 if not self.fixtures.joints_of(g[1]):
                     raise ValueError(f'goal {g}: {g[1]!r} has no drawer or door joint')
                 j = self.fixtures.joints_of(g[1])[0]
-                if not self.fixtures.is_slide(j):
-                    raise ValueError(f'goal {g}: doors are not scripted yet (only drawers)')
+                if self.fixtures.is_slide(j):
+                    (first if kind == 'open' else last).append(
+                        Drawer(self, g, g[1], opening=kind == 'open'))
+                    continue
+                lo, hi = self.fixtures.limits(j)
+                shut = hi if self.fixtures.open_sign(j, g[1]) < 0 else lo
+                if kind == 'open' and abs(self.fixtures.qpos(j) - shut) < 0.3 and \
+                        not self.fixtures.holds(g):
+                    raise ValueError(f'goal {g}: opening a shut hinged door (pulling its '
+                                     'handle) is not scripted yet')
                 (first if kind == 'open' else last).append(
-                    Drawer(self, g, g[1], opening=kind == 'open'))
+                    Door(self, g, g[1], opening=kind == 'open'))
             elif kind in ('turnon', 'turnoff') and len(g) == 2:
                 self._need_fixtures(g)
                 if not self.fixtures.joints_of(g[1]):
