@@ -349,7 +349,16 @@ class PickPlace(_Skill):
         if best is None:  # too wide everywhere: grasp the rim
             radius = 0.5 * min(obj.width_along(np.array([1.0, 0, 0])),
                                obj.width_along(np.array([0, 1.0, 0])))
-            # next to an open drawer, finer directions find the gap beside its corner
+            # Drawers count only where one is in the way of a rim grasp (an open drawer over
+            # the object): otherwise the ranking is the one without drawers. Next to an open
+            # drawer, finer directions find the gap beside its corner.
+            def hand_at(a):
+                u = np.array([np.cos(a), np.sin(a), 0.0])
+                grip = obj.center + u * (radius - 0.012)
+                return grip + 0.02 * u, u, np.array([-u[1], u[0], 0.0])
+
+            if all(clearance_at(*hand_at(k * np.pi / 4), drawers) >= 0 for k in range(8)):
+                drawers = []
             n_dir = 16 if drawers else 8
             for k in range(n_dir):
                 a = k * 2 * np.pi / n_dir
@@ -879,12 +888,16 @@ class ScriptedExpert:
             (before clipping to [-1, 1]); 0 for the clean expert.
         seed: seed of the noise generator.
         max_retries: attempts after a failed placement before giving up on that predicate.
+        goal: predicates to reach instead of the task's own (e.g. ``(('close', 'microwave_1'),)``
+            to script one skill of a two-step task); ``None``: the task's goal.
     """
 
-    def __init__(self, noise: float = 0.0, seed: int | None = None, max_retries: int = 3):
+    def __init__(self, noise: float = 0.0, seed: int | None = None, max_retries: int = 3,
+                 goal: tuple[tuple[str, ...], ...] | None = None):
         if noise < 0:
             raise ValueError(f'noise must be >= 0, got {noise}')
         self.noise = float(noise)
+        self.goal = tuple(tuple(g) for g in goal) if goal is not None else None
         self.rng = np.random.default_rng(seed)
         self.max_retries = max_retries
         self.reset()
@@ -938,10 +951,11 @@ class ScriptedExpert:
     # -- planning -------------------------------------------------------------------------
     def make_plan(self, state: SimState) -> list[_Skill]:
         """Turn the goal's predicates into skills, in an order that can reach all of them."""
-        if not state.goal:
+        goal = self.goal if self.goal is not None else state.goal
+        if not goal:
             raise ValueError('the task has no goal predicates')
         first, place, last = [], [], []
-        for g in state.goal:
+        for g in goal:
             kind = g[0].lower()
             if kind in ('in', 'on') and len(g) == 3:
                 obj, dest = g[1], g[2]
