@@ -218,6 +218,8 @@ def to_md(res: dict) -> str:
             lines.append('Stage columns empty: no dense reward specs for this suite at the '
                          'time of the run (success only).')
         lines.append('')
+    if res.get('status'):
+        lines += ['## Status of these results', '', res['status'].strip(), '']
     return '\n'.join(lines) + '\n'
 
 
@@ -234,15 +236,22 @@ def main(argv=None) -> int:
                    help='measure success only, even where a dense spec exists')
     p.add_argument('--jobs', type=int, default=2, help='tasks run in parallel processes')
     p.add_argument('--out', type=Path, default=RESULTS, help='results folder')
+    p.add_argument('--status', type=Path,
+                   help="a Markdown file whose text becomes the results' status section "
+                        '(what was and was not measured, known gaps); kept until replaced')
+    p.add_argument('--no-run', action='store_true',
+                   help='run nothing: rewrite experts.md from experts.json (with --status)')
     args = p.parse_args(argv)
     if args.episodes < 1:
         p.error('--episodes must be >= 1')
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / 'experts.json'
-    jobs = [(suite, ti) for suite in args.suite
+    jobs = [] if args.no_run else [(suite, ti) for suite in args.suite
             for ti in (args.tasks if args.tasks is not None and args.tasks != []
                        else range(len(list_tasks(suite))))]
     res = load(path)
+    if args.status is not None:
+        res['status'] = args.status.read_text()
     res['what'] = ("Scripted expert (tgrpo_ros/sim/expert.py, driven by each task's BDDL goal) "
                    'from benchmark initial states 0..E-1, seed 7, physics only (no rendering), '
                    "max steps per suite as in OpenVLA's evaluation "
@@ -270,6 +279,8 @@ def main(argv=None) -> int:
             print(f'{suite}/{r["index"]} {r["task"]}: {r["successes"]}/{r["episodes"]} '
                   f'backward {r["stage_backward_fraction"]} random/expert '
                   f'{r["random_over_expert"]} ({r["seconds"]} s)', flush=True)
+    path.write_text(json.dumps(res, indent=2) + '\n')
+    (args.out / 'experts.md').write_text(to_md(res))
     print(to_md(res))
     return 0
 

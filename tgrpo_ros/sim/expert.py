@@ -74,6 +74,13 @@ def _yaw_rotation(yaw: float) -> np.ndarray:
     return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
+def _axis_rotation(axis: np.ndarray, angle: float) -> np.ndarray:
+    """Rotation matrix of ``angle`` [rad] about the unit ``axis`` (Rodrigues)."""
+    k = _unit(axis)
+    kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
+    return np.eye(3) + np.sin(angle) * kx + (1 - np.cos(angle)) * kx @ kx
+
+
 def _unit(v: np.ndarray) -> np.ndarray:
     n = np.linalg.norm(v)
     return v / n if n > 1e-9 else v * 0.0
@@ -85,6 +92,17 @@ def goal_objects(state: SimState) -> tuple[str, str]:
         if len(g) == 3 and g[0].lower() == 'in' and g[2] in state.regions:
             return g[1], state.regions[g[2]].parent
     raise ValueError(f'the expert handles goals (in OBJECT REGION); this task has {state.goal}')
+
+
+class _Box:
+    """An axis-aligned obstacle box (a drawer's moving part) with ``ObjectState``'s queries."""
+
+    def __init__(self, lo: np.ndarray, hi: np.ndarray):
+        self.bbox_min, self.bbox_max = lo, hi
+        self.center = 0.5 * (lo + hi)
+
+    def width_along(self, direction: np.ndarray) -> float:
+        return float(np.abs(direction) @ (self.bbox_max - self.bbox_min))
 
 
 class Fixtures:
@@ -111,7 +129,7 @@ class Fixtures:
         obj = self.e.get_object(name)
         m = self.model
         out = []
-        for j in (obj.joints if obj is not None else []):
+        for j in (getattr(obj, 'joints', None) or []):  # a table region's parent has none
             jid = m.joint_name2id(j)
             if m.jnt_type[jid] in (2, 3):  # slide, hinge
                 out.append(j)
@@ -151,15 +169,17 @@ class Fixtures:
                 out.append((lo, hi))
         return out
 
-    def moving_part_boxes(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Union boxes of every drawer's/door's moving part (slide and hinge joints)."""
+    def moving_part_boxes(self, per_geom: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Union boxes of every drawer's moving part (slide joints); or each of its geoms'."""
         m = self.model
         out = []
         for j in range(m.njnt):
             name = m.joint_id2name(j) or ''
             if m.jnt_type[j] == 2 and not name.startswith(('robot', 'gripper', 'mount')):
                 boxes = self.part_boxes(name)
-                if boxes:
+                if per_geom:
+                    out += boxes
+                elif boxes:
                     out.append((np.min([b[0] for b in boxes], axis=0),
                                 np.max([b[1] for b in boxes], axis=0)))
         return out
@@ -207,6 +227,7 @@ class PickPlace(_Skill):
         self._rot_target = None
         self._offset = np.zeros(3)
         self._close_steps = 12
+        self._missing, self._below = 0, None
 
     # -- geometry -------------------------------------------------------------------------
     def dest_xy_and_top(self, state: SimState) -> tuple[np.ndarray, float]:
@@ -280,14 +301,28 @@ class PickPlace(_Skill):
                 and name != self.x.support_of(state, self.obj)
                 and o.bbox_max[2] > grasp_z + HAND_BOTTOM - 0.06]
         tall = [o for o in tall if np.linalg.norm(o.center[:2] - obj.center[:2]) < 0.35]
+        # An open drawer over or beside the object: the hand coming down onto it gets stuck
+        # (a neighbour it brushes merely moves), so its clearance comes first.
+        drawers = []
+        if self.x.fixtures is not None:
+            drawers = [_Box(lo, hi) for lo, hi in self.x.fixtures.moving_part_boxes(per_geom=True)
+                       if hi[2] > grasp_z + HAND_BOTTOM - 0.06 and
+                       np.linalg.norm(0.5 * (lo + hi)[:2] - obj.center[:2]) < 0.35]
 
-        def clearance_at(grip, f, n):
+        def clearance_at(grip, f, n, obstacles=None):
             clearance = 1.0
-            for other in tall:  # gap between the hand's and the neighbour's rectangles
+            for other in (tall if obstacles is None else obstacles):
+                # gap between the hand's and the neighbour's rectangles
                 d = other.center[:2] - grip[:2]
                 gap_f = abs(d @ f[:2]) - HAND_HALF_LENGTH - 0.5 * other.width_along(f)
                 gap_n = abs(d @ n[:2]) - HAND_HALF_WIDTH - 0.5 * other.width_along(n)
-                clearance = min(clearance, max(gap_f, gap_n))
+                gaps = [gap_f, gap_n]
+                if isinstance(other, _Box):  # a box's own axes separate it better
+                    for k in (0, 1):
+                        reach = HAND_HALF_LENGTH * abs(f[k]) + HAND_HALF_WIDTH * abs(n[k])
+                        gaps.append(abs(d[k]) - reach - 0.5 * (other.bbox_max[k] -
+                                                                other.bbox_min[k]))
+                clearance = min(clearance, max(gaps))
             return clearance
 
         best = None
@@ -307,14 +342,26 @@ class PickPlace(_Skill):
                 if abs(shift) > room:
                     continue
                 grip = obj.center + shift * n
-                key = (0, -min(clearance_at(grip, f, n), 0.02), abs(shift), abs(yaw))
+                key = (0, -round(min(clearance_at(grip, f, n, drawers), 0.0) / 0.01),
+                       -min(clearance_at(grip, f, n), 0.02), abs(shift), abs(yaw))
                 if best is None or key < best[0]:
                     best = (key, yaw, shift * n, False)
         if best is None:  # too wide everywhere: grasp the rim
             radius = 0.5 * min(obj.width_along(np.array([1.0, 0, 0])),
                                obj.width_along(np.array([0, 1.0, 0])))
-            for k in range(8):
-                a = k * np.pi / 4
+            # Drawers count only where one is in the way of a rim grasp (an open drawer over
+            # the object): otherwise the ranking is the one without drawers. Next to an open
+            # drawer, finer directions find the gap beside its corner.
+            def hand_at(a):
+                u = np.array([np.cos(a), np.sin(a), 0.0])
+                grip = obj.center + u * (radius - 0.012)
+                return grip + 0.02 * u, u, np.array([-u[1], u[0], 0.0])
+
+            if all(clearance_at(*hand_at(k * np.pi / 4), drawers) >= 0 for k in range(8)):
+                drawers = []
+            n_dir = 16 if drawers else 8
+            for k in range(n_dir):
+                a = k * 2 * np.pi / n_dir
                 u = np.array([np.cos(a), np.sin(a), 0.0])
                 yaw = (a - base + np.pi / 2) % np.pi - np.pi / 2
                 f = u
@@ -323,7 +370,14 @@ class PickPlace(_Skill):
                 grip[:2] = obj.center[:2] + u[:2] * (radius - 0.012)
                 # the outer finger sits outside the rim: clearance around the rim point
                 cl = clearance_at(grip + 0.02 * u, f, n)
-                key = (1, -min(cl, 0.02), round(float(u[0]), 1), abs(yaw))
+                # (whole centimetres: the hand's box is a rough model of its mesh). Next to an
+                # open drawer the side facing the robot goes first: measured, the hand gets down
+                # there beside the drawer's front where one reaching across from another side
+                # rests on it, at the same modelled overlap.
+                key = (1, -round(min(clearance_at(grip + 0.02 * u, f, n, drawers), 0.0) / 0.01),
+                       -min(cl, 0.02), round(float(u[0]), 1), abs(yaw))
+                if drawers:
+                    key = (key[0], key[1], key[3], key[2], key[4])
                 if best is None or key < best[0]:
                     best = (key, yaw, grip - obj.center, True)
         self._rot_target = _yaw_rotation(best[1]) @ rot0
@@ -377,6 +431,7 @@ class PickPlace(_Skill):
                                               0.5 * max(obj.bbox_max[:2] - obj.bbox_min[:2]))
                 self._lift_z = max(top, path_top, obj.bbox_min[2]) + CLEARANCE + below
                 self._slide = self._slide_out(state)
+                self._missing, self._below = 0, None
                 self.go('slide' if self._slide is not None else 'lift')
         if self.phase == 'slide':  # out from under an open drawer before lifting
             gripper = CLOSE
@@ -385,7 +440,7 @@ class PickPlace(_Skill):
                 self.go('lift')
         if self.phase in ('slide', 'lift', 'carry', 'lower'):
             gripper = CLOSE
-            if not state.grasped(self.obj) and self.phase_steps > 5:
+            if self._lost(state) and self.phase_steps > 5:
                 return self.retry(state)
         if self.phase == 'lift':
             target = np.array([eef[0], eef[1], self._lift_z])
@@ -430,6 +485,23 @@ class PickPlace(_Skill):
             if self.phase_steps > 40:
                 return self.retry(state) if not self.done(state) else None
         return x.servo(state, target, rot, gripper)
+
+    def _lost(self, state: SimState) -> bool:
+        """Whether the object has left the hand.
+
+        A rim pinched between the fingers loses one finger's contact for a step now and then
+        while the hand moves (the bowl stays put), so one step without a two-sided grasp is
+        not a loss: it takes several in a row, or the object sagging below the hand.
+        """
+        obj = state.objects[self.obj]
+        below = state.eef_pos[2] - obj.pos[2]
+        if state.grasped(self.obj):
+            self._missing = 0
+            self._below = below if self._below is None else min(self._below, below)
+            return False
+        self._missing += 1
+        sagged = self._below is not None and below > self._below + 0.03
+        return self._missing >= 4 or sagged
 
     def _slide_out(self, state: SimState):
         """Grip-site target that moves the object from under a drawer's box, or None."""
@@ -647,6 +719,97 @@ class Drawer(_Skill):
         return self.x.servo(state, target, self.rot, gripper)
 
 
+class Door(_Skill):
+    """Swing a hinged door (a microwave's) shut, or further open, by pushing its face.
+
+    The door's joint (from the MuJoCo model) gives the hinge axis and anchor; its largest geom
+    is the panel. The closed hand stands beside the panel, its fingers along it (the hand's
+    thin side to the door), on the face that leads when the door turns the wanted way, between
+    the hinge and the handle, and follows the arc with the hand kept a little ahead of the
+    panel, turning with it, until LIBERO's predicate holds. A door still shut cannot be
+    pushed open (its handle must be pulled; not scripted): ``make_plan`` refuses that goal.
+    """
+
+    name = 'door'
+
+    def __init__(self, expert, predicate, fixture: str, opening: bool):
+        super().__init__(expert, predicate)
+        self.fixture, self.opening = fixture, opening
+        self.go('above')
+
+    def geometry(self):
+        """Return ``(anchor, axis, d, t, rc, half, z_lo, z_hi)`` of the door now.
+
+        ``d``: horizontal unit vector from the hinge along the panel; ``t``: the way the
+        panel's face moves for the wanted turn; ``rc``: hinge-to-hand distance; ``half``: half
+        the panel's thickness; ``z_lo``/``z_hi``: the panel's bottom and top.
+        """
+        f = self.x.fixtures
+        joint = f.joints_of(self.fixture)[0]
+        k = _unit(f.axis(joint))
+        a = f.anchor(joint)
+        boxes = f.part_boxes(joint)
+        vols = [float(np.prod(hi - lo)) for lo, hi in boxes]
+        plo, phi = boxes[int(np.argmax(vols))]
+
+        def radial(p):
+            r = p - a
+            return r - (r @ k) * k
+
+        d = _unit(radial(0.5 * (plo + phi)))
+        length = max(float(radial(np.array([x, y, 0.5 * (plo[2] + phi[2])])) @ d)
+                     for x in (plo[0], phi[0]) for y in (plo[1], phi[1]))
+        # the handle (the other geoms) sits near the free edge: the hand stays short of it
+        others = [b for i, b in enumerate(boxes) if i != int(np.argmax(vols))]
+        handle = min((float(radial(0.5 * (lo + hi)) @ d) - 0.5 * float(np.abs(d) @ (hi - lo))
+                      for lo, hi in others), default=length)
+        rc = float(np.clip(handle - HAND_HALF_LENGTH - 0.015, 0.08, 0.7 * length))
+        sign = f.open_sign(joint, self.fixture)  # the joint's direction of opening
+        turn = sign if self.opening else -sign
+        t = _unit(np.cross(k, d)) * turn
+        half = 0.5 * float(np.abs(t) @ (phi - plo)) if abs(t[0]) > 0.9 or abs(t[1]) > 0.9 \
+            else 0.015
+        return a, k, d, t, rc, min(half, 0.03), float(plo[2]), float(phi[2])
+
+    def act(self, state: SimState):
+        eef = state.eef_pos
+        self.phase_steps += 1
+        a, k, d, t, rc, half, z_lo, z_hi = self.geometry()
+        z = z_lo + 0.03  # fingertips low: the hand's body then covers the panel's height
+        standoff = half + HAND_HALF_WIDTH + 0.008
+        finger0 = self.x.rot0[:, 1]
+        base = np.arctan2(finger0[1], finger0[0])
+        yaw = (np.arctan2(d[1], d[0]) - base + np.pi / 2) % np.pi - np.pi / 2
+        rot = _yaw_rotation(yaw) @ self.x.rot0  # fingers along the panel
+        spot = a + d * rc - t * standoff
+        if self.done(state) and self.phase in ('push',):
+            self.go('retreat')
+        if self.phase == 'above':
+            target = np.array([spot[0], spot[1], z_hi + 0.05])
+            if np.linalg.norm(target - eef) < 0.02 or self.phase_steps > 80:
+                self.go('down')
+        if self.phase == 'down':
+            target = np.array([spot[0], spot[1], z])
+            if np.linalg.norm(target - eef) < 0.012 or self.phase_steps > 40:
+                self.go('push')
+        if self.phase == 'push':
+            # the hand's place on the arc a little further along the wanted turn
+            ahead = _axis_rotation(k, 0.25 * np.sign(np.cross(d, t) @ k)) @ (d * rc - t * (
+                standoff - 0.02))
+            target = a + ahead
+            target[2] = z
+            if self.phase_steps > 150:
+                self.failed = True
+                return None
+        if self.phase == 'retreat':
+            target = eef - t * 0.04 + np.array([0, 0, 0.04])
+            if self.phase_steps >= 10:
+                if not self.done(state):
+                    self.failed = True
+                return None
+        return self.x.servo(state, target, rot, CLOSE)
+
+
 class Knob(_Skill):
     """Turn a stove knob on or off: grasp its raised bar and turn the hand about the hinge."""
 
@@ -725,12 +888,16 @@ class ScriptedExpert:
             (before clipping to [-1, 1]); 0 for the clean expert.
         seed: seed of the noise generator.
         max_retries: attempts after a failed placement before giving up on that predicate.
+        goal: predicates to reach instead of the task's own (e.g. ``(('close', 'microwave_1'),)``
+            to script one skill of a two-step task); ``None``: the task's goal.
     """
 
-    def __init__(self, noise: float = 0.0, seed: int | None = None, max_retries: int = 3):
+    def __init__(self, noise: float = 0.0, seed: int | None = None, max_retries: int = 3,
+                 goal: tuple[tuple[str, ...], ...] | None = None):
         if noise < 0:
             raise ValueError(f'noise must be >= 0, got {noise}')
         self.noise = float(noise)
+        self.goal = tuple(tuple(g) for g in goal) if goal is not None else None
         self.rng = np.random.default_rng(seed)
         self.max_retries = max_retries
         self.reset()
@@ -784,10 +951,11 @@ class ScriptedExpert:
     # -- planning -------------------------------------------------------------------------
     def make_plan(self, state: SimState) -> list[_Skill]:
         """Turn the goal's predicates into skills, in an order that can reach all of them."""
-        if not state.goal:
+        goal = self.goal if self.goal is not None else state.goal
+        if not goal:
             raise ValueError('the task has no goal predicates')
         first, place, last = [], [], []
-        for g in state.goal:
+        for g in goal:
             kind = g[0].lower()
             if kind in ('in', 'on') and len(g) == 3:
                 obj, dest = g[1], g[2]
@@ -811,10 +979,18 @@ class ScriptedExpert:
                 if not self.fixtures.joints_of(g[1]):
                     raise ValueError(f'goal {g}: {g[1]!r} has no drawer or door joint')
                 j = self.fixtures.joints_of(g[1])[0]
-                if not self.fixtures.is_slide(j):
-                    raise ValueError(f'goal {g}: doors are not scripted yet (only drawers)')
+                if self.fixtures.is_slide(j):
+                    (first if kind == 'open' else last).append(
+                        Drawer(self, g, g[1], opening=kind == 'open'))
+                    continue
+                lo, hi = self.fixtures.limits(j)
+                shut = hi if self.fixtures.open_sign(j, g[1]) < 0 else lo
+                if kind == 'open' and abs(self.fixtures.qpos(j) - shut) < 0.3 and \
+                        not self.fixtures.holds(g):
+                    raise ValueError(f'goal {g}: opening a shut hinged door (pulling its '
+                                     'handle) is not scripted yet')
                 (first if kind == 'open' else last).append(
-                    Drawer(self, g, g[1], opening=kind == 'open'))
+                    Door(self, g, g[1], opening=kind == 'open'))
             elif kind in ('turnon', 'turnoff') and len(g) == 2:
                 self._need_fixtures(g)
                 if not self.fixtures.joints_of(g[1]):
