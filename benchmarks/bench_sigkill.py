@@ -108,6 +108,17 @@ def launch(run: Path, fresh: bool, extra: list[str], env: dict, log: Path) -> tu
     return proc, pids, out, t0
 
 
+def reap_orphans(pids: dict[str, int]) -> list[str]:
+    """Return the nodes still alive 5 s after their launcher went down (then killed here)."""
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline and not all(_gone(p) for p in pids.values()):
+        time.sleep(0.1)
+    orphans = [k for k, p in pids.items() if not _gone(p)]
+    for k in orphans:
+        os.kill(pids[k], signal.SIGKILL)
+    return orphans
+
+
 def drain(proc, out, timeout: float) -> int | None:
     """Wait for the launcher to exit (its output goes to the log); return rc or None."""
     try:
@@ -255,13 +266,7 @@ def trial(kind: str, t: int, work: Path, lo: float, hi: float, rng: random.Rando
             rec['launcher_hung'] = True
         rec['launcher_rc'] = rc
     # the launcher is gone (or was the victim): its nodes must follow within a few seconds
-    deadline = time.monotonic() + 5.0
-    while time.monotonic() < deadline and not all(_gone(p) for p in pids.values()):
-        time.sleep(0.1)
-    orphans = [k for k, p in pids.items() if not _gone(p)]
-    for k in orphans:
-        os.kill(pids[k], signal.SIGKILL)
-    rec['orphans'] = orphans
+    orphans = rec['orphans'] = reap_orphans(pids)
     out.close()
     rec['learner'] = learner_log_facts(run)
     rec.update(check_folder(run))
@@ -347,12 +352,7 @@ def series(kind: str, t0: int, n: int, work: Path, lo: float, hi: float, rng: ra
                 drain(proc, out, 10)
                 rec['launcher_hung'] = True
             rec['launcher_rc'] = rc
-            deadline = time.monotonic() + 5.0
-            while time.monotonic() < deadline and not all(_gone(q) for q in pids.values()):
-                time.sleep(0.1)
-            orphans = [k for k, q in pids.items() if not _gone(q)]
-            for k in orphans:
-                os.kill(pids[k], signal.SIGKILL)
+            orphans = reap_orphans(pids)
             out.close()
             shutil.copy(run / 'logs' / 'learner.log', logs / f'trial_{t:02d}_learner.log')
             rec.update(check_folder(run))
