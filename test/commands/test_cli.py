@@ -66,3 +66,23 @@ def test_unknown_subcommand_names_the_known_ones():
     out = _run('no-such-command')
     assert out.returncode == 2
     assert "unknown subcommand 'no-such-command'" in out.stderr and 'init-states' in out.stderr
+
+
+@pytest.mark.parametrize('order', ['args after --resume', 'args before --resume'])
+def test_launch_resume_takes_launch_arguments_on_either_side(tmp_path, capsys, order):
+    """``tgrpo-ros launch sim_train --resume RUN iterations:=30`` extends a run.
+
+    It was refused: argparse took no positional arguments after the option.
+    """
+    from tgrpo_ros.commands.launch import main
+    run = tmp_path / 'run'
+    run.mkdir()
+    (run / 'launch_args.yaml').write_text('iterations: 4\ngroup_size: 2\n')
+    rest = ['iterations:=30', 'max_steps:=7']
+    argv = (['sim_train', '--resume', str(run), *rest, '--show-args'] if order.startswith('args a')
+            else ['sim_train', *rest, '--resume', str(run), '--show-args'])
+    assert main(argv) == 0
+    shown = capsys.readouterr().out
+    for name, value in (('iterations', '30'), ('max_steps', '7'), ('group_size', '2'),
+                        ('resume', 'true'), ('output_dir', str(run.resolve()))):
+        assert f"{name}:='{value}'" in shown, (name, shown)

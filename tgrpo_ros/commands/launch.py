@@ -19,7 +19,7 @@ from tgrpo_ros.ros.runner import parse_launch_args, run_graph
 EXAMPLES = """examples:
   tgrpo-ros launch sim_train                         # embedded defaults (LIBERO-Object, tiny VLA)
   tgrpo-ros launch sim_train group_size:=2 iterations:=3 output_dir:=runs/try
-  tgrpo-ros launch sim_train --resume runs/sim_train_20261126_101500
+  tgrpo-ros launch sim_train --resume runs/sim_train_20261126_101500 iterations:=30
   tgrpo-ros launch real_deploy robot_profile:=franka   # see config/robots/
   tgrpo-ros launch sim_train --show-args             # list the graph's launch arguments
 """
@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--show-args', action='store_true', help='list launch arguments, exit')
     parser.add_argument('--resume', metavar='RUN_DIR',
                         help='continue the run in RUN_DIR from its last complete iteration')
-    ns = parser.parse_args(argv)
+    # intermixed: 'sim_train --resume RUN iterations:=30' (arguments after the option) parses
+    ns = parser.parse_intermixed_args(argv)
     try:
         graph = get_graph(ns.graph)
         values = parse_launch_args(ns.args)
