@@ -559,11 +559,29 @@ def main() -> int:
     ap.add_argument('--note', default='', help='with --from-log: a paragraph for the table')
     ap.add_argument('--rescore', metavar='JSON', help='only score an earlier run again from '
                     'its results and the learner logs kept in --work')
+    ap.add_argument('--final-only', metavar='JSON', help='only run the final resumes again for '
+                    'the kinds of an earlier run (its results and --work kept), then write them')
     ap.add_argument('--merge', metavar='JSON', nargs='+', help='only write one table from the '
                     'results of runs over disjoint kinds (e.g. two halves run at the same time)')
     ap.add_argument('--machine-note', default='', help='replaces the machine note of the table')
     a = ap.parse_args()
     work = Path(a.work).resolve()
+    rng = random.Random(a.seed)
+    # A domain per kind, so other ROS 2 work on this host (and the other kinds' graphs) is
+    # neither seen nor disturbed: 215..229, outside 1..101 where the tests pick theirs.
+    base = rng.randint(215, 229 - len(KINDS))
+    envs = {k: dict(os.environ, ROS_DOMAIN_ID=str(base + i),
+                    ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST', PYTHONUNBUFFERED='1')
+            for i, k in enumerate(KINDS)}
+    if a.final_only:
+        results = json.loads(Path(a.final_only).read_text())
+        results.pop('cut_off', None)
+        for kind in list(results['kinds']):
+            results['kinds'][kind] = finish(kind, results['kinds'][kind]['trials'], work,
+                                            envs[kind])
+        results['summary'] = [summarize(k, r) for k, r in results['kinds'].items()]
+        write_results(results, a.name)
+        return 0
     if a.merge:
         parts = [json.loads(Path(f).read_text()) for f in a.merge]
         results = dict(parts[0], kinds={}, summary=[], parts=[
@@ -601,13 +619,6 @@ def main() -> int:
         return 0
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    rng = random.Random(a.seed)
-    # A domain per kind, so other ROS 2 work on this host (and the other kinds' graphs) is
-    # neither seen nor disturbed: 215..229, outside 1..101 where the tests pick theirs.
-    base = rng.randint(215, 229 - len(KINDS))
-    envs = {k: dict(os.environ, ROS_DOMAIN_ID=str(base + i),
-                    ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST', PYTHONUNBUFFERED='1')
-            for i, k in enumerate(KINDS)}
     results = {'benchmark': 'sigkill', 'commit': git_commit(),
                'date_utc': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
                'machine': {'platform': platform.platform(), 'cpus': os.cpu_count(),
