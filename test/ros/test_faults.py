@@ -239,6 +239,83 @@ def test_a_restarted_policy_node_serves_the_latest_version_and_draws_the_same_no
     assert list(after.token_logprobs) == pytest.approx(list(before.token_logprobs), abs=1e-5)
 
 
+# --- an environment node dies while it resets ---------------------------------------------
+# A reset server in namespace /envq: 'silent' takes the request and never answers (as a node
+# killed while it builds LIBERO), 'answer' answers at once with episode 7.
+_RESET_SERVER = r"""
+import sys, time
+import rclpy
+from rclpy.node import Node
+from tgrpo_ros.srv import ResetEnv
+mode = sys.argv[1]
+rclpy.init()
+node = Node('sim_env', namespace='envq')
+def on_reset(req, res):
+    print('request', flush=True)
+    if mode == 'silent':
+        time.sleep(3600)
+    res.success, res.episode_id, res.instruction = True, 7, 'x'
+    return res
+node.create_service(ResetEnv, 'reset', on_reset)
+print('ready', flush=True)
+rclpy.spin(node)
+"""
+
+
+def _reset_server(mode: str) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, '-c', _RESET_SERVER, mode], env=child_env(),
+                            cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    assert proc.stdout.readline().strip() == 'ready'
+    return proc
+
+
+def test_an_env_node_killed_during_its_reset_is_asked_again_not_waited_on(ros_domain):
+    """The respawned node never saw the request its predecessor died with.
+
+    The collector asks again each step timeout (2 s here), so the group goes on with the new
+    node within seconds; before, it waited the whole start-up timeout (60 s here) and failed.
+    """
+    from tgrpo_ros.ros.collector import RosCollector
+    from tgrpo_ros.srv import ResetEnv
+    rclpy.init()
+    node = Node('learner')
+    collector = RosCollector(node, ['envq'], 'libero_object', step_timeout_s=2.0,
+                             startup_timeout_s=60.0)
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    silent = _reset_server('silent')
+    answering = None
+    result = {}
+
+    def reset() -> None:
+        t0 = time.monotonic()
+        result['res'] = collector._reset('envq', ResetEnv.Request(suite='libero_object', task='0'))
+        result['took'] = time.monotonic() - t0
+
+    caller = threading.Thread(target=reset, daemon=True)
+    try:
+        caller.start()
+        assert silent.stdout.readline().strip() == 'request'  # it holds the request...
+        silent.kill()  # ...and dies with it
+        silent.wait(10)
+        answering = _reset_server('answer')
+        caller.join(45)
+    finally:
+        for p in (silent, answering):
+            if p is not None:
+                stop_process(p)
+        executor.shutdown()
+        spinner.join(5)
+        node.destroy_node()
+        rclpy.try_shutdown()
+    assert 'res' in result, 'the reset was still waiting on the dead node after 45 s'
+    assert result['res'].success and result['res'].episode_id == 7
+    assert result['took'] < 30.0
+
+
 # --- the sim_train graph, with faults -----------------------------------------------------------
 class GraphListener(Node):
 

@@ -99,9 +99,22 @@ def test_late_duplicate_mismatched_and_stale_actions(tmp_path, ros_domain):
         assert results[-1].ids.step == 1
 
         # A second episode: actions for the first one are now late.
-        res = call(reset, ResetEnv.Request(suite='libero_object', task='0', init_state_index=1,
-                                           seed=7, group_id=2, max_steps=10))
+        second = ResetEnv.Request(suite='libero_object', task='0', init_state_index=1, seed=7,
+                                  group_id=2, max_steps=10)
+        res = call(reset, second)
         assert res.success and res.episode_id == first + 1
+        # The learner asks again when no answer came in time (a node that died with the
+        # request never answers): the same request while the episode runs is that episode.
+        _spin_until(node, lambda: any(o.ids.episode_id == res.episode_id for o in obs), 60,
+                    "the second episode's first observation")
+        n_obs = len(obs)
+        again = call(reset, second)
+        assert again.success and again.episode_id == res.episode_id
+        assert again.instruction == res.instruction
+        end_t = time.monotonic() + 1.0
+        while time.monotonic() < end_t:
+            rclpy.spin_once(node, timeout_sec=0.05)
+        assert len(obs) == n_obs  # no new reset, no new first observation
         send(action(first, 2), expect_result=False)
         ended = call(end, EndEpisode.Request(episode_id=res.episode_id, reason='test'))
         assert ended.success

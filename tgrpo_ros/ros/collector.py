@@ -16,11 +16,13 @@ too, against the group's: one sampled at another fails the group (``StepAssemble
 The N environments of a request are the first N env ids alive (their reset service answers);
 environments that appear or disappear between groups are picked up or skipped.
 
-Faults within a group never hang it. A trajectory whose environment leaves the graph (its
-reset service disappears: the process died) is abandoned at once as ``env_died``; one whose
-next step has not joined for ``step_timeout_s`` (a lost or late observation, action or result)
-is abandoned as ``timeout`` and its episode ended. Either way the trial is invalid and the
-driver's rule for abnormal trials (``tgrpo_ros.training.trials``) masks it or skips the group.
+Faults within a group never hang it. A reset not answered within ``step_timeout_s`` is asked
+again (the node may have died with the request; ``_reset``). A trajectory whose environment
+leaves the graph (its reset service disappears: the process died) is abandoned at once as
+``env_died``; one whose next step has not joined for ``step_timeout_s`` (a lost or late
+observation, action or result) is abandoned as ``timeout`` and its episode ended. Either way
+the trial is invalid and the driver's rule for abnormal trials (``tgrpo_ros.training.trials``)
+masks it or skips the group.
 When every trajectory of a group times out (the policy node died and was restarted: the
 observations it had not answered are gone) all are masked and the group is skipped; when that
 happens to two groups in a row collection fails (``TimeoutError``): the graph, not a trial, is
@@ -178,7 +180,7 @@ class RosCollector(Collector):
                 req = ResetEnv.Request(suite=self.suite, task=request.task,
                                        init_state_index=int(state), seed=request.seed,
                                        group_id=request.group_id, max_steps=request.max_steps)
-                res = self._call(self.reset_clients[env], req, self.startup_timeout)
+                res = self._reset(env, req)
                 if not res.success:
                     raise RuntimeError(f'{env}: reset failed: {res.message}')
                 with self._cond:
@@ -312,6 +314,33 @@ class RosCollector(Collector):
                 if left <= 0:
                     raise TimeoutError(f'timed out after {timeout:.0f} s waiting for {what}')
                 self._cond.wait(min(left, 0.5))
+
+    def _reset(self, env: str, request):
+        """Reset ``env``, asking again each ``step_timeout_s`` it has not answered.
+
+        An environment node killed while it resets takes the request with it, and the
+        respawned node never sees it: waiting ``startup_timeout_s`` for that answer stalled the
+        graph (and then failed the run). So the request is sent again: a node that is only slow
+        (building LIBERO) answers the repeated request with the episode it just started
+        (sim_env_node treats the same request during that episode as the same reset).
+        """
+        client = self.reset_clients[env]
+        deadline = time.monotonic() + self.startup_timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not client.wait_for_service(timeout_sec=left):
+                raise TimeoutError(f'service {client.srv_name} not answered in '
+                                   f'{self.startup_timeout:.0f} s')
+            future = client.call_async(request)
+            done = threading.Event()
+            future.add_done_callback(lambda _: done.set())
+            if done.wait(min(self.step_timeout, max(0.0, deadline - time.monotonic()))):
+                return future.result()
+            if hasattr(client, 'remove_pending_request'):  # not on every distribution
+                client.remove_pending_request(future)
+            self.node.get_logger().warning(
+                f'{env}: no answer to the reset in {self.step_timeout:.0f} s; asking again '
+                '(a node that died with the request never answers it)')
 
     def _call(self, client, request, timeout: float):
         if not client.wait_for_service(timeout_sec=timeout):

@@ -114,6 +114,8 @@ class SimEnvNode(Node):
         self.group_id = 0
         self.step_index = 0
         self.done = True
+        self._episode_key = None  # (env key, init state, seed, group) of the current episode
+        self._instruction = ''
         self.served_version = 0
         self.counters = {'applied': 0, 'dropped_late': 0, 'dropped_duplicate': 0,
                          'dropped_mismatch': 0, 'dropped_after_done': 0, 'stale_version': 0,
@@ -176,6 +178,14 @@ class SimEnvNode(Node):
                 suite = check_reset_request(req, self.get_parameter('env.suite').value)
                 max_steps = int(req.max_steps) or None
                 key = (suite, req.task, max_steps)
+                episode_key = (key, int(req.init_state_index), int(req.seed), int(req.group_id))
+                if req.group_id and not self.done and episode_key == self._episode_key:
+                    # The learner asked again (no answer came in its step timeout: this node
+                    # was slow, or its predecessor died with the request): same episode.
+                    res.success, res.episode_id = True, self.episode_id
+                    res.instruction = self._instruction
+                    self.get_logger().info(f'reset asked again: episode {self.episode_id}')
+                    return res
                 if self.env is None or self.env_key != key:
                     if self.env is not None:
                         self.env.close()
@@ -195,6 +205,7 @@ class SimEnvNode(Node):
             self.group_id = int(req.group_id)
             self.step_index = 0
             self.done = False
+            self._episode_key, self._instruction = episode_key, obs.instruction
             self._publish_observation(obs)
         res.success, res.episode_id, res.instruction = True, self.episode_id, obs.instruction
         return res
