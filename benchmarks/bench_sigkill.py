@@ -286,7 +286,7 @@ def trial(kind: str, t: int, work: Path, lo: float, hi: float, rng: random.Rando
 
 
 def series(kind: str, t0: int, n: int, work: Path, lo: float, hi: float, rng: random.Random,
-           env: dict, relaunch_every: int) -> list[dict]:
+           env: dict, relaunch_every: int, before: list[dict] = ()) -> list[dict]:
     """Kill a node that sim_train restarts ``n`` times, most of them within one launch.
 
     The launcher restarts a killed policy or environment node, so the run resumes in place: after
@@ -311,9 +311,10 @@ def series(kind: str, t0: int, n: int, work: Path, lo: float, hi: float, rng: ra
                 seen = _iterations_logged(run)
                 time.sleep(0.2)
             facts = learner_log_facts(run)
-            if out_recs:  # the previous launch was stopped on purpose: did this one resume it?
-                out_recs[-1]['relaunch_resumed'] = (facts['resumed_after'] == committed_at_stop
-                                                    and not facts['error'])
+            earlier = out_recs or list(before)
+            if earlier:  # the previous launch was stopped on purpose: did this one resume it?
+                earlier[-1]['relaunch_resumed'] = (facts['resumed_after'] == committed_at_stop
+                                                   and not facts['error'])
         delay = rng.uniform(lo, hi)
         rc = drain(proc, out, delay)
         rec = {'trial': t, 'kind': kind, 'delay_s': round(delay, 1), 'anchor': 'recovery',
@@ -591,7 +592,7 @@ def main() -> int:
                 sys.exit(f'--merge: kinds {sorted(set(r["kinds"]) & set(results["kinds"]))} '
                          'appear in more than one file')
             results['kinds'].update(r['kinds'])
-            results['summary'] += r['summary']
+        results['summary'] = [summarize(k, r) for k, r in results['kinds'].items()]
         results['seed'] = ' / '.join(str(r['seed']) for r in parts)
         results['load_at_start'] = max(r['load_at_start'] for r in parts)
         if a.machine_note:
@@ -644,7 +645,7 @@ def main() -> int:
                 if t % a.relaunch_every == 0:  # a series of kills, then a stop and a resume
                     trials[kind] += series(kind, t, min(a.relaunch_every, a.trials - t), work,
                                            a.delay[0], a.delay[1], rng, envs[kind],
-                                           a.relaunch_every)
+                                           a.relaunch_every, trials[kind])
                 continue
             trials[kind].append(trial(kind, t, work, a.delay[0], a.delay[1], rng, envs[kind],
                                       a.launch_share))
