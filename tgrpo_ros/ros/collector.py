@@ -331,23 +331,30 @@ class RosCollector(Collector):
             if left <= 0 or not client.wait_for_service(timeout_sec=left):
                 raise TimeoutError(f'service {client.srv_name} not answered in '
                                    f'{self.startup_timeout:.0f} s')
-            future = client.call_async(request)
-            done = threading.Event()
-            future.add_done_callback(lambda _: done.set())
-            if done.wait(min(self.step_timeout, max(0.0, deadline - time.monotonic()))):
-                return future.result()
-            if hasattr(client, 'remove_pending_request'):  # not on every distribution
-                client.remove_pending_request(future)
+            res = self._ask(client, request,
+                            min(self.step_timeout, max(0.0, deadline - time.monotonic())))
+            if res is not None:
+                return res
             self.node.get_logger().warning(
                 f'{env}: no answer to the reset in {self.step_timeout:.0f} s; asking again '
                 '(a node that died with the request never answers it)')
 
-    def _call(self, client, request, timeout: float):
-        if not client.wait_for_service(timeout_sec=timeout):
-            raise TimeoutError(f'service {client.srv_name} not available after {timeout:.0f} s')
+    @staticmethod
+    def _ask(client, request, wait: float):
+        """Send ``request``; return the answer, or None (request withdrawn) after ``wait`` s."""
         future = client.call_async(request)
         done = threading.Event()
         future.add_done_callback(lambda _: done.set())
-        if not done.wait(timeout):
+        if done.wait(wait):
+            return future.result()
+        if hasattr(client, 'remove_pending_request'):  # not on every distribution
+            client.remove_pending_request(future)
+        return None
+
+    def _call(self, client, request, timeout: float):
+        if not client.wait_for_service(timeout_sec=timeout):
+            raise TimeoutError(f'service {client.srv_name} not available after {timeout:.0f} s')
+        res = self._ask(client, request, timeout)
+        if res is None:
             raise TimeoutError(f'service {client.srv_name} did not answer in {timeout:.0f} s')
-        return future.result()
+        return res
