@@ -316,6 +316,66 @@ def test_an_env_node_killed_during_its_reset_is_asked_again_not_waited_on(ros_do
     assert result['took'] < 30.0
 
 
+class _RecordingLogger:
+    """Forwards to the node's logger and keeps the warnings (rcutils logs bypass capsys)."""
+
+    def __init__(self, logger):
+        self.logger, self.warnings = logger, []
+
+    def warning(self, text):
+        self.warnings.append(text)
+        self.logger.warning(text)
+
+    def __getattr__(self, name):
+        return getattr(self.logger, name)
+
+
+def test_a_group_waiting_for_a_missing_env_says_so_and_renews_its_clients(ros_domain):
+    """Waiting for an environment that is not up is never silent.
+
+    Each step timeout (1 s here) the wait is logged with the missing environment, and its
+    service clients are replaced (a stale client once kept a respawned node unreachable for
+    minutes); the environment is picked as soon as it is up, and the renewed client resets it.
+    """
+    from tgrpo_ros.ros.collector import RosCollector
+    from tgrpo_ros.srv import ResetEnv
+    rclpy.init()
+    node = Node('learner')
+    logger = _RecordingLogger(node.get_logger())
+    node.get_logger = lambda: logger
+    collector = RosCollector(node, ['envq'], 'libero_object', step_timeout_s=1.0,
+                             startup_timeout_s=60.0)
+    first_client = collector.reset_clients['envq']
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    result = {}
+    picker = threading.Thread(target=lambda: result.update(picked=collector._pick_envs(1)),
+                              daemon=True)
+    server = None
+    try:
+        picker.start()
+        time.sleep(3.0)
+        assert picker.is_alive(), 'picked an environment that was not up'
+        server = _reset_server('answer')
+        picker.join(30)
+        res = collector._call(collector.reset_clients['envq'],
+                              ResetEnv.Request(suite='libero_object', task='0'), 10.0)
+    finally:
+        if server is not None:
+            stop_process(server)
+        executor.shutdown()
+        spinner.join(5)
+        node.destroy_node()
+        rclpy.try_shutdown()
+    assert result.get('picked') == ['envq']
+    waits = [w for w in logger.warnings if 'missing' in w]
+    assert len(waits) >= 2 and all("'envq'" in w for w in waits), logger.warnings
+    assert collector.reset_clients['envq'] is not first_client
+    assert res.success and res.episode_id == 7
+
+
 # --- the sim_train graph, with faults -----------------------------------------------------------
 class GraphListener(Node):
 

@@ -206,17 +206,47 @@ class RosCollector(Collector):
                          reasons=list(assembler.reasons))
 
     def _pick_envs(self, n: int) -> list[str]:
-        """Pick the first ``n`` environments whose reset service is up (any may come or go)."""
-        deadline = time.monotonic() + self.startup_timeout
+        """Pick the first ``n`` environments whose reset service is up (any may come or go).
+
+        The wait is logged every ``step_timeout_s`` (which environments are missing), and a
+        missing environment's service client is replaced then: a client that stopped matching
+        a respawned server must not keep the graph waiting silently (``_renew_client``).
+        """
+        start = time.monotonic()
+        deadline = start + self.startup_timeout
+        next_report = start + self.step_timeout
         while True:
             alive = [e for e in self.env_ids if self.reset_clients[e].service_is_ready()]
             if len(alive) >= n:
                 return alive[:n]
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now > deadline:
                 raise TimeoutError(f'{len(alive)} of the {n} environments a group needs are up '
                                    f'after {self.startup_timeout:.0f} s (alive: {alive}; '
                                    f'known: {self.env_ids})')
+            if now >= next_report:
+                missing = [e for e in self.env_ids if e not in alive]
+                self.node.get_logger().warning(
+                    f'{len(alive)} of the {n} environments a group needs are up after '
+                    f'{now - start:.0f} s (missing: {missing}); renewing their service clients '
+                    f'(fails after {self.startup_timeout:.0f} s)')
+                for e in missing:
+                    self._renew_client(e)
+                next_report = now + self.step_timeout
             time.sleep(0.2)
+
+    def _renew_client(self, env: str) -> None:
+        """Replace ``env``'s reset and end_episode clients with new ones (new endpoints).
+
+        Why: after an environment node is SIGKILLed and respawned, the old clients have been
+        seen to stay unmatched to the new server for minutes (a DDS discovery stall; the new
+        node itself was up); new endpoints are discovered afresh.
+        """
+        for clients, srv_type, name in ((self.reset_clients, ResetEnv, 'reset'),
+                                        (self.end_clients, EndEpisode, 'end_episode')):
+            old = clients[env]
+            clients[env] = self.node.create_client(srv_type, f'/{env}/{name}')
+            self.node.destroy_client(old)
 
     def _run_until_complete(self, request: GroupRequest, assembler: StepAssembler) -> None:
         with self._cond:
@@ -322,7 +352,8 @@ class RosCollector(Collector):
         respawned node never sees it: waiting ``startup_timeout_s`` for that answer stalled the
         graph (and then failed the run). So the request is sent again: a node that is only slow
         (building LIBERO) answers the repeated request with the episode it just started
-        (sim_env_node treats the same request during that episode as the same reset).
+        (sim_env_node treats the same request during that episode as the same reset). Each
+        retry goes through a new client (``_renew_client``).
         """
         client = self.reset_clients[env]
         deadline = time.monotonic() + self.startup_timeout
@@ -337,7 +368,9 @@ class RosCollector(Collector):
                 return res
             self.node.get_logger().warning(
                 f'{env}: no answer to the reset in {self.step_timeout:.0f} s; asking again '
-                '(a node that died with the request never answers it)')
+                'through a new client (a node that died with the request never answers it)')
+            self._renew_client(env)
+            client = self.reset_clients[env]
 
     @staticmethod
     def _ask(client, request, wait: float):
