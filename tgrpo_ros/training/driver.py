@@ -3,8 +3,9 @@
 """The training driver: the one loop every TGRPO (and PPO) run goes through.
 
 ``train(settings, collector, policy)`` reads top to bottom: resume -> (evaluate the start) ->
-for each iteration: schedule -> collect a group -> (PPO: critic values) -> update -> save the
-adapter -> serve it -> evaluate when due -> metrics row -> commit the iteration. Where the
+for each iteration: take the group (collected now, or while the last update ran:
+``tgrpo_ros.training.pipeline``) -> (PPO: critic values) -> update -> save the adapter ->
+evaluate when due -> metrics row -> commit the iteration. Where the
 episodes run is the collector's business (``tgrpo_ros.training.collector``): in this process
 (``train_in_process``, ``tgrpo-ros train``) or over the ROS graph (the learner node).
 
@@ -14,6 +15,7 @@ This module is the only caller of ``TGRPOTrainer.update`` and ``RunFolder.comple
 
 from __future__ import annotations
 
+import copy
 import math
 from pathlib import Path
 import time
@@ -26,6 +28,7 @@ from tgrpo_ros.sim.env_group import EnvGroup
 from tgrpo_ros.sim.libero_env import check_reward_spec, reward_spec_for
 from tgrpo_ros.training.collector import Collector, EVAL_GROUP_ID_BASE, Group, GroupRequest
 from tgrpo_ros.training.metrics import evaluation_row, metrics_row
+from tgrpo_ros.training.pipeline import GroupPipeline
 from tgrpo_ros.training.policy_setup import policy_for
 from tgrpo_ros.training.rollout import EnvGroupFactory, InProcessCollector
 from tgrpo_ros.training.run_folder import default_run_dir, RunFolder
@@ -170,44 +173,61 @@ def train(settings: SimTrainSettings, collector: Collector, policy: VLAPolicy,
         run.progress(0, _postfix(run))
 
     times = PartTimes()  # where this launch's wall time goes, printed at the end
-    for it in range(start, settings.run.iterations + 1):
-        request = train_request(settings, it)
-        # Abnormal trials are masked; a group left with < 2 valid trials is skipped (no update,
-        # the adapter is saved unchanged so every iteration still commits one).
-        with times.part('rollout'):
-            outcome = apply_trial_rule(collector.collect(request))
-        group = outcome.group
-        with times.part('update'):
-            if group is None:
-                update = skipped_update()
-            else:
-                last_values = None
-                if trainer.uses_critic:
-                    last_values = critic_values(policy, group, settings.algo.temperature,
-                                                settings.algo.minibatch_size)
-                update = trainer.update(group.buffer, last_values)
-        adapter = str(run.adapter_dir(it))
-        with times.part('saving'), run.saving_adapter(it):  # a full disk: a clear error
-            version = policy.save_adapter(adapter, it)
-        collector.serve(version, adapter)
-        with times.part('evaluation'):
-            evaluation = (evaluate(settings, collector, it, version)
-                          if evaluation_due(settings, it) else None)
-        env_steps_total += outcome.stats.env_steps
-        row = metrics_row(it, request.task, request.init_states[0], outcome.stats, update,
-                          version, env_steps_total, settings.algo.lr,
-                          masked_trials=outcome.masked, group_skipped=outcome.skipped,
-                          masked_reasons=outcome.reasons)
-        with times.part('saving'):
-            run.complete_iteration(it, row, trainer.state_dict(), version,
-                                   evaluation=evaluation)
-        run.progress(it, _postfix(run))
-        if on_iteration is not None:
-            on_iteration(row, version)
-        log(_iteration_line(settings, row, outcome, update))
-        if evaluation is not None:
-            log(_eval_line(evaluation))
-        times.iteration_done(outcome.stats.env_steps)
+    # Collection, synchronous or overlapped with the updates (run.max_staleness): the pipeline
+    # serves each group's acting policy and runs the evaluations (tgrpo_ros.training.pipeline).
+    pipeline = GroupPipeline(
+        collector, lambda g: collector.collect(train_request(settings, g)),
+        lambda j, v: evaluate(settings, collector, j, v), lambda j: evaluation_due(settings, j),
+        start, settings.run.iterations, version, adapter, settings.run.max_staleness)
+    try:
+        for it in range(start, settings.run.iterations + 1):
+            request = train_request(settings, it)
+            # Overlapped, 'rollout' is only the wait for a group collected meanwhile.
+            with times.part('rollout'):
+                collected = pipeline.group(it)
+            if collected.staleness > settings.run.max_staleness:  # the pipeline's promise
+                raise RuntimeError(f'group {it} is {collected.staleness} versions stale, over '
+                                   f'run.max_staleness = {settings.run.max_staleness}')
+            # Abnormal trials are masked; a group left with < 2 valid trials is skipped (no
+            # update, the adapter is saved unchanged so every iteration still commits one).
+            outcome = apply_trial_rule(collected.group)
+            group = outcome.group
+            with times.part('update'):
+                if group is None:
+                    update = skipped_update()
+                else:
+                    last_values = None
+                    if trainer.uses_critic:
+                        # With overlap these values are the learner's, not the actor's: GAE
+                        # baselines, which the clipped ratio does not need to match.
+                        last_values = critic_values(policy, group, settings.algo.temperature,
+                                                    settings.algo.minibatch_size)
+                    update = trainer.update(group.buffer, last_values)
+            adapter = str(run.adapter_dir(it))
+            with times.part('saving'), run.saving_adapter(it):  # a full disk: a clear error
+                version = policy.save_adapter(adapter, it)
+            pipeline.saved(it, version, adapter)
+            with times.part('evaluation'):
+                evaluation = pipeline.evaluation(it) if evaluation_due(settings, it) else None
+            env_steps_total += outcome.stats.env_steps
+            row = metrics_row(it, request.task, request.init_states[0], outcome.stats, update,
+                              version, env_steps_total, settings.algo.lr,
+                              masked_trials=outcome.masked, group_skipped=outcome.skipped,
+                              masked_reasons=outcome.reasons,
+                              acting_version=collected.acting_version.version,
+                              staleness=collected.staleness)
+            with times.part('saving'):
+                run.complete_iteration(it, row, trainer.state_dict(), version,
+                                       evaluation=evaluation)
+            run.progress(it, _postfix(run))
+            if on_iteration is not None:
+                on_iteration(row, version)
+            log(_iteration_line(settings, row, outcome, update))
+            if evaluation is not None:
+                log(_eval_line(evaluation))
+            times.iteration_done(outcome.stats.env_steps)
+    finally:
+        pipeline.close()
     throughput = times.report()
     log(throughput_line(throughput))
     return run.finish({'throughput': throughput})
@@ -276,7 +296,9 @@ def train_in_process(settings: SimTrainSettings, make_envs: EnvGroupFactory | No
         torch.set_num_threads(settings.policy.torch_threads)
     policy = policy_for(settings)
     factory = make_envs or (lambda task, n: make_env_group(settings, task, n))
-    collector = InProcessCollector(policy, factory)
+    # Overlapped updates act with a copy while the trainer updates the original.
+    acting = copy.deepcopy(policy) if settings.run.max_staleness > 0 else None
+    collector = InProcessCollector(policy, factory, acting)
     try:
         return train(settings, collector, policy, log)
     finally:

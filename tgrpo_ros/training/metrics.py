@@ -21,7 +21,8 @@ from tgrpo_ros.versioning import PolicyVersion
 def metrics_row(iteration: int, task: str, init_state: int, stats: GroupStats,
                 update: UpdateResult, version: PolicyVersion, env_steps_total: int,
                 lr: float, *, masked_trials: int = 0, group_skipped: bool = False,
-                masked_reasons: Sequence[str] = ()) -> dict:
+                masked_reasons: Sequence[str] = (), acting_version: int,
+                staleness: int) -> dict:
     """Flat dict of scalars (CSV/TensorBoard) plus a few ';'-joined per-trajectory lists.
 
     The keys are the same for every collector and iteration (metrics.csv's columns are fixed
@@ -30,6 +31,8 @@ def metrics_row(iteration: int, task: str, init_state: int, stats: GroupStats,
     masked_trials: abnormal trials masked out of this iteration's group; group_skipped: 1 when
     fewer than 2 valid trials remained and nothing was learned (update columns NaN);
     masked_reasons: ';'-joined reasons of the masked trials ('' when none).
+    acting_version: the policy version that collected the group; staleness: updates the
+    learner made after that version (``tgrpo_ros.training.pipeline``; 0 when synchronous).
     """
     n = len(stats.returns)
     hist = [0] * (stats.num_stages + 1)
@@ -66,6 +69,8 @@ def metrics_row(iteration: int, task: str, init_state: int, stats: GroupStats,
         'masked_trials': int(masked_trials),
         'group_skipped': int(bool(group_skipped)),
         'masked_reasons': ';'.join(masked_reasons),
+        'acting_version': int(acting_version),
+        'staleness': int(staleness),
         'policy_version': version.version,
         'policy_sha256': version.sha256,
     }

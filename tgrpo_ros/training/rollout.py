@@ -71,17 +71,22 @@ def collect_group(envs: Any, policy: VLAPolicy, request: GroupRequest,
 
 
 class InProcessCollector(Collector):
-    """Groups from environments in this process's control, acted by the trainer's policy.
+    """Groups from environments in this process's control.
 
     make_envs: ``(task, num_envs) -> env group`` (``EnvGroup`` API); called when a request
         names another task than the current group's, or more environments.
-    The policy object is the one the trainer updates, so ``serve`` has nothing to do. Sampling
-    draws from a generator seeded with ``request.seed`` per group: a resumed run samples what
-    an uninterrupted one would have.
+    acting: the policy that acts. None: the trainer's own policy object, so ``serve`` has
+        nothing to do (synchronous). A separate copy (overlapped updates,
+        ``tgrpo_ros.training.pipeline``): ``serve`` loads each adapter into it, so the
+        trainer can update its own weights while this one collects.
+    Sampling draws from a generator seeded with ``request.seed`` per group: a resumed run
+    samples what an uninterrupted one would have.
     """
 
-    def __init__(self, policy: VLAPolicy, make_envs: EnvGroupFactory):
-        self.policy = policy
+    def __init__(self, policy: VLAPolicy, make_envs: EnvGroupFactory,
+                 acting: VLAPolicy | None = None):
+        self.policy = policy if acting is None else acting
+        self.shared = acting is None
         self.make_envs = make_envs
         self.envs: Any = None
         self._key: tuple[str, int] | None = None
@@ -95,10 +100,12 @@ class InProcessCollector(Collector):
         return collect_group(self.envs, self.policy, request, generator)
 
     def serve(self, version: PolicyVersion, adapter_path: str) -> None:
-        if self.policy.version.version != version.version:
-            raise RuntimeError(f'the policy acts with version {self.policy.version.version}, '
-                               f'not {version.version}: the in-process collector shares the '
-                               "trainer's policy object")
+        if not self.shared and adapter_path:
+            self.policy.load_adapter(adapter_path)
+        if self.policy.version != version:
+            raise RuntimeError(f'the acting policy is version {self.policy.version}, not '
+                               f'{version}' + (": the in-process collector shares the "
+                                               "trainer's policy object" if self.shared else ''))
 
     def close(self) -> None:
         if self.envs is not None:

@@ -199,6 +199,13 @@ class RunSettings:
         'separate', "sim_train graph: 'separate' (policy and learner processes, a model each; "
         "weights travel as adapter files) or 'shared' (one process, one base model: a single "
         'GPU that cannot hold two 7B copies).', choices=PLACEMENTS, launch_arg='placement')
+    max_staleness: int = setting(
+        0, 'Overlapped updates: 0 = synchronous, each group is collected after the previous '
+        "update (the paper's protocol); k >= 1 = the next groups are collected while the "
+        'learner updates, acted by the policy k iterations behind (fewer after an '
+        'evaluation); recorded per group as metrics column staleness. In-process this keeps '
+        "a second copy of the policy for acting; placement 'shared' cannot overlap.",
+        unit='iterations', range='[0, 4]', launch_arg='max_staleness')
 
 
 
@@ -264,6 +271,9 @@ class SimTrainSettings:
                 raise ValueError(f'eval.init_states and env.init_states overlap at {overlap}: '
                                  'an evaluation on training states says nothing about held-out '
                                  'ones; choose disjoint states')
+        if self.run.max_staleness > 0 and self.run.placement == 'shared':
+            raise ValueError("run.max_staleness > 0 needs run.placement 'separate': with "
+                             "'shared' the policy that acts is the one the learner updates")
         if not self.env.tasks or not self.env.init_states:
             raise ValueError('env.tasks and env.init_states must each name at least one entry')
         # 'all' becomes the suite's task indices here, so every consumer (the schedule, the
