@@ -134,8 +134,9 @@ def main() -> int:
     configs = {
         'ros_sync': (ROOT, ros_new),
         'ros_overlap': (ROOT, ros_new + ' max_staleness:=1'),
+        # the older graph had no image_size argument: its parameter file, at this size
         'ros_old': (args.old, f'tgrpo-ros launch sim_train iterations:={k} '
-                    'output_dir:={out}'),
+                    f'params_file:={_old_params(args)} output_dir:={{out}}'),
         'inproc_sync': (ROOT, f'tgrpo-ros train --set run.iterations={k} eval.every=0 '
                         f'env.image_size={args.image_size} run.output_dir={{out}}'),
         'inproc_overlap': (ROOT, f'tgrpo-ros train --set run.iterations={k} eval.every=0 '
@@ -214,6 +215,18 @@ def _markdown(r: dict) -> str:
                      f'{", ".join(map(str, x["staleness"]))} |')
     lines += ['', 'Ratios: ' + ', '.join(f'{k} {v}' for k, v in r['ratios'].items()), '']
     return '\n'.join(lines)
+
+
+def _old_params(args) -> str:
+    """Write the older checkout's config/sim_train.yaml with every image_size set to ours."""
+    if args.old is None:
+        return ''
+    text = (args.old / 'config' / 'sim_train.yaml').read_text()
+    lines = [(line.split('image_size:')[0] + f'image_size: {args.image_size}')
+             if line.strip().startswith('image_size:') else line for line in text.splitlines()]
+    path = args.work / 'old_sim_train.yaml'
+    path.write_text('\n'.join(lines) + '\n')
+    return str(path)
 
 
 def _commit() -> str:
