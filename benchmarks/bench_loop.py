@@ -66,20 +66,38 @@ def _rows(path: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+def clean_env(**extra: str) -> dict[str, str]:
+    """Return this environment without what a prepared shell added (each checkout adds its own)."""
+    drop = ('VIRTUAL_ENV', 'PYTHONPATH', 'LD_LIBRARY_PATH', 'AMENT_PREFIX_PATH',
+            'COLCON_PREFIX_PATH', 'CMAKE_PREFIX_PATH', 'PKG_CONFIG_PATH', 'ROS_DISTRO',
+            'ROS_VERSION', 'ROS_PYTHON_VERSION',
+            '_ROS_WHEELS_BOOTSTRAP_COMPLETE')  # else the wheels' library path is not set again
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env['PATH'] = os.pathsep.join(p for p in env.get('PATH', '').split(os.pathsep)
+                                  if '/.venv' not in p and '/install' not in p)
+    env.update(extra)
+    return env
+
+
 def run_loop(name: str, cwd: Path, command: str, out: Path, iterations: int,
-             timeout: float) -> dict:
-    """Run ``command`` (bash, in ``cwd`` with its prepare_shell.sh); time metrics.csv rows."""
+             timeout: float, on_start=None) -> dict:
+    """Run ``command`` (bash, in ``cwd`` with its prepare_shell.sh); time metrics.csv rows.
+
+    The command is exec'd, so the process's pid is the loop's (``on_start(pid)``, if given,
+    is called once it runs: bench_profile attaches its sampler there).
+    """
     if out.exists():
         shutil.rmtree(out)
-    env = dict(os.environ, ROS_DOMAIN_ID=str(random.randint(101, 200)), MUJOCO_GL='egl')
-    env.pop('PYTHONPATH', None)
-    env.pop('VIRTUAL_ENV', None)
+    env = clean_env(ROS_DOMAIN_ID=str(random.randint(101, 200)), MUJOCO_GL='egl')
     log = out.parent / f'{name}.log'
     t_start = time.monotonic()
     with open(log, 'w') as f:
-        proc = subprocess.Popen(['bash', '-c', f'source scripts/prepare_shell.sh && {command}'],
+        proc = subprocess.Popen(['bash', '-c',
+                                 f'source scripts/prepare_shell.sh && exec {command}'],
                                 cwd=cwd, env=env, stdout=f, stderr=subprocess.STDOUT,
                                 start_new_session=True)
+        if on_start is not None:
+            on_start(proc.pid)
         arrivals: list[float] = []
         while proc.poll() is None and time.monotonic() - t_start < timeout:
             n = len(_rows(out / 'metrics.csv'))
