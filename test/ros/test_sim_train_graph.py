@@ -170,3 +170,27 @@ def test_overlapped_updates_over_topics(tmp_path, ros_domain):
     with open(out / 'evaluation.csv', newline='') as f:
         evals = list(csv.DictReader(f))
     assert [(int(e['iteration']), int(e['policy_version'])) for e in evals] == [(0, 0), (3, 3)]
+
+
+def test_two_groups_at_once_over_topics(tmp_path, ros_domain):
+    """concurrent_groups:=2: four environments, two groups collected together.
+
+    The launch starts G x N = 4 environment nodes; the groups of iterations 1 and 2 run at the
+    same time on disjoint environments (every step result of a group comes from its own
+    two), both acted by version 0; the learner updates on each in turn (staleness 0, 1).
+    """
+    out, seen = _run_graph(tmp_path, 'separate', 'concurrent_groups:=2', max_steps=4)
+    with open(out / 'metrics.csv', newline='') as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r['iteration']) for r in rows] == [1, 2]
+    assert [int(r['acting_version']) for r in rows] == [0, 0]
+    assert [int(r['staleness']) for r in rows] == [0, 1]
+    envs = {g: {r.ids.env_id for r in seen.results if r.ids.group_id == g} for g in (1, 2)}
+    assert len(envs[1]) == len(envs[2]) == 2 and not envs[1] & envs[2], envs
+    assert envs[1] | envs[2] == {'env0', 'env1', 'env2', 'env3'}
+    for g in (1, 2):
+        assert {a.policy_version.version for a in seen.actions if a.ids.group_id == g} == {0}
+    # together: each group's first step came before the other group's last
+    first = {g: min(i for i, r in enumerate(seen.results) if r.ids.group_id == g) for g in (1, 2)}
+    last = {g: max(i for i, r in enumerate(seen.results) if r.ids.group_id == g) for g in (1, 2)}
+    assert first[2] < last[1] and first[1] < last[2]

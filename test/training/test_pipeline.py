@@ -40,23 +40,26 @@ class Recorder(Collector):
     def collect(self, request):  # the pipeline calls collect_fn, which calls this
         raise AssertionError('not used')
 
-    def collect_g(self, g):
-        if g == self.fail_at:
-            raise ValueError(f'group {g} failed')
-        time.sleep(self.collect_s)
-        with self.lock:
-            self.log.append(('collect', g, self.acting))
-        return f'group {g}'
+    def collect_g(self, its):
+        out = []
+        for g in its:  # a batch: all acted by the version served before it
+            if g == self.fail_at:
+                raise ValueError(f'group {g} failed')
+            time.sleep(self.collect_s)
+            with self.lock:
+                self.log.append(('collect', g, self.acting))
+            out.append(f'group {g}')
+        return out
 
 
 def _run(k: int, last: int = 6, due=lambda j: j in (3,), update_s: float = 0.0,
-         collector: Recorder | None = None):
+         collector: Recorder | None = None, groups: int = 1):
     """Drive a pipeline as the driver does; return (collector, collected, events)."""
     c = collector or Recorder()
     events = []
     p = GroupPipeline(c, c.collect_g, lambda j, v: {'eval': j, 'version': v.version}, due,
                       start=1, last=last, version=PolicyVersion(0, 'v0'), adapter='',
-                      max_staleness=k)
+                      max_staleness=k, groups=groups)
     got = []
     try:
         for it in range(1, last + 1):
@@ -72,18 +75,20 @@ def _run(k: int, last: int = 6, due=lambda j: j in (3,), update_s: float = 0.0,
     return c, got, events
 
 
-@pytest.mark.parametrize('k', [0, 1, 2])
-def test_each_group_is_acted_by_the_policy_k_behind_and_evaluations_drain(k):
-    c, got, _ = _run(k)
+@pytest.mark.parametrize('k,groups', [(0, 1), (1, 1), (2, 1), (0, 2), (1, 2), (0, 3)])
+def test_each_group_is_acted_by_the_policy_k_behind_and_evaluations_drain(k, groups):
+    c, got, _ = _run(k, groups=groups)
     collects = [e for e in c.log if e[0] == 'collect']
     assert [e[1] for e in collects] == [1, 2, 3, 4, 5, 6]
     for e, col in zip(collects, got):
         g, acted = e[1], e[2]
         assert col.acting_iteration == acted == col.acting_version.version
-        assert col.staleness == g - 1 - acted and 0 <= col.staleness <= k
-        # the rule: k behind, never before the start, never before an evaluation's iteration
-        assert acted == max(g - 1 - k, 0, 3 if g > 3 else 0)
-    if k == 0:
+        assert col.staleness == g - 1 - acted and 0 <= col.staleness <= k + groups - 1
+        # the rule, per batch (starting at b): k behind b, never before the start, never
+        # before an evaluation's iteration (3)
+        b = 1 + (g - 1) // groups * groups
+        assert acted == max(b - 1 - k, 0, 3 if b > 3 else 0)
+    if k == 0 and groups == 1:
         assert [col.staleness for col in got] == [0] * 6
     # a version is served between groups only: never twice in a row, never one not yet saved
     serves = [e[1] for e in c.log if e[0] == 'serve']
@@ -97,9 +102,9 @@ def test_overlapped_collection_runs_while_the_learner_updates():
         c.stamps = {}
         original = c.collect_g
 
-        def stamped(g, original=original, c=c):
-            out = original(g)
-            c.stamps[g] = time.monotonic()
+        def stamped(its, original=original, c=c):
+            out = original(its)
+            c.stamps[its[-1]] = time.monotonic()
             return out
         c.collect_g = stamped
         c, got, events = _run(k, last=4, due=lambda j: False, update_s=0.3, collector=c)
@@ -121,13 +126,13 @@ def test_staleness_is_a_setting_with_a_range_and_shared_placement_refuses_it():
         SimTrainSettings.from_flat({**base, 'run.max_staleness': 1, 'run.placement': 'shared'})
 
 
-def _settings(out, k: int) -> SimTrainSettings:
+def _settings(out, k: int, groups: int = 1) -> SimTrainSettings:
     return SimTrainSettings.from_flat({
         'policy.model': 'tiny:test', 'policy.lora_rank': 4, 'run.iterations': 5,
         'env.max_steps': 6, 'env.image_size': 32, 'run.output_dir': str(out),
         'env.init_states': (0, 1), 'eval.init_states': (7, 8), 'eval.every': 3,
         'eval.episodes': 2, 'policy.torch_threads': 0, 'algo.group_size': 2, 'algo.lr': 1e-2,
-        'algo.minibatch_size': 64, 'run.max_staleness': k})
+        'algo.minibatch_size': 64, 'run.max_staleness': k, 'run.concurrent_groups': groups})
 
 
 def _rows(path):
@@ -161,3 +166,18 @@ def test_an_overlapped_run_in_process_records_its_staleness_and_is_reproducible(
     evals = _rows(tmp_path / 'a' / 'evaluation.csv')
     assert [int(e['iteration']) for e in evals] == [0, 3, 5]
     assert [int(e['policy_version']) for e in evals] == [0, 3, 5]
+
+
+def test_two_groups_at_once_in_process(tmp_path):
+    """G=2: iterations (1,2), (3,4), (5) are batches, each acted by one version."""
+    train_in_process(_settings(tmp_path, 0, groups=2), make_envs=FakeGroups(),
+                     log=lambda s: None)
+    rows = _rows(tmp_path / 'metrics.csv')
+    # batch (1,2) by v0; (3,4) by v2, the evaluation after 3 mid-batch; 5 by v4
+    assert [int(r['acting_version']) for r in rows] == [0, 0, 2, 2, 4]
+    assert [int(r['staleness']) for r in rows] == [0, 1, 0, 1, 0]
+    for r in rows:
+        assert (float(r['first_abs_log_ratio_max']) > 1e-4) == (r['staleness'] == '1'), r
+    evals = _rows(tmp_path / 'evaluation.csv')
+    assert [(int(e['iteration']), int(e['policy_version'])) for e in evals] == [
+        (0, 0), (3, 3), (5, 5)]

@@ -80,10 +80,12 @@ class RosCollector(Collector):
         self.step_timeout = float(step_timeout_s)
         self.startup_timeout = float(startup_timeout_s)
         self._cond = threading.Condition()
-        self.assembler: StepAssembler | None = None
+        # The groups being collected, by group id (several: collect_many); messages are routed
+        # to theirs by the group id they carry.
+        self.assemblers: dict[int, StepAssembler] = {}
         self.served = PolicyVersion(-1, '')
         self.expected = PolicyVersion(-1, '')
-        self._last_progress = time.monotonic()
+        self._last_progress: dict[int, float] = {}  # by group id: when a step last joined
         self._all_timed_out = 0  # consecutive groups whose every trajectory timed out
         node.create_subscription(ObservationMsg, 'observation', self._on_observation, RELIABLE)
         node.create_subscription(Action, 'action', self._on_action, RELIABLE)
@@ -105,7 +107,9 @@ class RosCollector(Collector):
 
     def _wants(self, msg) -> bool:
         with self._cond:
-            return self.assembler is not None and self.assembler.wants(self._ids(msg))
+            ids = self._ids(msg)
+            assembler = self.assemblers.get(ids.group_id)
+            return assembler is not None and assembler.wants(ids)
 
     def _on_observation(self, msg: ObservationMsg) -> None:
         if not self._wants(msg):
@@ -116,27 +120,29 @@ class RosCollector(Collector):
             self.node.get_logger().error(f'observation of {msg.ids.env_id!r} step '
                                          f'{msg.ids.step} refused: {exc}')
             return
-        self._feed(lambda a: a.add_observation(ObservationRecord(self._ids(msg), obs)))
+        self._feed(msg, lambda a: a.add_observation(ObservationRecord(self._ids(msg), obs)))
 
     def _on_action(self, msg: Action) -> None:
         rec = ActionRecord(self._ids(msg), np.asarray(msg.token_ids, dtype=np.int64),
                            np.asarray(msg.token_logprobs, dtype=np.float32),
                            int(msg.policy_version.version), float(msg.temperature))
-        self._feed(lambda a: a.add_action(rec))
+        self._feed(msg, lambda a: a.add_action(rec))
 
     def _on_result(self, msg: StepResult) -> None:
         rec = ResultRecord(self._ids(msg), float(msg.reward), int(msg.stage), int(msg.num_stages),
                            bool(msg.success), bool(msg.done), msg.done_reason)
-        self._feed(lambda a: a.add_result(rec))
+        self._feed(msg, lambda a: a.add_result(rec))
 
-    def _feed(self, add) -> None:
+    def _feed(self, msg, add) -> None:
         with self._cond:
-            if self.assembler is None:
+            group_id = int(msg.ids.group_id)
+            assembler = self.assemblers.get(group_id)
+            if assembler is None:
                 return
-            joined = self.assembler.counts['joined']
-            add(self.assembler)
-            if self.assembler.counts['joined'] != joined:
-                self._last_progress = time.monotonic()
+            joined = assembler.counts['joined']
+            add(assembler)
+            if assembler.counts['joined'] != joined:
+                self._last_progress[group_id] = time.monotonic()
             self._cond.notify_all()
 
     def _on_version(self, msg: PolicyVersionMsg) -> None:
@@ -166,33 +172,59 @@ class RosCollector(Collector):
                    f'the policy node to serve version {version.version}')
 
     def collect(self, request: GroupRequest) -> Group:
+        return self.collect_many([request])[0]
+
+    def collect_many(self, requests: Sequence[GroupRequest]) -> list[Group]:
+        """Collect the requests' groups, as many at once as there are environments for.
+
+        G requests of N trajectories take the first G x N environments alive; the policy node
+        answers their observations together (a GPU policy sees batches of up to G x N), and
+        each group completes by its own rule. A group's timeouts are its own. Requests beyond
+        the environments known (an evaluation of more episodes) wait for the next round.
+        """
+        out: list[Group] = []
+        batch: list[GroupRequest] = []
+        for r in requests:
+            if batch and sum(b.num_envs for b in batch) + r.num_envs > len(self.env_ids):
+                out += self._collect_together(batch)
+                batch = []
+            batch.append(r)
+        return out + (self._collect_together(batch) if batch else [])
+
+    def _collect_together(self, requests: Sequence[GroupRequest]) -> list[Group]:
         t0 = time.monotonic()
-        env_ids = self._pick_envs(request.num_envs)
-        max_steps = request.max_steps or MAX_STEPS.get(self.suite, 1000)
-        assembler = StepAssembler(request.group_id, env_ids,
-                                  GroupRolloutBuffer(request.num_envs, max_steps,
-                                                     request.completion),
-                                  self.expected.version, request.temperature)
+        env_ids = self._pick_envs(sum(r.num_envs for r in requests))
+        assemblers, k = [], 0
+        for r in requests:
+            max_steps = r.max_steps or MAX_STEPS.get(self.suite, 1000)
+            assemblers.append(StepAssembler(r.group_id, env_ids[k:k + r.num_envs],
+                                            GroupRolloutBuffer(r.num_envs, max_steps,
+                                                               r.completion),
+                                            self.expected.version, r.temperature))
+            k += r.num_envs
+        if len({r.group_id for r in requests}) != len(requests):
+            raise ValueError(f'group ids repeat in {[r.group_id for r in requests]}')
         with self._cond:
-            self.assembler = assembler
+            self.assemblers = {a.group_id: a for a in assemblers}
         try:
-            for env, state in zip(env_ids, request.init_states):
-                req = ResetEnv.Request(suite=self.suite, task=request.task,
-                                       init_state_index=int(state), seed=request.seed,
-                                       group_id=request.group_id, max_steps=request.max_steps)
-                res = self._reset(env, req)
-                if not res.success:
-                    raise RuntimeError(f'{env}: reset failed: {res.message}')
-                with self._cond:
-                    assembler.set_episode(env, int(res.episode_id))
-            self._run_until_complete(request, assembler)
-            if not all(r == 'timeout' for r in assembler.reasons):
-                self._all_timed_out = 0
-            self._settle(assembler)
-            return self._group(request, assembler, t0)
+            for request, assembler in zip(requests, assemblers):
+                for env, state in zip(assembler.env_ids, request.init_states):
+                    req = ResetEnv.Request(suite=self.suite, task=request.task,
+                                           init_state_index=int(state), seed=request.seed,
+                                           group_id=request.group_id,
+                                           max_steps=request.max_steps)
+                    res = self._reset(env, req)
+                    if not res.success:
+                        raise RuntimeError(f'{env}: reset failed: {res.message}')
+                    with self._cond:
+                        assembler.set_episode(env, int(res.episode_id))
+            self._run_until_complete(assemblers)
+            for assembler in assemblers:
+                self._settle(assembler)
+            return [self._group(r, a, t0) for r, a in zip(requests, assemblers)]
         finally:
             with self._cond:
-                self.assembler = None
+                self.assemblers = {}
 
     def _group(self, request: GroupRequest, assembler: StepAssembler, t0: float) -> Group:
         """Return the collected group (fails as the assembler says: another temperature)."""
@@ -248,40 +280,50 @@ class RosCollector(Collector):
             clients[env] = self.node.create_client(srv_type, f'/{env}/{name}')
             self.node.destroy_client(old)
 
-    def _run_until_complete(self, request: GroupRequest, assembler: StepAssembler) -> None:
+    def _run_until_complete(self, assemblers: Sequence[StepAssembler]) -> None:
+        now = time.monotonic()
         with self._cond:
-            self._last_progress = time.monotonic()
+            for a in assemblers:
+                self._last_progress[a.group_id] = now
+        timed_out = set()  # groups whose every trajectory timed out
         while True:
             with self._cond:
-                assembler.check()  # an action at another temperature fails the group now
-                if assembler.is_complete:
-                    return
-            gone = self._gone(assembler)  # outside the lock: it asks the graph
+                for a in assemblers:
+                    a.check()  # an action at another temperature fails the group now
+                if all(a.is_complete for a in assemblers):
+                    break
+            gone = [(a, self._gone(a)) for a in assemblers]  # outside the lock: asks the graph
+            to_end = []
             with self._cond:
-                for i in gone:
-                    self._abandon(assembler, i, 'env_died', 'left the graph')
-                if time.monotonic() - self._last_progress > self.step_timeout:
-                    stuck = [i for i in range(len(assembler.env_ids))
-                             if assembler.buffer.is_active(i)]
-                    missing = '; '.join(str(m) for m in assembler.missing()) or 'nothing'
-                    if len(stuck) == len(assembler.env_ids):
-                        self._all_timed_out += 1
-                        if self._all_timed_out >= 2:
-                            raise TimeoutError(
-                                f'group {request.group_id}: no step joined for '
-                                f'{self.step_timeout:.0f} s, the second group in a row; '
-                                f'waiting for {missing} (dropped: {dict(assembler.counts)})')
-                    for i in stuck:
-                        self._abandon(assembler, i, 'timeout',
-                                      f'no step for {self.step_timeout:.0f} s ({missing})')
-                    self._last_progress = time.monotonic()
-                if assembler.is_complete:
-                    continue
-                to_end = assembler.to_end()
-                if not to_end:
+                for a, lost in gone:
+                    for i in lost:
+                        self._abandon(a, i, 'env_died', 'left the graph')
+                for a in assemblers:
+                    if a.is_complete:
+                        continue
+                    if time.monotonic() - self._last_progress[a.group_id] > self.step_timeout:
+                        stuck = [i for i in range(len(a.env_ids)) if a.buffer.is_active(i)]
+                        missing = '; '.join(str(m) for m in a.missing()) or 'nothing'
+                        if len(stuck) == len(a.env_ids):
+                            timed_out.add(a.group_id)
+                            if self._all_timed_out + 1 >= 2 and len(timed_out) == len(assemblers):
+                                raise TimeoutError(
+                                    f'group {a.group_id}: no step joined for '
+                                    f'{self.step_timeout:.0f} s, the second time in a row '
+                                    f'every group timed out; waiting for {missing} '
+                                    f'(dropped: {dict(a.counts)})')
+                        for i in stuck:
+                            self._abandon(a, i, 'timeout',
+                                          f'no step for {self.step_timeout:.0f} s ({missing})')
+                        self._last_progress[a.group_id] = time.monotonic()
+                    to_end += [(a, i) for i in a.to_end()]
+                if not to_end and not all(a.is_complete for a in assemblers):
                     self._cond.wait(0.2)
-            for i in to_end:
-                self._end(assembler, i)
+            for a, i in to_end:
+                self._end(a, i)
+        # Two collections in a row whose every group timed out: the graph is broken (e.g. no
+        # policy node at all), not a trial.
+        self._all_timed_out = self._all_timed_out + 1 if len(timed_out) == len(assemblers) else 0
 
     def _gone(self, assembler: StepAssembler) -> list[int]:
         """Trajectories still collecting whose environment left the graph (process died)."""
@@ -333,7 +375,7 @@ class RosCollector(Collector):
 
     def close(self) -> None:
         with self._cond:
-            self.assembler = None
+            self.assemblers = {}
 
     # --- helpers ----------------------------------------------------------------------------
     def _wait(self, predicate, timeout: float, what: str) -> None:

@@ -15,6 +15,7 @@ the abnormal-trial rule to the group (``tgrpo_ros.training.trials``).
 from __future__ import annotations
 
 import time
+from typing import Sequence
 
 from rclpy.node import Node
 
@@ -51,8 +52,7 @@ class RobotCollector(RosCollector):
         # A trial's first observation may arrive before its reset's reply names the episode:
         # an episode not seen before is the trial being started (trials never overlap).
         slot = self._slot_of_episode.get(ids.episode_id)
-        if (slot is None and self._starting is not None and self.assembler is not None
-                and ids.group_id == self.assembler.group_id):
+        if slot is None and self._starting is not None and ids.group_id in self.assemblers:
             slot = self._slot_of_episode.setdefault(ids.episode_id, self._starting)
         return ids if slot is None else StepIds(slot, ids.episode_id, ids.step, ids.group_id)
 
@@ -65,7 +65,7 @@ class RobotCollector(RosCollector):
                                   GroupRolloutBuffer(n, max_steps, request.completion),
                                   self.expected.version, request.temperature)
         with self._cond:
-            self.assembler = assembler
+            self.assemblers = {request.group_id: assembler}
             self._slot_of_episode = {}
         try:
             for i, state in enumerate(request.init_states):
@@ -88,23 +88,27 @@ class RobotCollector(RosCollector):
             return self._group(request, assembler, t0)
         finally:
             with self._cond:
-                self.assembler = None
+                self.assemblers = {}
                 self._starting = None
+
+    def collect_many(self, requests: Sequence[GroupRequest]) -> list[Group]:
+        """One robot: the groups one after another."""
+        return [self.collect(r) for r in requests]
 
     def _run_trial(self, request: GroupRequest, assembler: StepAssembler, i: int) -> None:
         """Wait until trial i has ended and every step of it is joined."""
         with self._cond:
-            self._last_progress = time.monotonic()
+            self._last_progress[request.group_id] = time.monotonic()
         while True:
             with self._cond:
                 assembler.check()
                 if assembler.env_done(i):
                     return
-                if time.monotonic() - self._last_progress > self.step_timeout:
+                if time.monotonic() - self._last_progress[request.group_id] > self.step_timeout:
                     missing = '; '.join(str(m) for m in assembler.missing()) or 'nothing'
                     self._abandon(assembler, i, 'timeout',
                                   f'no step for {self.step_timeout:.0f} s ({missing})')
-                    self._last_progress = time.monotonic()
+                    self._last_progress[request.group_id] = time.monotonic()
                 end = i in assembler.to_end()
                 if not end:
                     self._cond.wait(0.2)

@@ -176,18 +176,20 @@ def train(settings: SimTrainSettings, collector: Collector, policy: VLAPolicy,
     # Collection, synchronous or overlapped with the updates (run.max_staleness): the pipeline
     # serves each group's acting policy and runs the evaluations (tgrpo_ros.training.pipeline).
     pipeline = GroupPipeline(
-        collector, lambda g: collector.collect(train_request(settings, g)),
+        collector, lambda its: collector.collect_many([train_request(settings, g) for g in its]),
         lambda j, v: evaluate(settings, collector, j, v), lambda j: evaluation_due(settings, j),
-        start, settings.run.iterations, version, adapter, settings.run.max_staleness)
+        start, settings.run.iterations, version, adapter, settings.run.max_staleness,
+        settings.run.concurrent_groups)
     try:
         for it in range(start, settings.run.iterations + 1):
             request = train_request(settings, it)
             # Overlapped, 'rollout' is only the wait for a group collected meanwhile.
             with times.part('rollout'):
                 collected = pipeline.group(it)
-            if collected.staleness > settings.run.max_staleness:  # the pipeline's promise
+            if collected.staleness > pipeline.bound:  # the pipeline's promise
                 raise RuntimeError(f'group {it} is {collected.staleness} versions stale, over '
-                                   f'run.max_staleness = {settings.run.max_staleness}')
+                                   f'run.max_staleness + run.concurrent_groups - 1 = '
+                                   f'{pipeline.bound}')
             # Abnormal trials are masked; a group left with < 2 valid trials is skipped (no
             # update, the adapter is saved unchanged so every iteration still commits one).
             outcome = apply_trial_rule(collected.group)

@@ -3,25 +3,27 @@
 """Which policy collects which group, and whether collection waits for the update.
 
 The driver asks ``GroupPipeline`` for the group of each iteration and tells it each adapter it
-saves; the pipeline serves adapters to the collector and collects, in one of two modes
-(``run.max_staleness``, k):
+saves; the pipeline serves adapters to the collector and collects, in batches of G groups
+(``run.concurrent_groups``: ``Collector.collect_many`` runs the G groups of iterations
+g..g+G-1 together, acted by one version) and in one of two modes (``run.max_staleness``, k):
 
 - k = 0, synchronous (the default; the paper's protocol): group g is collected in the driver's
   thread, by the policy of iteration g-1, after that iteration's update. On-policy.
-- k >= 1, overlapped: a thread collects group g while the learner updates on earlier groups,
-  so the environments do not stop for the update. Group g is acted by the policy of iteration
-  ``a(g) = max(g-1-k, e(g), start-1)``, where e(g) is the last iteration before g after which
-  an evaluation runs: an evaluation measures exactly its iteration's policy and has the
-  collector to itself, so the pipeline drains there. a(g) is fixed by the settings, not by
-  timing, so an overlapped run is reproducible in-process too.
+- k >= 1, overlapped: a thread collects the next batch while the learner updates on earlier
+  groups, so the environments do not stop for the update.
 
-Either way a version is served between groups, never within one, so every action of group g
-comes from one version, and its staleness (the updates the learner made after that version,
-``g-1-a(g)``) never exceeds k; the clipped ratio is taken against the sampler's own log-probs,
-which is what makes a stale group usable (as in asynchronous PPO).
+The batch starting at iteration g is acted by the policy of iteration
+``a(g) = max(g-1-k, e(g), start-1)``, where e(g) is the last iteration before g after which an
+evaluation runs: an evaluation measures exactly its iteration's policy and has the collector to
+itself, so the pipeline drains there. a(g) is fixed by the settings, not by timing, so a run is
+reproducible in-process whatever k and G. A version is served between batches, never within
+one, so every action of a group comes from one version, and the staleness of the batch's j-th
+group (0-based; the updates the learner made after that version) is ``g-1-a(g)+j <= k+G-1``;
+the clipped ratio is taken against the sampler's own log-probs, which is what makes a stale
+group usable (as in asynchronous PPO).
 
-Order of work, the same in both modes: for g = start, start+1, ...: [the evaluation after g-1,
-when due] then [serve a(g); collect g]; then the evaluation after the last iteration.
+Order of work: for each batch: [serve a(g); collect g..g+G-1] then, for each of its groups j,
+[hand group j over; the evaluation after j, when due].
 """
 
 from __future__ import annotations
@@ -34,9 +36,9 @@ from typing import Callable, Iterator
 from tgrpo_ros.training.collector import Collector, Group
 from tgrpo_ros.versioning import PolicyVersion
 
-# collect(g): collect iteration g's training group; evaluate(j, version): the evaluation row
-# after iteration j; evaluation_due(j): whether one runs after iteration j.
-CollectFn = Callable[[int], Group]
+# collect(iterations): those iterations' training groups, collected at once; evaluate(j,
+# version): the evaluation row after iteration j; evaluation_due(j): whether one runs after j.
+CollectFn = Callable[[list[int]], list[Group]]
 EvaluateFn = Callable[[int, PolicyVersion], dict]
 DueFn = Callable[[int], bool]
 
@@ -64,18 +66,21 @@ class GroupPipeline:
     collector: serves adapters and collects; the pipeline is its only user while it runs.
     start, last: the iterations to collect; ``version``/``adapter`` acts for start-1 (the start
         or the resumed iteration's adapter, already served by the caller).
-    max_staleness: k (0 = synchronous, no thread).
+    max_staleness: k (0 = synchronous, no thread); groups: G per batch.
+    collect(iterations): the groups of those iterations, in order (``Collector.collect_many``).
     """
 
     def __init__(self, collector: Collector, collect: CollectFn, evaluate: EvaluateFn,
                  evaluation_due: DueFn, start: int, last: int, version: PolicyVersion,
-                 adapter: str, max_staleness: int = 0):
+                 adapter: str, max_staleness: int = 0, groups: int = 1):
         if not 0 <= max_staleness <= MAX_STALENESS:
             raise ValueError(f'max_staleness must be in [0, {MAX_STALENESS}], got '
                              f'{max_staleness}')
+        if groups < 1:
+            raise ValueError(f'groups must be >= 1, got {groups}')
         self.collector = collector
         self._collect, self._evaluate, self._due = collect, evaluate, evaluation_due
-        self.start, self.last, self.k = start, last, int(max_staleness)
+        self.start, self.last, self.k, self.groups = start, last, int(max_staleness), int(groups)
         self._saved: dict[int, tuple[PolicyVersion, str]] = {start - 1: (version, adapter)}
         self._served = start - 1
         self._cond = threading.Condition()
@@ -87,8 +92,13 @@ class GroupPipeline:
             self._thread = threading.Thread(target=self._run, name='group-pipeline', daemon=True)
             self._thread.start()
 
+    @property
+    def bound(self) -> int:
+        """The largest staleness a group can have: k + G - 1."""
+        return self.k + self.groups - 1
+
     def acting_iteration(self, g: int) -> int:
-        """a(g): the iteration whose saved policy acts in group g."""
+        """a(g): the iteration whose saved policy acts in the batch starting at g."""
         a = max(g - 1 - self.k, self.start - 1)
         for j in range(g - 1, a, -1):  # an evaluation after j drains the pipeline at j
             if self._due(j):
@@ -142,15 +152,15 @@ class GroupPipeline:
             self._out.put(('error', None, exc))
 
     def _produce(self) -> Iterator[tuple[str, int, object]]:
-        for g in range(self.start, self.last + 2):
-            if g - 1 >= self.start and self._due(g - 1):
-                version = self._serve(g - 1)
-                yield 'eval', g - 1, self._evaluate(g - 1, version)
-            if g > self.last:
-                return
+        for g in range(self.start, self.last + 1, self.groups):
+            batch = list(range(g, min(g + self.groups, self.last + 1)))
             a = self.acting_iteration(g)
             version = self._serve(a)
-            yield 'group', g, Collected(g, self._collect(g), a, version)
+            groups = self._collect(batch)
+            for j, group in zip(batch, groups):
+                yield 'group', j, Collected(j, group, a, version)
+                if self._due(j):
+                    yield 'eval', j, self._evaluate(j, self._serve(j))
 
     def _serve(self, j: int) -> PolicyVersion:
         """Make iteration j's adapter act (waiting until it is saved); return its version."""

@@ -185,8 +185,8 @@ class RunSettings:
         False, 'Continue the run in output_dir from its last complete iteration.',
         launch_arg='resume')
     env_prefix: str = setting(
-        'env', 'Environment ids (and ROS namespaces) are <env_prefix>0 .. <env_prefix>N-1, '
-        'N = algo.group_size.')
+        'env', 'Environment ids (and ROS namespaces) are <env_prefix>0 .. <env_prefix>M-1, '
+        'M = algo.group_size x run.concurrent_groups.')
     step_timeout_s: float = setting(
         120.0, 'A trial whose next step has not arrived for this long is masked as timed out '
         '(a lost message); a group whose every trial times out is skipped, and two such '
@@ -206,6 +206,13 @@ class RunSettings:
         'evaluation); recorded per group as metrics column staleness. In-process this keeps '
         "a second copy of the policy for acting; placement 'shared' cannot overlap.",
         unit='iterations', range='[0, 4]', launch_arg='max_staleness')
+    concurrent_groups: int = setting(
+        1, 'Groups collected at once, G: the groups of G consecutive iterations run together '
+        'on G x algo.group_size environments (the sim_train graph starts that many), acted by '
+        'one policy version; the learner then updates on each in turn, so the j-th group of a '
+        'batch is j versions stale (recorded as staleness). 1 = one group at a time. '
+        'In-process the groups of a batch run one after another.',
+        unit='groups', range='[1, 8]', launch_arg='concurrent_groups')
 
 
 
@@ -298,8 +305,9 @@ class SimTrainSettings:
 
     @property
     def env_ids(self) -> tuple[str, ...]:
-        """Ids (and ROS namespaces) of the group's environments."""
-        return tuple(f'{self.run.env_prefix}{i}' for i in range(self.algo.group_size))
+        """Ids (and ROS namespaces) of the environments: G groups x N (run.concurrent_groups)."""
+        n = self.algo.group_size * self.run.concurrent_groups
+        return tuple(f'{self.run.env_prefix}{i}' for i in range(n))
 
     def to_dict(self) -> dict:
         """Nested plain dict (lists, not tuples), by section: what a run's config.yaml holds."""
