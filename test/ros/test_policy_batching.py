@@ -165,3 +165,40 @@ def test_the_policy_node_batches_a_group_within_its_window(envs):
     for step in range(1, 3):
         holds, stamps = _step_together(envs, 3, step, ENVS[:2])
         assert len(stamps) == 1 and max(holds) < WINDOW, (step, stamps, holds)
+
+
+def _tokens(envs: Envs, env: str, group: int, step: int) -> list[int]:
+    envs.answer(env, group, step)
+    with envs.lock:
+        return next(list(a.token_ids) for _, a in envs.actions
+                    if (a.ids.env_id, a.ids.group_id, a.ids.step) == (env, group, step))
+
+
+def test_groups_collected_at_once_each_draw_their_own_noise(envs):
+    """Two groups stepping at the same time (run.concurrent_groups) interleave at the node.
+
+    Each group's actions must be what its own noise stream gives, whatever the other group
+    does: the same tokens as the tiny policy sampled here, alone, from the stream of
+    (version 0, that group). (One generator re-seeded whenever the group changed repeated a
+    group's first draw at every step.)
+    """
+    import torch
+
+    from tgrpo_ros.training.collector import sampler_seed
+    from tgrpo_ros.training.policy_setup import policy_from
+    from tgrpo_ros.training.settings import PolicySettings
+    policy = policy_from(PolicySettings(model='tiny:test'), ('agentview',), 7)
+    groups = {20: ('env0', 'env1'), 21: ('env2', 'env3')}
+    got = {g: [] for g in groups}
+    for step in range(3):
+        for g, members in groups.items():
+            for e in members:
+                envs.send(e, g, step)
+        for g, members in groups.items():
+            got[g].append([_tokens(envs, e, g, step) for e in members])
+    for g, members in groups.items():
+        gen = torch.Generator().manual_seed(sampler_seed(7, 0, g))
+        want = [policy.sample([envs.obs] * len(members), 1.0, gen).token_ids.tolist()
+                for _ in range(3)]
+        assert got[g] == want, g
+    assert got[20][0] != got[20][1]  # the stream moves on from step to step

@@ -56,11 +56,14 @@ class VLAPolicy(ABC):
 
     @abstractmethod
     def sample(self, batch: Sequence[Observation], temperature: float = 1.0,
-               generator: torch.Generator | None = None) -> ActionSample:
+               generator: torch.Generator | None = None, *,
+               uniforms: torch.Tensor | None = None) -> ActionSample:
         """Sample one action per observation, batched; no gradients.
 
-        A row's result does not depend on what else is in the batch (given the same generator
-        draws for that row).
+        The noise: ``uniforms`` (B, ACTION_DIM) float64 in [0, 1) when given (rows of several
+        groups, each drawn from its own stream), else one (B, ACTION_DIM) draw from
+        ``generator``. A row's result does not depend on what else is in the batch (given the
+        same noise for that row).
         """
 
     @abstractmethod

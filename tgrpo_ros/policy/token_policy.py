@@ -138,16 +138,23 @@ class TokenVLAPolicy(VLAPolicy):
         return _flush_denormal() if self.device.type == 'cpu' else nullcontext()
 
     def sample(self, batch: Sequence[Observation], temperature: float = 1.0,
-               generator: torch.Generator | None = None) -> ActionSample:
+               generator: torch.Generator | None = None, *,
+               uniforms: torch.Tensor | None = None) -> ActionSample:
         """Sample one action per observation (see VLAPolicy.sample).
 
         generator: a CPU ``torch.Generator``; row i uses the i-th row of one (B, 7) uniform
-        draw, so its tokens do not depend on the other rows. temperature 0 is greedy.
+        draw (or of ``uniforms``), so its tokens do not depend on the other rows. temperature 0
+        is greedy.
         """
         _check_temperature(temperature)
         greedy = temperature == 0
         temp = 1.0 if greedy else float(temperature)
-        uniforms = torch.rand((len(batch), ACTION_DIM), generator=generator, dtype=torch.float64)
+        if uniforms is None:
+            uniforms = torch.rand((len(batch), ACTION_DIM), generator=generator,
+                                  dtype=torch.float64)
+        elif tuple(uniforms.shape) != (len(batch), ACTION_DIM):
+            raise ValueError(f'uniforms must be ({len(batch)}, {ACTION_DIM}), got '
+                             f'{tuple(uniforms.shape)}')
         with torch.no_grad(), self._numerics():
             embeds, mask = self._prefix(batch)
             positions = positions_from_mask(mask)

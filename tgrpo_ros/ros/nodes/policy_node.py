@@ -32,6 +32,7 @@ rows in environment-id order.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 import json
 import sys
 import threading
@@ -43,7 +44,8 @@ import torch
 
 from tgrpo_ros.msg import Action, AdapterAnnouncement, Observation as ObservationMsg
 from tgrpo_ros.msg import PolicyVersion as PolicyVersionMsg, StepResult
-from tgrpo_ros.policy.batching import GroupBatcher
+from tgrpo_ros.contract import ACTION_DIM
+from tgrpo_ros.policy.batching import Batch, GroupBatcher, MAX_GROUPS
 from tgrpo_ros.ros.conversions import MessageError, msg_to_observation, msg_version
 from tgrpo_ros.ros.conversions import version_msg
 from tgrpo_ros.ros.qos import LATCHED, reliable
@@ -72,8 +74,9 @@ class PolicyNode(Node):
             policy = policy_from(s, tuple(v['env.cameras']), seed)
         self.policy = policy
         self.seed = int(seed)
-        self.generator = torch.Generator().manual_seed(seed)
-        self._stream: tuple[int, int] | None = None  # (version, group) the generator serves
+        # One noise stream per (version, group): groups collected at once interleave, and
+        # each must draw what it would alone (tgrpo_ros.training.collector.sampler_seed).
+        self._generators: OrderedDict[tuple[int, int], torch.Generator] = OrderedDict()
         self.batcher = GroupBatcher(s.batch_window_s, s.max_batch)
         self._lock = threading.Lock()
 
@@ -106,8 +109,8 @@ class PolicyNode(Node):
             self.batcher.add(i.env_id, int(i.episode_id), int(i.step), int(i.group_id), msg,
                              time.monotonic())
             batches = self.batcher.take(time.monotonic(), complete_only=True)
-        for b in batches:
-            self._act(b.items)
+        if batches:
+            self._act(batches)
 
     def _on_step_result(self, msg: StepResult) -> None:
         if msg.done:
@@ -118,25 +121,36 @@ class PolicyNode(Node):
     def _on_tick(self) -> None:
         with self._lock:
             batches = self.batcher.take(time.monotonic())
-        for b in batches:
-            self._act(b.items)
+        if batches:
+            self._act(batches)
 
-    def _act(self, batch: list[ObservationMsg]) -> None:
-        """Answer the observations of one group with one forward pass."""
+    def _act(self, batches: list[Batch]) -> None:
+        """Answer the observations of one or more groups with one forward pass.
+
+        Each group draws its rows' noise from its own stream, so a row's action is what it
+        would be in a pass of its group alone (several groups at once: G x N rows).
+        """
         # Each message is checked alone, so one malformed observation costs only its own
         # answer: the others of the batch are still served.
-        good, observations = [], []
-        for m in batch:
-            try:
-                observations.append(msg_to_observation(m))
-                good.append(m)
-            except MessageError as exc:
-                self._refuse(m, exc)
+        good, observations, uniforms = [], [], []
+        for b in batches:
+            ok = []
+            for m in b.items:
+                try:
+                    observations.append(msg_to_observation(m))
+                    ok.append(m)
+                except MessageError as exc:
+                    self._refuse(m, exc)
+            if ok:
+                uniforms.append(torch.rand((len(ok), ACTION_DIM), dtype=torch.float64,
+                                           generator=self._generator_for(b.group_id)))
+                good += ok
         if not good:
             return
-        self._seed_for(int(good[0].ids.group_id))
+        noise = torch.cat(uniforms)
         try:
-            samples = [(good, self.policy.sample(observations, self.temperature, self.generator))]
+            samples = [(good, self.policy.sample(observations, self.temperature,
+                                                 uniforms=noise))]
         except (ValueError, KeyError, TypeError) as exc:
             # Well-formed, but not what this policy reads (a missing camera or state entry):
             # find which by sampling one at a time, and answer the others.
@@ -144,10 +158,10 @@ class PolicyNode(Node):
                 self._refuse(good[0], exc)
                 return
             samples = []
-            for m, obs in zip(good, observations):
+            for j, (m, obs) in enumerate(zip(good, observations)):
                 try:
                     samples.append(([m], self.policy.sample([obs], self.temperature,
-                                                            self.generator)))
+                                                            uniforms=noise[j:j + 1])))
                 except (ValueError, KeyError, TypeError) as one:
                     self._refuse(m, one)
         stamp = self.get_clock().now().to_msg()
@@ -167,12 +181,17 @@ class PolicyNode(Node):
         self.get_logger().error(f'observation of {msg.ids.env_id!r} episode {msg.ids.episode_id} '
                                 f'step {msg.ids.step} refused: {why}')
 
-    def _seed_for(self, group_id: int) -> None:
-        """Re-seed the generator when the group or the served version changes."""
-        stream = (int(self.policy.version.version), group_id)
-        if stream != self._stream:
-            self.generator.manual_seed(sampler_seed(self.seed, *stream))
-            self._stream = stream
+    def _generator_for(self, group_id: int) -> torch.Generator:
+        """Return the noise stream of ``group_id`` under the served version (seeded once)."""
+        stream = (int(self.policy.version.version), int(group_id))
+        gen = self._generators.get(stream)
+        if gen is None:
+            gen = torch.Generator().manual_seed(sampler_seed(self.seed, *stream))
+            self._generators[stream] = gen
+            while len(self._generators) > MAX_GROUPS:  # the oldest streams are done
+                self._generators.popitem(last=False)
+        self._generators.move_to_end(stream)
+        return gen
 
     def _on_announcement(self, msg: AdapterAnnouncement) -> None:
         expected = msg_version(msg.version)
