@@ -20,6 +20,13 @@ class Clock:
 def test_shares_and_steps_per_second_over_full_iterations():
     clock = Clock()
     times = PartTimes(clock)
+    # The first iteration builds the environments (a 40 s rollout): left out once others ran.
+    with times.part('rollout'):
+        clock.t += 40.0
+    times.iteration_done(30)
+    first = times.report()
+    assert first['iterations'] == 1 and not first['first_iteration_excluded']
+    assert first['env_steps_per_s'] == pytest.approx(30 / 40)
     for _ in range(2):  # per iteration: 6 s rollout, 2 s update, 1 s saving, 1 s not timed
         with times.part('rollout'):
             clock.t += 6.0
@@ -30,6 +37,7 @@ def test_shares_and_steps_per_second_over_full_iterations():
         clock.t += 1.0
         times.iteration_done(30)
     r = times.report()
+    assert r['first_iteration_excluded']
     assert r['iterations'] == 2 and r['env_steps'] == 60 and r['wall_s'] == pytest.approx(20.0)
     assert r['env_steps_per_s'] == pytest.approx(3.0)
     assert r['share']['rollout'] == pytest.approx(0.6) and r['share']['update'] == 0.2
@@ -38,6 +46,7 @@ def test_shares_and_steps_per_second_over_full_iterations():
     assert sum(r['share'].values()) == pytest.approx(1.0)
     line = throughput_line(r)
     assert '3.00 env steps/s over 2 iterations' in line and 'rollout 60%' in line
+    assert 'first iteration excluded' in line
     # start-up before the first iteration is not counted
     late = PartTimes(clock)
     clock.t += 50.0

@@ -6,7 +6,9 @@ The driver times each part of every iteration it runs (rollout, update, saving, 
 what is left of the wall time between the first iteration's start and the last one's end is
 "other" (scheduling, metrics, plots). Start-up (building the policy, the first services, the
 evaluation of the start) is left out, as in the throughput issue's measure: env steps per
-wall-second over full iterations, updates included. Resumed runs count only this launch.
+wall-second over full iterations, updates included. So is a launch's first iteration when more
+followed: the environments are built at their first reset, which falls in it when no
+evaluation of the start ran first (a resume). Resumed runs count only this launch.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class PartTimes:
         self.iterations = 0
         self._start: float | None = None
         self._end: float | None = None
+        self._first: tuple[dict, int, float] | None = None  # seconds, steps, end of iteration 1
 
     @contextmanager
     def part(self, name: str) -> Iterator[None]:
@@ -45,20 +48,30 @@ class PartTimes:
         self.env_steps += int(env_steps)
         self.iterations += 1
         self._end = self._clock()
+        if self.iterations == 1:
+            self._first = (dict(self.seconds), self.env_steps, self._end)
 
     def report(self) -> dict:
-        """Return {'iterations', 'env_steps', 'wall_s', 'env_steps_per_s', 'share'}.
+        """Return {'iterations', 'env_steps', 'wall_s', 'env_steps_per_s', 'share', ...}.
 
-        ``share``: {part: fraction of the wall time} for every part of ``PARTS`` and 'other',
-        summing to 1 (empty when no iteration finished).
+        Over this launch's iterations after its first (over the first alone when it is the
+        only one; ``first_iteration_excluded`` says which). ``share``: {part: fraction of the
+        wall time} for every part of ``PARTS`` and 'other', summing to 1 (empty when no
+        iteration finished).
         """
-        wall = (self._end - self._start) if self.iterations and self._start is not None else 0.0
-        out = {'iterations': self.iterations, 'env_steps': self.env_steps,
-               'wall_s': round(wall, 3),
-               'env_steps_per_s': round(self.env_steps / wall, 3) if wall > 0 else None,
-               'share': {}}
+        iterations, steps, start, seconds = self.iterations, self.env_steps, self._start, \
+            self.seconds
+        excluded = iterations >= 2 and self._first is not None
+        if excluded:
+            first_seconds, first_steps, start = self._first
+            iterations, steps = iterations - 1, steps - first_steps
+            seconds = {p: s - first_seconds[p] for p, s in seconds.items()}
+        wall = (self._end - start) if iterations and start is not None else 0.0
+        out = {'iterations': iterations, 'env_steps': steps, 'wall_s': round(wall, 3),
+               'env_steps_per_s': round(steps / wall, 3) if wall > 0 else None,
+               'first_iteration_excluded': excluded, 'share': {}}
         if wall > 0:
-            timed = {p: min(s, wall) for p, s in self.seconds.items()}
+            timed = {p: min(s, wall) for p, s in seconds.items()}
             out['share'] = {p: round(s / wall, 4) for p, s in timed.items()}
             out['share']['other'] = round(max(0.0, 1.0 - sum(timed.values()) / wall), 4)
         return out
@@ -69,6 +82,9 @@ def throughput_line(report: dict) -> str:
     if not report.get('iterations') or not report.get('env_steps_per_s'):
         return '[train] throughput: no full iteration in this launch'
     shares = ', '.join(f'{p} {100 * s:.0f}%' for p, s in report['share'].items())
+    skipped = 'start-up excluded'
+    if report.get('first_iteration_excluded'):
+        skipped = 'start-up and the first iteration excluded'
     return (f'[train] throughput: {report["env_steps_per_s"]:.2f} env steps/s over '
             f'{report["iterations"]} iterations ({report["env_steps"]} steps in '
-            f'{report["wall_s"]:.0f} s, start-up excluded); {shares}')
+            f'{report["wall_s"]:.0f} s, {skipped}); {shares}')
