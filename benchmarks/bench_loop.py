@@ -152,6 +152,8 @@ def main() -> int:
     configs = {
         'ros_sync': (ROOT, ros_new),
         'ros_overlap': (ROOT, ros_new + ' max_staleness:=1'),
+        # the same, the policy node answering whatever arrived (no group batching window)
+        'ros_overlap_w0': (ROOT, ros_new + f' max_staleness:=1 params_file:={_no_window(args)}'),
         # the older graph had no image_size argument: its parameter file, at this size
         'ros_old': (args.old, f'tgrpo-ros launch sim_train iterations:={k} '
                     f'params_file:={_old_params(args)} output_dir:={{out}}'),
@@ -188,7 +190,8 @@ def main() -> int:
     by = {r['name']: r for r in loops}
     ratios = {}
     for a, b in (('ros_sync', 'ros_old'), ('ros_overlap', 'ros_old'),
-                 ('ros_overlap', 'ros_sync'), ('inproc_sync', 'inproc_old'),
+                 ('ros_overlap', 'ros_sync'), ('ros_overlap_w0', 'ros_overlap'),
+                 ('inproc_sync', 'inproc_old'),
                  ('inproc_overlap', 'inproc_sync'), ('ros_sync', 'inproc_sync')):
         if 'env_steps_per_s' in by.get(a, {}) and 'env_steps_per_s' in by.get(b, {}):
             ratios[f'{a}/{b}'] = round(by[a]['env_steps_per_s'] / by[b]['env_steps_per_s'], 3)
@@ -244,6 +247,13 @@ def _old_params(args) -> str:
              if line.strip().startswith('image_size:') else line for line in text.splitlines()]
     path = args.work / 'old_sim_train.yaml'
     path.write_text('\n'.join(lines) + '\n')
+    return str(path)
+
+
+def _no_window(args) -> str:
+    """Write a parameter file that turns the policy node's batching window off."""
+    path = args.work / 'no_window.yaml'
+    path.write_text('/**:\n  ros__parameters:\n    policy.batch_window_s: 0.0\n')
     return str(path)
 
 
