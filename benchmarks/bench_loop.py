@@ -80,11 +80,12 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def run_loop(name: str, cwd: Path, command: str, out: Path, iterations: int,
-             timeout: float, on_start=None) -> dict:
+             timeout: float, on_start=None, skip: int = 1) -> dict:
     """Run ``command`` (bash, in ``cwd`` with its prepare_shell.sh); time metrics.csv rows.
 
     The command is exec'd, so the process's pid is the loop's (``on_start(pid)``, if given,
-    is called once it runs: bench_profile attaches its sampler there).
+    is called once it runs: bench_profile attaches its sampler there). The first ``skip``
+    rows are start-up (with G groups at once, the first batch's G).
     """
     if out.exists():
         shutil.rmtree(out)
@@ -112,14 +113,14 @@ def run_loop(name: str, cwd: Path, command: str, out: Path, iterations: int,
         arrivals.append(time.monotonic())
     result = {'name': name, 'returncode': proc.returncode, 'iterations': len(rows),
               'wall_s': round(time.monotonic() - t_start, 1), 'log': str(log)}
-    if len(rows) < 2:
+    if len(rows) < skip + 1:
         result['error'] = f'{len(rows)} of {iterations} iterations finished; see {log}'
         return result
-    steps = sum(int(r['env_steps']) for r in rows[1:])
-    span = arrivals[-1] - arrivals[0]
+    steps = sum(int(r['env_steps']) for r in rows[skip:])
+    span = arrivals[-1] - arrivals[skip - 1]
     result.update({
-        'startup_and_first_iteration_s': round(arrivals[0] - t_start, 1),
-        'timed_iterations': len(rows) - 1, 'timed_env_steps': steps,
+        'startup_and_first_iteration_s': round(arrivals[skip - 1] - t_start, 1),
+        'timed_iterations': len(rows) - skip, 'timed_env_steps': steps,
         'timed_wall_s': round(span, 1), 'env_steps_per_s': round(steps / span, 2),
         'rollout_time_s': [round(float(r['rollout_time_s']), 1) for r in rows],
         'update_time_s': [round(float(r['update_time_s']), 1) for r in rows],
@@ -152,6 +153,11 @@ def main() -> int:
     configs = {
         'ros_sync': (ROOT, ros_new),
         'ros_overlap': (ROOT, ros_new + ' max_staleness:=1'),
+        # two groups of 4 at once (8 environment processes), synchronous and overlapped
+        'ros_g2': (ROOT, ros_new.replace(f'iterations:={k}', f'iterations:={2 * k}')
+                   + ' concurrent_groups:=2'),
+        'ros_g2_overlap': (ROOT, ros_new.replace(f'iterations:={k}', f'iterations:={2 * k}')
+                           + ' concurrent_groups:=2 max_staleness:=1'),
         # the same, the policy node answering whatever arrived (no group batching window)
         'ros_overlap_w0': (ROOT, ros_new + f' max_staleness:=1 params_file:={_no_window(args)}'),
         # the older graph had no image_size argument: its parameter file, at this size
@@ -177,7 +183,9 @@ def main() -> int:
             print(f'{name}: skipped (no --old)', flush=True)
             continue
         out = args.work / name
-        r = run_loop(name, cwd, command.format(out=out), out, k, args.timeout)
+        g2 = name.startswith('ros_g2')
+        r = run_loop(name, cwd, command.format(out=out), out, 2 * k if g2 else k, args.timeout,
+                     skip=2 if g2 else 1)
         r['commit'] = old_commit if cwd == args.old else _commit()
         loops.append(r)
         print(f'{name}: {r.get("env_steps_per_s", "-")} env steps/s '
@@ -191,6 +199,7 @@ def main() -> int:
     ratios = {}
     for a, b in (('ros_sync', 'ros_old'), ('ros_overlap', 'ros_old'),
                  ('ros_overlap', 'ros_sync'), ('ros_overlap_w0', 'ros_overlap'),
+                 ('ros_g2', 'ros_sync'), ('ros_g2_overlap', 'ros_overlap'),
                  ('inproc_sync', 'inproc_old'),
                  ('inproc_overlap', 'inproc_sync'), ('ros_sync', 'inproc_sync')):
         if 'env_steps_per_s' in by.get(a, {}) and 'env_steps_per_s' in by.get(b, {}):
