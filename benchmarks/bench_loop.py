@@ -213,7 +213,8 @@ def main() -> int:
         'image_size': args.image_size, 'limit_env_steps_per_s': round(lim, 2), **results,
         'loops': loops, 'ratios': ratios,
         'how': 'env steps of iterations 2..K over the wall time from the first metrics row to '
-               'the last (start-up and the first iteration excluded), evaluations off; the '
+               'the last (start-up and the first iteration excluded; with two groups at once '
+               'iterations 3..2K from the second row), evaluations off; the '
                'limit is bare LIBERO in 4 worker processes with random actions, measured '
                'before and after the loops',
     }
