@@ -31,6 +31,7 @@ broken (e.g. no policy node at all).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 import json
 import threading
 import time
@@ -207,17 +208,20 @@ class RosCollector(Collector):
         with self._cond:
             self.assemblers = {a.group_id: a for a in assemblers}
         try:
-            for request, assembler in zip(requests, assemblers):
-                for env, state in zip(assembler.env_ids, request.init_states):
-                    req = ResetEnv.Request(suite=self.suite, task=request.task,
-                                           init_state_index=int(state), seed=request.seed,
-                                           group_id=request.group_id,
-                                           max_steps=request.max_steps)
-                    res = self._reset(env, req)
-                    if not res.success:
-                        raise RuntimeError(f'{env}: reset failed: {res.message}')
-                    with self._cond:
-                        assembler.set_episode(env, int(res.episode_id))
+            # Every environment is reset at once (a reset builds LIBERO the first time, ~10 s):
+            # one after another, the first group would run alone while the last is built.
+            resets = [(a, env, ResetEnv.Request(suite=self.suite, task=r.task,
+                                                init_state_index=int(state), seed=r.seed,
+                                                group_id=r.group_id, max_steps=r.max_steps))
+                      for r, a in zip(requests, assemblers)
+                      for env, state in zip(a.env_ids, r.init_states)]
+            with ThreadPoolExecutor(max_workers=len(resets)) as pool:
+                answers = list(pool.map(lambda x: self._reset(x[1], x[2]), resets))
+            for (assembler, env, _), res in zip(resets, answers):
+                if not res.success:
+                    raise RuntimeError(f'{env}: reset failed: {res.message}')
+                with self._cond:
+                    assembler.set_episode(env, int(res.episode_id))
             self._run_until_complete(assemblers)
             for assembler in assemblers:
                 self._settle(assembler)
