@@ -218,11 +218,16 @@ def main() -> int:
                'limit is bare LIBERO in 4 worker processes with random actions, measured '
                'before and after the loops',
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f'{args.name}.json').write_text(json.dumps(report, indent=2) + '\n')
-    (RESULTS / f'{args.name}.md').write_text(_markdown(report))
-    print(_markdown(report))
+    write_report(args.name, report, _markdown(report))
     return 0
+
+
+def write_report(name: str, report: dict, markdown: str) -> None:
+    """Write results/<name>.json and .md, and print the table."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f'{name}.json').write_text(json.dumps(report, indent=2) + '\n')
+    (RESULTS / f'{name}.md').write_text(markdown)
+    print(markdown)
 
 
 def _markdown(r: dict) -> str:

@@ -39,7 +39,7 @@ import sys
 import time
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_loop import _commit, RESULTS, ROOT, run_loop  # noqa: E402
+from bench_loop import _commit, ROOT, run_loop, write_report  # noqa: E402
 
 # Part of a stack: the first rule (in this order) any frame of the stack matches.
 RULES = [
@@ -165,10 +165,7 @@ def main() -> int:
               'machine': {'platform': platform.platform(), 'cpus': os.cpu_count()},
               'load_at_start': round(load, 2), 'iterations_per_run': k,
               'sample_rate_hz': args.rate, 'parts': PARTS, 'runs': runs}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f'{args.name}.json').write_text(json.dumps(report, indent=2) + '\n')
-    (RESULTS / f'{args.name}.md').write_text(markdown(report))
-    print(markdown(report))
+    write_report(args.name, report, markdown(report))
     return 0
 
 
