@@ -70,6 +70,7 @@ def _run(k: int, last: int = 6, due=lambda j: j in (3,), update_s: float = 0.0,
             if due(it):
                 ev = p.evaluation(it)
                 assert ev == {'eval': it, 'version': it}
+        p.finish()
     finally:
         p.close()
     return c, got, events
@@ -93,6 +94,7 @@ def test_each_group_is_acted_by_the_policy_k_behind_and_evaluations_drain(k, gro
     # a version is served between groups only: never twice in a row, never one not yet saved
     serves = [e[1] for e in c.log if e[0] == 'serve']
     assert serves == sorted(set(serves))
+    assert serves[-1] == 6  # the run ends serving its final policy
 
 
 def test_overlapped_collection_runs_while_the_learner_updates():

@@ -228,6 +228,7 @@ def train(settings: SimTrainSettings, collector: Collector, policy: VLAPolicy,
             if evaluation is not None:
                 log(_eval_line(evaluation))
             times.iteration_done(outcome.stats.env_steps)
+        pipeline.finish()
     finally:
         pipeline.close()
     throughput = times.report()

@@ -127,6 +127,16 @@ class GroupPipeline:
             self._saved[j] = (version, adapter)
             self._cond.notify_all()
 
+    def finish(self) -> None:
+        """Serve the last saved adapter: the run ends acting with its final policy.
+
+        (Versions are served when a batch starts, so after the last one nothing else would:
+        a policy node deployed after training would still act with the previous version.)
+        """
+        if self._thread is not None:
+            self._thread.join()
+        self._serve(max(self._saved))
+
     def close(self) -> None:
         """Stop collecting ahead (a group being collected finishes or fails with the collector)."""
         with self._cond:
