@@ -294,7 +294,7 @@ def test_learner_collector_drops_a_bad_observation_and_takes_the_next(ros_domain
         collector = RosCollector(node, ['env0'], 'libero_object')
         fed = []
         collector._wants = lambda msg: True                  # every step of a running group
-        collector._feed = fed.append
+        collector._feed = lambda msg, add: fed.append(msg)
         for k, (what, _, change) in enumerate(BAD_OBSERVATIONS[:-1]):  # the last is well-formed
             collector._on_observation(_observation(f'bad{k}', **change))
         assert fed == []
