@@ -88,6 +88,8 @@ class RosCollector(Collector):
         self.expected = PolicyVersion(-1, '')
         self._last_progress: dict[int, float] = {}  # by group id: when a step last joined
         self._all_timed_out = 0  # consecutive groups whose every trajectory timed out
+        # Resets of a collection run at once; threads are made on demand and kept for the next.
+        self._reset_pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix='reset')
         node.create_subscription(ObservationMsg, 'observation', self._on_observation, RELIABLE)
         node.create_subscription(Action, 'action', self._on_action, RELIABLE)
         node.create_subscription(StepResult, 'step_result', self._on_result, RELIABLE)
@@ -215,8 +217,7 @@ class RosCollector(Collector):
                                                 group_id=r.group_id, max_steps=r.max_steps))
                       for r, a in zip(requests, assemblers)
                       for env, state in zip(a.env_ids, r.init_states)]
-            with ThreadPoolExecutor(max_workers=len(resets)) as pool:
-                answers = list(pool.map(lambda x: self._reset(x[1], x[2]), resets))
+            answers = list(self._reset_pool.map(lambda x: self._reset(x[1], x[2]), resets))
             for (assembler, env, _), res in zip(resets, answers):
                 if not res.success:
                     raise RuntimeError(f'{env}: reset failed: {res.message}')
@@ -229,6 +230,8 @@ class RosCollector(Collector):
         finally:
             with self._cond:
                 self.assemblers = {}
+                for r in requests:  # one entry per group would otherwise live as long as we do
+                    self._last_progress.pop(r.group_id, None)
 
     def _group(self, request: GroupRequest, assembler: StepAssembler, t0: float) -> Group:
         """Return the collected group (fails as the assembler says: another temperature)."""
@@ -380,6 +383,7 @@ class RosCollector(Collector):
     def close(self) -> None:
         with self._cond:
             self.assemblers = {}
+        self._reset_pool.shutdown(wait=False)
 
     # --- helpers ----------------------------------------------------------------------------
     def _wait(self, predicate, timeout: float, what: str) -> None:

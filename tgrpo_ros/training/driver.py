@@ -182,10 +182,10 @@ def train(settings: SimTrainSettings, collector: Collector, policy: VLAPolicy,
         settings.run.concurrent_groups)
     try:
         for it in range(start, settings.run.iterations + 1):
-            request = train_request(settings, it)
             # Overlapped, 'rollout' is only the wait for a group collected meanwhile.
             with times.part('rollout'):
                 collected = pipeline.group(it)
+            request = collected.group.request
             if collected.staleness > pipeline.bound:  # the pipeline's promise
                 raise RuntimeError(f'group {it} is {collected.staleness} versions stale, over '
                                    f'run.max_staleness + run.concurrent_groups - 1 = '
