@@ -421,9 +421,11 @@ def test_sim_train_survives_a_dead_env_a_dead_policy_node_and_a_lost_observation
     group 3: env2's observation of step 2 is lost (env.drop_messages; env2's third episode)
         -> that trial times out and is masked.
     group 4: messages delayed (env.delay_messages): env0's observation of step 2 by 3 s
-        (within the step timeout: nothing masked), env2's of step 4 by 25 s (past it: masked
+        (within the step timeout: nothing masked), env2's of step 4 by 45 s (past it: masked
         as a timeout; the late observation, and whatever answers it, must not disturb
-        anything when it arrives).
+        anything when it arrives). The timeout counts from the group's last progress, and
+        env0 and env1 go on stepping for up to 36 steps meanwhile: 45 s leaves 30 s for
+        them (25 s, 10 s, was too little on a loaded machine once).
     group 5: whole again, all three environments, acted by version 4.
     """
     out = tmp_path / 'run'
@@ -431,7 +433,7 @@ def test_sim_train_survives_a_dead_env_a_dead_policy_node_and_a_lost_observation
     params.write_text('/**:\n  ros__parameters:\n    run:\n      step_timeout_s: 15.0\n'
                       '    eval:\n      every: 0\n'
                       '    env:\n      drop_messages: env2:observation:3:2\n'
-                      '      delay_messages: env0:observation:4:2:3,env2:observation:4:4:25\n')
+                      '      delay_messages: env0:observation:4:2:3,env2:observation:4:4:45\n')
     cmd = [sys.executable, '-m', 'tgrpo_ros.commands.cli', 'launch', 'sim_train',
            'group_size:=3', 'iterations:=5', 'max_steps:=40', 'model:=tiny:test',
            'lora_rank:=4', 'image_size:=32', 'completion:=all_done', f'output_dir:={out}',
