@@ -34,7 +34,7 @@ buffers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 import operator
 from typing import Any, Iterator
 
@@ -69,6 +69,11 @@ class Minibatch:
 
     def __len__(self) -> int:
         return len(self.observations)
+
+    def select(self, rows: slice) -> Minibatch:
+        """Return the samples ``rows`` of this minibatch (a data-parallel rank's share)."""
+        return Minibatch(**{f.name: None if getattr(self, f.name) is None
+                            else getattr(self, f.name)[rows] for f in fields(self)})
 
 
 class GroupRolloutBuffer:

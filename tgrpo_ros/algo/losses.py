@@ -38,21 +38,26 @@ MAX_LOG_RATIO = 20.0
 
 
 # --- aggregation ----------------------------------------------------------------------------
+# Each aggregation is a ratio, registered as its two parts: a data-parallel update sums the
+# numerators and the denominators over its ranks, which gives the single-process loss exactly
+# (a mean of per-rank means would not, with unequal valid tokens per rank).
 @register_aggregation('token-mean')
-def token_mean(values: torch.Tensor, token_mask: torch.Tensor,
-               step_weights: torch.Tensor | None = None) -> torch.Tensor:
-    """Mean of ``values`` (B, K) over the True entries of ``token_mask`` (B, K); 0 if none."""
+def token_mean_parts(values: torch.Tensor, token_mask: torch.Tensor,
+                     step_weights: torch.Tensor | None = None
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sum of ``values`` (B, K) over the True entries of ``token_mask`` (B, K), and their count."""
     mask = token_mask.to(values.dtype)
-    return (values * mask).sum() / mask.sum().clamp(min=1.0)
+    return (values * mask).sum(), mask.sum()
 
 
 @register_aggregation('seq-mean')
-def seq_mean(values: torch.Tensor, token_mask: torch.Tensor,
-             step_weights: torch.Tensor | None = None) -> torch.Tensor:
-    """Weighted mean over steps (B,) of each step's mean over its valid tokens (B, K).
+def seq_mean_parts(values: torch.Tensor, token_mask: torch.Tensor,
+                   step_weights: torch.Tensor | None = None
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weighted sum over steps (B,) of per-step means over valid tokens (B, K), and the weights'.
 
     step_weights (B,): 1 / (valid steps of the sample's trajectory), so each trajectory weighs
-    the same. Steps without a valid token are left out; 0 if none is left.
+    the same. Steps without a valid token are left out.
     """
     if step_weights is None:
         raise ValueError("loss_aggregation 'seq-mean' needs step_weights (B,) = 1 / (valid steps "
@@ -61,7 +66,38 @@ def seq_mean(values: torch.Tensor, token_mask: torch.Tensor,
     tokens = mask.sum(dim=1)
     per_step = (values * mask).sum(dim=1) / tokens.clamp(min=1.0)
     weights = torch.where(tokens > 0, step_weights.to(values.dtype), torch.zeros_like(tokens))
-    return (weights * per_step).sum() / weights.sum().clamp(min=torch.finfo(values.dtype).tiny)
+    return (weights * per_step).sum(), weights.sum()
+
+
+def _ratio(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
+    # 0 when nothing counts (the numerator is then 0 too)
+    return numerator / denominator.clamp(min=torch.finfo(numerator.dtype).tiny)
+
+
+def token_mean(values: torch.Tensor, token_mask: torch.Tensor,
+               step_weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean of ``values`` (B, K) over the True entries of ``token_mask`` (B, K); 0 if none."""
+    return _ratio(*token_mean_parts(values, token_mask))
+
+
+def seq_mean(values: torch.Tensor, token_mask: torch.Tensor,
+             step_weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Weighted mean over steps of each step's mean over its valid tokens; 0 if none.
+
+    step_weights (B,) as in ``seq_mean_parts``.
+    """
+    return _ratio(*seq_mean_parts(values, token_mask, step_weights))
+
+
+def loss_denominator(token_mask: torch.Tensor, step_weights: torch.Tensor | None,
+                     config: TGRPOConfig) -> torch.Tensor:
+    """Return the policy loss's denominator for a minibatch under ``config.loss_aggregation``.
+
+    token_mask: (B, K) bool; step_weights: (B,). A data-parallel update all-reduces (sums) it
+    over its ranks and passes the sum to ``policy_loss(denominator=...)``.
+    """
+    zeros = torch.zeros(token_mask.shape, dtype=torch.float32, device=token_mask.device)
+    return LOSS_AGGREGATIONS[config.loss_aggregation](zeros, token_mask, step_weights)[1]
 
 
 # --- policy loss ----------------------------------------------------------------------------
@@ -70,7 +106,8 @@ def policy_loss(new_logprobs: torch.Tensor, old_logprobs: torch.Tensor,
                 token_mask: torch.Tensor | None = None,
                 step_weights: torch.Tensor | None = None,
                 entropy: torch.Tensor | None = None,
-                config: TGRPOConfig | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+                config: TGRPOConfig | None = None,
+                denominator: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """Clipped-ratio surrogate plus beta * k3 KL to the reference, aggregated; (loss, metrics).
 
     new_logprobs: (B, K) log pi_theta of the taken tokens, with gradient (K = 7 action tokens).
@@ -83,6 +120,9 @@ def policy_loss(new_logprobs: torch.Tensor, old_logprobs: torch.Tensor,
     entropy: (B, K) per-token entropies of pi_theta, if the caller has the full distribution;
         only reported.
     config: clip_eps, clip_eps_high, beta, loss_aggregation; ``TGRPOConfig()`` when None.
+    denominator: () the aggregation's denominator over a data-parallel update's whole minibatch
+        (the sum over ranks of ``loss_denominator``); None = this minibatch's own. Given, the
+        loss and ``pg_loss`` are this rank's share: summed over ranks they are the loss.
 
     Metrics: loss, pg_loss, kl_ref (if ref given), approx_kl (k3 of KL(old || new), how far this
     update moved), clip_frac (tokens whose gradient the clip stopped), ratio_mean, ratio_max,
@@ -107,7 +147,11 @@ def policy_loss(new_logprobs: torch.Tensor, old_logprobs: torch.Tensor,
     if config.beta > 0 and ref_logprobs is None:
         raise ValueError(f'beta = {config.beta} > 0 needs ref_logprobs (B, K) from the reference '
                          'policy (token_logprobs(..., reference=True))')
-    aggregate = LOSS_AGGREGATIONS[config.loss_aggregation]
+    parts = LOSS_AGGREGATIONS[config.loss_aggregation]
+
+    def aggregate(values: torch.Tensor) -> torch.Tensor:
+        numerator, own = parts(values, token_mask, step_weights)
+        return _ratio(numerator, own if denominator is None else denominator.to(own))
 
     new = new_logprobs.float()
     old = old_logprobs.detach().float()
@@ -128,7 +172,7 @@ def policy_loss(new_logprobs: torch.Tensor, old_logprobs: torch.Tensor,
         kl = torch.exp(ref_log_ratio) - ref_log_ratio - 1.0
         if config.beta > 0:
             per_token = pg + config.beta * kl
-    loss = aggregate(per_token, token_mask, step_weights)
+    loss = aggregate(per_token)
 
     with torch.no_grad():
         # The clip stops the gradient where the clipped term is the smaller one and differs.
@@ -136,7 +180,7 @@ def policy_loss(new_logprobs: torch.Tensor, old_logprobs: torch.Tensor,
         valid_ratio = ratio[token_mask]
         metrics = {
             'loss': loss.item(),
-            'pg_loss': aggregate(pg, token_mask, step_weights).item(),
+            'pg_loss': aggregate(pg).item(),
             'approx_kl': token_mean((ratio - 1.0) - log_ratio, token_mask).item(),
             'clip_frac': token_mean(stopped.float(), token_mask).item(),
             'ratio_mean': valid_ratio.mean().item() if valid_ratio.numel() else 1.0,
@@ -154,7 +198,8 @@ def policy_loss(new_logprobs: torch.Tensor, old_logprobs: torch.Tensor,
 # --- value loss (PPO baseline) --------------------------------------------------------------
 def value_loss(values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor, *,
                mask: torch.Tensor | None = None,
-               config: TGRPOConfig | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+               config: TGRPOConfig | None = None,
+               denominator: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """PPO's clipped value loss 0.5 * max((V - G)^2, (V_clip - G)^2), mean over valid samples.
 
     values: (B,) current critic output, with gradient.
@@ -162,6 +207,7 @@ def value_loss(values: torch.Tensor, old_values: torch.Tensor, returns: torch.Te
     returns: (B,) value targets (GAE advantages + old values).
     mask: (B,) bool, samples that count; None = all.
     config: value_clip (None = plain squared error); ``TGRPOConfig()`` when None.
+    denominator: () valid samples over a data-parallel update's whole minibatch; None = these.
     V_clip = old_values + clamp(values - old_values, -value_clip, value_clip) keeps one update
     from moving the critic far from where the advantages were computed. The caller scales the
     loss by config.value_loss_coef. Metrics: value_loss, value_clip_frac (samples where the
@@ -192,7 +238,8 @@ def value_loss(values: torch.Tensor, old_values: torch.Tensor, returns: torch.Te
         per_sample = torch.maximum(error, error_clip)
         clipped_larger = error_clip > error
     weight = mask.float()
-    count = weight.sum().clamp(min=1.0)
+    # a data-parallel update's valid samples over every rank (then this is the rank's share)
+    count = (weight.sum() if denominator is None else denominator.to(weight)).clamp(min=1.0)
     loss = 0.5 * (per_sample * weight).sum() / count
     with torch.no_grad():
         target_var = target[mask].var() if int(mask.sum()) > 1 else torch.tensor(0.0)

@@ -31,8 +31,14 @@ import torch
 
 from tgrpo_ros.algo import (compute_advantages, GroupRolloutBuffer, policy_loss, TGRPOConfig,
                             value_loss)
+from tgrpo_ros.algo.losses import loss_denominator
 from tgrpo_ros.algo.reward_scaling import ReturnScaler
 from tgrpo_ros.policy.base import VLAPolicy
+from tgrpo_ros.training.distributed import DataParallel
+
+# Metrics that are a rank's share of a data-parallel minibatch's value (summed over ranks);
+# the others are means over the rank's tokens (averaged, weighted by tokens).
+_SHARES = ('loss', 'pg_loss', 'value_loss', 'value_clip_frac')
 
 
 @dataclass
@@ -58,11 +64,18 @@ class UpdateResult:
 
 
 class TGRPOTrainer:
-    """Owns the optimiser over the policy's trainable (LoRA) parameters."""
+    """Owns the optimiser over the policy's trainable (LoRA) parameters.
 
-    def __init__(self, policy: VLAPolicy, config: TGRPOConfig, seed: int = 0):
+    data_parallel: this process's place in a data-parallel update (``training.distributed``);
+        every rank constructs the trainer alike (same policy, config and seed) and calls
+        ``update`` with the same group. None: the whole update in this process.
+    """
+
+    def __init__(self, policy: VLAPolicy, config: TGRPOConfig, seed: int = 0,
+                 data_parallel: DataParallel | None = None):
         self.policy = policy
         self.config = config
+        self.dp = data_parallel
         if self.uses_critic and getattr(policy, 'value_head', None) is None:
             policy.add_value_head()
         if config.beta > 0:
@@ -128,41 +141,34 @@ class TGRPOTrainer:
         ratio_max = 0.0
         n_mb = 0
         params = [p for g in self.optimizer.param_groups for p in g['params']]
+        dp = self.dp
         for epoch in range(cfg.update_epochs):
             for mb in buffer.minibatches(adv, cfg.minibatch_size, generator=self.generator,
                                          returns=returns):
                 device = getattr(self.policy, 'device', 'cpu')
-                ref = None
-                if cfg.beta > 0:  # first: it switches adapters, which must not meet a live graph
-                    ref = self.policy.token_logprobs(mb.observations, mb.token_ids,
-                                                     cfg.temperature, grad=False,
-                                                     reference=True)
-                if self.uses_critic:
-                    new, values = self.policy.evaluate(mb.observations, mb.token_ids,
-                                                       cfg.temperature, grad=True, values=True)
-                else:
-                    new = self.policy.token_logprobs(mb.observations, mb.token_ids,
-                                                     cfg.temperature, grad=True)
-                old = mb.old_logprobs
-                if recomputed is not None:
-                    old = recomputed[mb.env_index, mb.step_index]
-                    if epoch == 0:
-                        gap = float((old - mb.old_logprobs).abs().max())
-                        sampler_gap = gap if math.isnan(sampler_gap) else max(sampler_gap, gap)
-                old = old.to(new.device)
-                loss, metrics = policy_loss(new, old, mb.advantages.to(device),
-                                            ref_logprobs=ref,
-                                            step_weights=mb.step_weights.to(device), config=cfg)
-                if self.uses_critic:
-                    v_loss, v_metrics = value_loss(values, mb.old_values.to(values.device),
-                                                   mb.returns.to(values.device), config=cfg)
-                    loss = loss + cfg.value_loss_coef * v_loss
-                    metrics.update(v_metrics)
-                    metrics['loss'] = float(loss.detach())
-                if n_mb == 0:
-                    first_log_ratio = float((new.detach().float() - old).abs().max())
+                denominators = None
+                if dp is not None:  # this rank's rows; the loss divides by every rank's count
+                    mb = mb.select(dp.rows(len(mb)))
+                    denominators = dp.sum(torch.stack([
+                        loss_denominator(torch.ones(mb.token_ids.shape, dtype=torch.bool),
+                                         mb.step_weights, cfg),
+                        torch.tensor(float(len(mb)))]))
                 self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                metrics: dict[str, float] = {}
+                log_ratio_max = 0.0
+                if len(mb):
+                    loss, metrics, log_ratio_max = self._minibatch_loss(
+                        mb, recomputed, epoch, device, denominators)
+                    if recomputed is not None and epoch == 0:
+                        gap = float((recomputed[mb.env_index, mb.step_index]
+                                     - mb.old_logprobs).abs().max())
+                        sampler_gap = gap if math.isnan(sampler_gap) else max(sampler_gap, gap)
+                    loss.backward()
+                if dp is not None:
+                    dp.sum_gradients(params)
+                    metrics, log_ratio_max = self._gather_metrics(mb, metrics, log_ratio_max)
+                if n_mb == 0:
+                    first_log_ratio = log_ratio_max
                 max_norm = cfg.max_grad_norm if cfg.max_grad_norm is not None else math.inf
                 grad_norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
                 self.optimizer.step()
@@ -171,6 +177,8 @@ class TGRPOTrainer:
                     sums[k] = sums.get(k, 0.0) + float(v)
                 ratio_max = max(ratio_max, float(metrics.get('ratio_max', 0.0)))
                 n_mb += 1
+        if dp is not None and not math.isnan(sampler_gap):
+            sampler_gap = float(dp.max(torch.tensor(sampler_gap)))
         mean = {k: v / max(n_mb, 1) for k, v in sums.items()}
         return UpdateResult(
             loss=mean.get('loss', math.nan), pg_loss=mean.get('pg_loss', math.nan),
@@ -182,6 +190,56 @@ class TGRPOTrainer:
             explained_variance=mean.get('explained_variance', math.nan),
             sampler_abs_log_ratio_max=sampler_gap)
 
+    def _minibatch_loss(self, mb, recomputed: torch.Tensor | None, epoch: int, device,
+                        denominators: torch.Tensor | None):
+        """Return (loss, metrics, max |log ratio|) of one minibatch (a rank's share of it).
+
+        denominators: (2,) a data-parallel minibatch's loss denominator and valid samples over
+        every rank; None = this minibatch's own.
+        """
+        cfg = self.config
+        ref = None
+        if cfg.beta > 0:  # first: it switches adapters, which must not meet a live graph
+            ref = self.policy.token_logprobs(mb.observations, mb.token_ids, cfg.temperature,
+                                             grad=False, reference=True)
+        if self.uses_critic:
+            new, values = self.policy.evaluate(mb.observations, mb.token_ids, cfg.temperature,
+                                               grad=True, values=True)
+        else:
+            new = self.policy.token_logprobs(mb.observations, mb.token_ids, cfg.temperature,
+                                             grad=True)
+        old = mb.old_logprobs if recomputed is None else recomputed[mb.env_index,
+                                                                     mb.step_index]
+        old = old.to(new.device)
+        loss, metrics = policy_loss(
+            new, old, mb.advantages.to(device), ref_logprobs=ref,
+            step_weights=mb.step_weights.to(device), config=cfg,
+            denominator=None if denominators is None else denominators[0])
+        if self.uses_critic:
+            v_loss, v_metrics = value_loss(
+                values, mb.old_values.to(values.device), mb.returns.to(values.device),
+                config=cfg, denominator=None if denominators is None else denominators[1])
+            loss = loss + cfg.value_loss_coef * v_loss
+            metrics.update(v_metrics)
+            metrics['loss'] = float(loss.detach())
+        return loss, metrics, float((new.detach().float() - old).abs().max())
+
+    def _gather_metrics(self, mb, metrics: dict[str, float],
+                        log_ratio_max: float) -> tuple[dict[str, float], float]:
+        """Combine the ranks' metrics of one data-parallel minibatch into the whole one's."""
+        keys = ['loss', 'pg_loss', 'approx_kl', 'clip_frac', 'ratio_mean', 'entropy_estimate']
+        keys += ['kl_ref'] if self.config.beta > 0 else []
+        keys += ['value_loss', 'value_clip_frac', 'explained_variance'] if self.uses_critic \
+            else []
+        tokens = float(mb.token_ids.numel())
+        local = [metrics.get(k, 0.0) * (1.0 if k in _SHARES else tokens) for k in keys]
+        total = self.dp.sum(torch.tensor(local + [tokens], dtype=torch.float64))
+        out = {k: float(total[i]) if k in _SHARES else float(total[i] / max(total[-1], 1.0))
+               for i, k in enumerate(keys)}
+        peaks = self.dp.max(torch.tensor([metrics.get('ratio_max', 0.0), log_ratio_max]))
+        out['ratio_max'] = float(peaks[0])
+        return out, float(peaks[1])
+
     def old_logprobs(self, buffer: GroupRolloutBuffer) -> torch.Tensor:
         """(N, T, K) float32 log-probs of the group's tokens under the current weights (no grad).
 
@@ -191,12 +249,14 @@ class TGRPOTrainer:
         cfg = self.config
         obs, tokens, env_index, step_index = buffer.steps()
         out = torch.zeros(*buffer.mask.shape, tokens.shape[1])
-        for s in range(0, len(obs), cfg.minibatch_size):
-            rows = slice(s, s + cfg.minibatch_size)
+        mine = self.dp.rows(len(obs)) if self.dp is not None else slice(0, len(obs))
+        for s in range(mine.start, mine.stop, cfg.minibatch_size):
+            rows = slice(s, min(s + cfg.minibatch_size, mine.stop))
             logp = self.policy.token_logprobs(obs[rows], tokens[rows], cfg.temperature,
                                               grad=False)
             out[env_index[rows], step_index[rows]] = logp.detach().float().cpu()
-        return out
+        # each rank filled its rows, zeros elsewhere
+        return out if self.dp is None else self.dp.sum(out)
 
     # --- resume -----------------------------------------------------------------------------
     def state_dict(self) -> dict:
