@@ -18,6 +18,9 @@ The test also requires the difference to be under 1% of how far the updates move
 
 from __future__ import annotations
 
+import csv
+import multiprocessing
+
 import numpy as np
 import pytest
 import torch
@@ -26,6 +29,7 @@ import torch.multiprocessing as mp
 
 from tgrpo_ros.algo import GroupRolloutBuffer, TGRPOConfig
 from tgrpo_ros.observation import Observation
+from tgrpo_ros.training.settings import SimTrainSettings
 
 LENGTHS = (7, 3, 5)  # valid steps per trajectory: 15 samples, minibatches of 7, 7, 1
 CONFIGS = {
@@ -125,3 +129,55 @@ def test_two_gloo_ranks_give_the_single_process_weights(tmp_path, name):
         f'{name}: the adapters differ by {diff:.2e}, the updates moved them {single["moved"]:.2e}'
     assert ranks[0]['minibatches'] == single['minibatches'] == [6, 6]
     np.testing.assert_allclose(ranks[0]['loss'], single['loss'], rtol=1e-4, atol=1e-6)
+
+
+def _driver_settings(out, processes: int, resume: bool = False, iterations: int = 3):
+    return SimTrainSettings.from_flat({
+        'policy.model': 'tiny:test', 'policy.lora_rank': 4, 'policy.torch_threads': 1,
+        'run.iterations': iterations, 'run.output_dir': str(out), 'run.resume': resume,
+        'run.update_processes': processes, 'env.max_steps': 6, 'env.image_size': 32,
+        'env.init_states': (0, 1), 'eval.every': 0, 'algo.group_size': 3, 'algo.lr': 1e-5,
+        'algo.minibatch_size': 5, 'algo.loss_aggregation': 'seq-mean'})
+
+
+def _adapter(run, iteration: int) -> list[torch.Tensor]:
+    from safetensors.torch import load_file
+    tensors = load_file(str(run / 'adapters' / f'iter_{iteration:04d}' /
+                            'adapter_model.safetensors'))
+    return [tensors[k] for k in sorted(tensors)]
+
+
+def test_a_training_run_with_two_update_processes_learns_what_one_does(tmp_path):
+    """Run the driver with run.update_processes 2 against one process.
+
+    A worker process beside the learner; the run is resumed once, so the worker must take the
+    loaded adapter and optimiser state.
+    """
+    from training_fakes import FakeGroups
+
+    from tgrpo_ros.training.driver import train_in_process
+    lines: list[str] = []
+    train_in_process(_driver_settings(tmp_path / 'one', 1), make_envs=FakeGroups(),
+                     log=lines.append)
+    assert not any('shared by' in line for line in lines)
+    two = tmp_path / 'two'
+    for settings in (_driver_settings(two, 2, iterations=2),
+                     _driver_settings(two, 2, resume=True)):
+        lines = []
+        train_in_process(settings, make_envs=FakeGroups(), log=lines.append)
+        # printed after the first collective of both ranks: the worker joined
+        assert sum('the update is shared by 2 processes' in line for line in lines) == 1, lines
+        assert not multiprocessing.active_children()  # the worker stopped with the run
+
+    def rows(run):
+        with open(run / 'metrics.csv', newline='') as f:
+            return list(csv.DictReader(f))
+    one_rows, two_rows = rows(tmp_path / 'one'), rows(two)
+    assert [r['iteration'] for r in two_rows] == ['1', '2', '3']
+    # Same groups were collected (the weights acting agreed), same returns.
+    assert [r['returns'] for r in two_rows] == [r['returns'] for r in one_rows]
+    np.testing.assert_allclose([float(r['loss']) for r in two_rows],
+                               [float(r['loss']) for r in one_rows], rtol=1e-4, atol=1e-6)
+    for it in (1, 2, 3):
+        diff, rel = _relative(_adapter(two, it), _adapter(tmp_path / 'one', it))
+        assert rel <= 1e-5, f'iteration {it}: adapters differ by {rel:.2e}'

@@ -46,11 +46,15 @@ def _rows(path: Path) -> list[dict]:
 
 
 def test_only_the_driver_updates_and_commits_iterations():
-    """Every training run goes through training/driver.py: nothing else may update or commit."""
+    """Every training run goes through training/driver.py: nothing else may update or commit.
+
+    The data-parallel workers (training/update_processes.py) build trainers and update only
+    when the driver's trainer sends them a group.
+    """
     offenders = []
     for path in sorted((REPO_ROOT / 'tgrpo_ros').rglob('*.py')):
         rel = path.relative_to(REPO_ROOT).as_posix()
-        if rel == 'tgrpo_ros/training/driver.py':
+        if rel in ('tgrpo_ros/training/driver.py', 'tgrpo_ros/training/update_processes.py'):
             continue
         source = path.read_text(encoding='utf-8')
         for node in ast.walk(ast.parse(source)):

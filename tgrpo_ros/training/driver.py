@@ -35,6 +35,7 @@ from tgrpo_ros.training.run_folder import default_run_dir, RunFolder
 from tgrpo_ros.training.settings import resolve, SimTrainSettings
 from tgrpo_ros.training.throughput import PartTimes, throughput_line
 from tgrpo_ros.training.trainer import TGRPOTrainer, UpdateResult
+from tgrpo_ros.training.update_processes import DistributedTrainer, trainer_for
 from tgrpo_ros.training.trials import apply_trial_rule, TrialOutcome, valid_stats
 from tgrpo_ros.versioning import PolicyVersion
 
@@ -145,8 +146,15 @@ def train(settings: SimTrainSettings, collector: Collector, policy: VLAPolicy,
     collector: runs the groups (and makes new weights act: ``Collector.serve``).
     policy: the learner's policy, with its LoRA adapter; updated in place.
     """
+    # run.update_processes > 1: the update is shared with worker processes (data-parallel)
+    with trainer_for(settings, policy, log) as trainer:
+        return _train(settings, collector, policy, trainer, log, extra_config, on_iteration)
+
+
+def _train(settings: SimTrainSettings, collector: Collector, policy: VLAPolicy,
+           trainer: TGRPOTrainer | DistributedTrainer, log: Log, extra_config: dict | None,
+           on_iteration: OnIteration | None) -> dict:
     run = RunFolder(settings.run.output_dir or default_run_dir(), settings.run.iterations)
-    trainer = TGRPOTrainer(policy, settings.algo, seed=settings.run.seed)
 
     # Resume: the adapter, optimiser and critic of the last complete (committed) iteration.
     start, env_steps_total, version, adapter = 1, 0, policy.version, ''

@@ -213,6 +213,12 @@ class RunSettings:
         'batch is j versions stale (recorded as staleness). 1 = one group at a time. '
         'In-process the groups of a batch run one after another.',
         unit='groups', range='[1, 8]', launch_arg='concurrent_groups')
+    update_processes: int = setting(
+        1, 'Processes sharing each update (data-parallel, torch.distributed): the learner and '
+        'W - 1 workers it starts, each holding the policy and splitting every minibatch; the '
+        "adapter is the one-process update's (up to rounding). gloo on CPU; with "
+        "policy.device 'cuda:k' rank r uses cuda:k+r over NCCL. 1 = the update in the "
+        'learner alone.', unit='processes', range='[1, 64]', launch_arg='update_processes')
 
 
 
