@@ -240,8 +240,8 @@ def test_a_restarted_policy_node_serves_the_latest_version_and_draws_the_same_no
 
 
 # --- an environment node dies while it resets ---------------------------------------------
-# A reset server in namespace /envq: 'silent' takes the request and never answers (as a node
-# killed while it builds LIBERO), 'answer' answers at once with episode 7.
+# A reset server in namespace /envq (or argv[2]): 'silent' takes the request and never answers
+# (as a node killed while it builds LIBERO), 'answer' answers at once with episode 7.
 _RESET_SERVER = r"""
 import sys, time
 import rclpy
@@ -249,7 +249,7 @@ from rclpy.node import Node
 from tgrpo_ros.srv import ResetEnv
 mode = sys.argv[1]
 rclpy.init()
-node = Node('sim_env', namespace='envq')
+node = Node('sim_env', namespace=sys.argv[2] if len(sys.argv) > 2 else 'envq')
 def on_reset(req, res):
     print('request', flush=True)
     if mode == 'silent':
@@ -262,8 +262,9 @@ rclpy.spin(node)
 """
 
 
-def _reset_server(mode: str) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, '-c', _RESET_SERVER, mode], env=child_env(),
+def _reset_server(mode: str, namespace: str = 'envq') -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, '-c', _RESET_SERVER, mode, namespace],
+                            env=child_env(),
                             cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
     assert proc.stdout.readline().strip() == 'ready'
@@ -317,14 +318,18 @@ def test_an_env_node_killed_during_its_reset_is_asked_again_not_waited_on(ros_do
 
 
 class _RecordingLogger:
-    """Forwards to the node's logger and keeps the warnings (rcutils logs bypass capsys)."""
+    """Forwards to the node's logger and keeps warnings and infos (rcutils bypasses capsys)."""
 
     def __init__(self, logger):
-        self.logger, self.warnings = logger, []
+        self.logger, self.warnings, self.infos = logger, [], []
 
     def warning(self, text):
         self.warnings.append(text)
         self.logger.warning(text)
+
+    def info(self, text):
+        self.infos.append(text)
+        self.logger.info(text)
 
     def __getattr__(self, name):
         return getattr(self.logger, name)
@@ -374,6 +379,47 @@ def test_a_group_waiting_for_a_missing_env_says_so_and_renews_its_clients(ros_do
     assert len(waits) >= 2 and all("'envq'" in w for w in waits), logger.warnings
     assert collector.reset_clients['envq'] is not first_client
     assert res.success and res.episode_id == 7
+
+
+def test_with_graph_discovery_an_environment_of_another_host_joins(ros_domain):
+    """Find, pick and reset an environment the learner was not told of (run.env_discovery).
+
+    The node stands for another host's (its id prefixed by the host name); without discovery
+    the same node is never picked.
+    """
+    from tgrpo_ros.ros.collector import RosCollector
+    from tgrpo_ros.srv import ResetEnv
+    rclpy.init()
+    node = Node('learner')
+    logger = _RecordingLogger(node.get_logger())
+    node.get_logger = lambda: logger
+    finding = RosCollector(node, ['env0'], 'libero_object', step_timeout_s=1.0,
+                           startup_timeout_s=60.0, discover=True)
+    fixed = RosCollector(node, ['env0'], 'libero_object', step_timeout_s=1.0,
+                         startup_timeout_s=4.0)
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    server = None
+    try:
+        server = _reset_server('answer', 'hostb_env0')
+        picked = finding._pick_envs(1)
+        res = finding._call(finding.reset_clients['hostb_env0'],
+                            ResetEnv.Request(suite='libero_object', task='0'), 10.0)
+        with pytest.raises(TimeoutError, match='known: \\[.env0.\\]'):
+            fixed._pick_envs(1)
+    finally:
+        if server is not None:
+            stop_process(server)
+        executor.shutdown()
+        spinner.join(5)
+        node.destroy_node()
+        rclpy.try_shutdown()
+    assert picked == ['hostb_env0']
+    assert finding.env_ids == ['env0', 'hostb_env0'] and fixed.env_ids == ['env0']
+    assert res.success and res.episode_id == 7
+    assert any("'hostb_env0' joined" in line for line in logger.infos), logger.infos
 
 
 # --- the sim_train graph, with faults -----------------------------------------------------------

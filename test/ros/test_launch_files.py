@@ -114,3 +114,37 @@ def test_generated_initial_states_reach_every_env_and_the_learner(tmp_path, monk
     with pytest.raises(ValueError, match='missing.npz does not exist'):
         graph.build(graph.resolve_args({'init_states_file': 'missing.npz',
                                         'output_dir': str(tmp_path)}))
+
+
+def test_a_rollout_host_starts_envs_whose_ids_carry_its_host_name(monkeypatch):
+    from tgrpo_ros.ros.graphs import sim_rollout_host
+    graph = get_graph('sim_rollout_host')
+    specs = graph.build(graph.resolve_args({'envs': '3', 'host': 'hostb', 'image_size': '64'}))
+    assert [s.namespace for s in specs] == ['hostb_env0', 'hostb_env1', 'hostb_env2']
+    assert all(s.executable == 'sim_env_node' and s.respawn and not s.required for s in specs)
+    # the environment settings given reach every node; the learner's topics are shared
+    assert all(s.parameters['env.image_size'] == 64 for s in specs)
+    assert ('observation', '/observation') in specs[0].remappings
+    # by default the ids carry this machine's host name, made a ROS name
+    monkeypatch.setattr(sim_rollout_host.socket, 'gethostname', lambda: '7-gpu.lab')
+    specs = graph.build(graph.resolve_args({'envs': '1'}))
+    assert [s.namespace for s in specs] == ['h7_gpu_lab_env0']
+    with pytest.raises(ValueError, match='host.*not a ROS name'):
+        graph.build(graph.resolve_args({'host': 'host-b'}))
+    with pytest.raises(ValueError, match='envs'):
+        graph.build(graph.resolve_args({'envs': '0'}))
+
+
+def test_sim_train_can_leave_its_environments_to_rollout_hosts(tmp_path):
+    graph = get_graph('sim_train')
+
+    def envs(**args):
+        values = graph.resolve_args({'group_size': '3', 'output_dir': str(tmp_path), **args})
+        return [s.namespace for s in graph.build(values) if s.executable == 'sim_env_node']
+    assert envs(env_discovery='graph', local_envs='1') == ['env0']
+    assert envs(env_discovery='graph', local_envs='0') == []
+    assert envs(env_discovery='graph') == ['env0', 'env1', 'env2']
+    with pytest.raises(ValueError, match='env_discovery:=graph'):
+        envs(local_envs='1')
+    with pytest.raises(ValueError, match='allowed 0-3'):
+        envs(env_discovery='graph', local_envs='4')

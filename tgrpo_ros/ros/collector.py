@@ -57,6 +57,7 @@ from tgrpo_ros.versioning import PolicyVersion
 
 RELIABLE = reliable(1000)
 SETTLE_S = 5.0  # after a group completes, how long to wait for the ended episodes' last words
+RESET_TYPE = 'tgrpo_ros/srv/ResetEnv'  # what an environment node serves at /<id>/reset
 
 
 class RosCollector(Collector):
@@ -68,12 +69,16 @@ class RosCollector(Collector):
     check_policy: called once with the policy node's ``policy_settings`` (a dict by setting
         name) before anything is collected; raises to refuse a policy node that samples
         differently from what the learner assumes.
+    discover: also use every environment whose reset service appears in the ROS graph
+        (``run.env_discovery`` 'graph'), looked for each time a group picks its environments.
     """
 
     def __init__(self, node: Node, env_ids: Sequence[str], suite: str,
                  step_timeout_s: float = 120.0, startup_timeout_s: float = 300.0,
-                 check_policy: Callable[[dict[str, Any]], None] | None = None):
+                 check_policy: Callable[[dict[str, Any]], None] | None = None,
+                 discover: bool = False):
         self.node = node
+        self.discover = discover
         self.check_policy = check_policy
         self.policy_settings: dict[str, Any] | None = None
         self.env_ids = list(env_ids)
@@ -183,12 +188,16 @@ class RosCollector(Collector):
         G requests of N trajectories take the first G x N environments alive; the policy node
         answers their observations together (a GPU policy sees batches of up to G x N), and
         each group completes by its own rule. A group's timeouts are its own. Requests beyond
-        the environments known (an evaluation of more episodes) wait for the next round.
+        the environments known (with discovery: up) wait for the next round.
         """
         out: list[Group] = []
         batch: list[GroupRequest] = []
+        capacity = len(self.env_ids)
+        if self.discover:  # known is not up: count those up now (others may join later)
+            self._discover()
+            capacity = sum(self.reset_clients[e].service_is_ready() for e in self.env_ids)
         for r in requests:
-            if batch and sum(b.num_envs for b in batch) + r.num_envs > len(self.env_ids):
+            if batch and sum(b.num_envs for b in batch) + r.num_envs > capacity:
                 out += self._collect_together(batch)
                 batch = []
             batch.append(r)
@@ -255,6 +264,8 @@ class RosCollector(Collector):
         deadline = start + self.startup_timeout
         next_report = start + self.step_timeout
         while True:
+            if self.discover:
+                self._discover()
             alive = [e for e in self.env_ids if self.reset_clients[e].service_is_ready()]
             if len(alive) >= n:
                 return alive[:n]
@@ -273,6 +284,22 @@ class RosCollector(Collector):
                     self._renew_client(e)
                 next_report = now + self.step_timeout
             time.sleep(0.2)
+
+    def _discover(self) -> None:
+        """Add every environment whose reset service the ROS graph shows and we do not know.
+
+        An environment node serves ``/<id>/reset`` (``ResetEnv``) with ``<id>`` its namespace,
+        the id its messages carry; on another host it appears here once DDS discovery has
+        matched it. One that leaves stays known but is not picked while its service is down.
+        """
+        for name, types in self.node.get_service_names_and_types():
+            env = name[1:-len('/reset')] if name.endswith('/reset') else ''
+            if RESET_TYPE not in types or not env or env in self.reset_clients:
+                continue
+            self.env_ids.append(env)
+            self.reset_clients[env] = self.node.create_client(ResetEnv, f'/{env}/reset')
+            self.end_clients[env] = self.node.create_client(EndEpisode, f'/{env}/end_episode')
+            self.node.get_logger().info(f'environment {env!r} joined (found in the ROS graph)')
 
     def _renew_client(self, env: str) -> None:
         """Replace ``env``'s reset and end_episode clients with new ones (new endpoints).

@@ -157,7 +157,7 @@ def _load_builtin_graphs() -> None:
     # Each graph lives next to the nodes it starts; importing registers it (by name, because the
     # graph modules import this one).
     for module in ('tgrpo_ros.ros.graphs.sim_train', 'tgrpo_ros.ros.graphs.real_deploy',
-                   'tgrpo_ros.ros.graphs.real_train'):
+                   'tgrpo_ros.ros.graphs.real_train', 'tgrpo_ros.ros.graphs.sim_rollout_host'):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -55,6 +55,7 @@ DTYPES = ('auto', 'float32', 'bfloat16')
 # Where the sim_train graph runs the policy and the learner (the in-process loop is always one
 # process): two processes with a model each, or one process holding one base model.
 PLACEMENTS = ('separate', 'shared')
+ENV_DISCOVERY = ('fixed', 'graph')
 
 
 @dataclass(frozen=True)
@@ -213,6 +214,13 @@ class RunSettings:
         'batch is j versions stale (recorded as staleness). 1 = one group at a time. '
         'In-process the groups of a batch run one after another.',
         unit='groups', range='[1, 8]', launch_arg='concurrent_groups')
+    env_discovery: str = setting(
+        'fixed', "Which environments the learner's groups use: 'fixed' = env_prefix0..M-1, the "
+        "ones this graph starts; 'graph' = also every environment whose reset service "
+        '(tgrpo_ros/srv/ResetEnv at /<id>/reset) appears in the ROS graph, looked for before '
+        'each group, so environment nodes on other hosts (tgrpo-ros launch sim_rollout_host) '
+        'join and leave between groups; a group takes the first alive in order of appearance.',
+        choices=ENV_DISCOVERY, launch_arg='env_discovery')
     update_processes: int = setting(
         1, 'Processes sharing each update (data-parallel, torch.distributed): the learner and '
         'W - 1 workers it starts, each holding the policy and splitting every minibatch; the '

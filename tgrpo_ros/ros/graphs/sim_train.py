@@ -37,18 +37,21 @@ EXPOSED = [path for path, e in entries().items()
            if e.info.launch_arg and path != 'policy.adapter']
 
 
-def _setting_arg(path: str) -> LaunchArg:
+def setting_arg(path: str) -> LaunchArg:
     e = entries()[path]
     return LaunchArg(e.info.launch_arg, '', f'{e.describe()} Sets {path}; not given: the '
                      f"parameter files decide (default '{launch_text(ros_value(e, e.default))}').",
                      setting=path)
 
 
-ARGS = [_setting_arg(p) for p in EXPOSED] + [
+ARGS = [setting_arg(p) for p in EXPOSED] + [
     LaunchArg('preset', '', "Named settings (config/presets/<name>.yaml, e.g. 'smoke': a run in "
               "about a minute) applied over the defaults, under params_file and arguments."),
     LaunchArg('params_file', '', 'Parameter file (a path, or a name under config/) applied over '
               'the defaults and the preset; same format as config/sim_train.yaml.'),
+    LaunchArg('local_envs', '', 'Environment nodes this graph starts on this host (of '
+              "env_prefix0..M-1, M = group_size x concurrent_groups); '' = all M. Fewer needs "
+              'env_discovery:=graph: the rest come from rollout hosts (sim_rollout_host).'),
     LaunchArg('record', '', "Bag folder to record the episodes into ('' = no recording); "
               'see tgrpo-ros record.'),
     LaunchArg('record_versions', '', "Record only episodes acted by these policy versions "
@@ -58,8 +61,13 @@ ARGS = [_setting_arg(p) for p in EXPOSED] + [
 
 def given_settings(v: dict[str, str]) -> dict[str, object]:
     """Return the settings that launch arguments given (non-empty) set, by full name."""
+    return given_settings_of(ARGS, v)
+
+
+def given_settings_of(args: list[LaunchArg], v: dict[str, str]) -> dict[str, object]:
+    """Return the settings that the given (non-empty) ones of ``args`` set, by full name."""
     out = {}
-    for a in ARGS:
+    for a in args:
         if a.setting and v.get(a.name, '') != '':
             try:
                 out[a.setting] = parse_text(entries()[a.setting], v[a.name])
@@ -98,6 +106,24 @@ def parameter_files(v: dict[str, str]) -> list[str]:
     return files
 
 
+def _local_envs(text: str, settings: SimTrainSettings) -> int:
+    total = len(settings.env_ids)
+    if text == '':
+        return total
+    try:
+        count = int(text)
+    except ValueError:
+        raise ValueError(f'launch argument local_envs: {text!r} is not a whole number') from None
+    if not 0 <= count <= total:
+        raise ValueError(f'launch argument local_envs: {count}; allowed 0-{total} (group_size x '
+                         'concurrent_groups)')
+    if count < total and settings.run.env_discovery != 'graph':
+        raise ValueError(f'launch argument local_envs: {count} of {total} environments here '
+                         'needs env_discovery:=graph, so that the learner finds the others '
+                         '(tgrpo-ros launch sim_rollout_host on other hosts)')
+    return count
+
+
 def build(v: dict[str, str]) -> list[NodeSpec]:
     settings = resolve_settings(v)  # run.placement: a setting, so a preset can choose it
     table = entries()
@@ -118,10 +144,11 @@ def build(v: dict[str, str]) -> list[NodeSpec]:
                                              'policy_version')]
     # An environment that dies is restarted (its trial is masked, tgrpo_ros.training.trials);
     # the learner picks it up again at the next group.
+    local = _local_envs(v.get('local_envs', ''), settings)
     nodes = [NodeSpec('sim_env_node', 'sim_env', namespace=e, params_files=params,
                       remappings=shared_topics, parameters=dict(overrides), required=False,
                       respawn=True)
-             for e in settings.env_ids]
+             for e in settings.env_ids[:local]]
     if settings.run.placement == 'separate':
         # Restarted if it dies: it loads the learner's latest (latched) adapter announcement.
         nodes.append(NodeSpec('policy_node', 'policy', params_files=params,

@@ -59,7 +59,8 @@ class LearnerNode(Node):
                                             self.startup_timeout, check_policy=agrees)
         else:
             self.collector = RosCollector(self, self.env_ids, s.env.suite, self.step_timeout,
-                                          self.startup_timeout, check_policy=agrees)
+                                          self.startup_timeout, check_policy=agrees,
+                                          discover=s.run.env_discovery == 'graph')
         self.metrics_pub = self.create_publisher(IterationMetrics, 'metrics', 10)
 
     def run(self) -> dict:
