@@ -17,6 +17,8 @@ import sys
 from helpers import child_env, REPO_ROOT, stop_process
 import pytest
 
+pytestmark = pytest.mark.ros
+
 
 @pytest.mark.libero
 @pytest.mark.slow
