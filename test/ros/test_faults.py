@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 import csv
 import os
 import random
@@ -335,6 +336,32 @@ class _RecordingLogger:
         return getattr(self.logger, name)
 
 
+@contextmanager
+def _learner_spinning():
+    """Yield a spinning 'learner' node, its recording logger and a list of servers to stop.
+
+    Tears all of it down afterwards.
+    """
+    rclpy.init()
+    node = Node('learner')
+    logger = _RecordingLogger(node.get_logger())
+    node.get_logger = lambda: logger
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    servers: list[subprocess.Popen] = []
+    try:
+        yield node, logger, servers
+    finally:
+        for server in servers:
+            stop_process(server)
+        executor.shutdown()
+        spinner.join(5)
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
 def test_a_group_waiting_for_a_missing_env_says_so_and_renews_its_clients(ros_domain):
     """Waiting for an environment that is not up is never silent.
 
@@ -344,36 +371,20 @@ def test_a_group_waiting_for_a_missing_env_says_so_and_renews_its_clients(ros_do
     """
     from tgrpo_ros.ros.collector import RosCollector
     from tgrpo_ros.srv import ResetEnv
-    rclpy.init()
-    node = Node('learner')
-    logger = _RecordingLogger(node.get_logger())
-    node.get_logger = lambda: logger
-    collector = RosCollector(node, ['envq'], 'libero_object', step_timeout_s=1.0,
-                             startup_timeout_s=60.0)
-    first_client = collector.reset_clients['envq']
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
-    result = {}
-    picker = threading.Thread(target=lambda: result.update(picked=collector._pick_envs(1)),
-                              daemon=True)
-    server = None
-    try:
+    with _learner_spinning() as (node, logger, servers):
+        collector = RosCollector(node, ['envq'], 'libero_object', step_timeout_s=1.0,
+                                 startup_timeout_s=60.0)
+        first_client = collector.reset_clients['envq']
+        result = {}
+        picker = threading.Thread(
+            target=lambda: result.update(picked=collector._pick_envs(1)), daemon=True)
         picker.start()
         time.sleep(3.0)
         assert picker.is_alive(), 'picked an environment that was not up'
-        server = _reset_server('answer')
+        servers.append(_reset_server('answer'))
         picker.join(30)
         res = collector._call(collector.reset_clients['envq'],
                               ResetEnv.Request(suite='libero_object', task='0'), 10.0)
-    finally:
-        if server is not None:
-            stop_process(server)
-        executor.shutdown()
-        spinner.join(5)
-        node.destroy_node()
-        rclpy.try_shutdown()
     assert result.get('picked') == ['envq']
     waits = [w for w in logger.warnings if 'missing' in w]
     assert len(waits) >= 2 and all("'envq'" in w for w in waits), logger.warnings
@@ -389,33 +400,17 @@ def test_with_graph_discovery_an_environment_of_another_host_joins(ros_domain):
     """
     from tgrpo_ros.ros.collector import RosCollector
     from tgrpo_ros.srv import ResetEnv
-    rclpy.init()
-    node = Node('learner')
-    logger = _RecordingLogger(node.get_logger())
-    node.get_logger = lambda: logger
-    finding = RosCollector(node, ['env0'], 'libero_object', step_timeout_s=1.0,
-                           startup_timeout_s=60.0, discover=True)
-    fixed = RosCollector(node, ['env0'], 'libero_object', step_timeout_s=1.0,
-                         startup_timeout_s=4.0)
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
-    server = None
-    try:
-        server = _reset_server('answer', 'hostb_env0')
+    with _learner_spinning() as (node, logger, servers):
+        finding = RosCollector(node, ['env0'], 'libero_object', step_timeout_s=1.0,
+                               startup_timeout_s=60.0, discover=True)
+        fixed = RosCollector(node, ['env0'], 'libero_object', step_timeout_s=1.0,
+                             startup_timeout_s=4.0)
+        servers.append(_reset_server('answer', 'hostb_env0'))
         picked = finding._pick_envs(1)
         res = finding._call(finding.reset_clients['hostb_env0'],
                             ResetEnv.Request(suite='libero_object', task='0'), 10.0)
         with pytest.raises(TimeoutError, match='known: \\[.env0.\\]'):
             fixed._pick_envs(1)
-    finally:
-        if server is not None:
-            stop_process(server)
-        executor.shutdown()
-        spinner.join(5)
-        node.destroy_node()
-        rclpy.try_shutdown()
     assert picked == ['hostb_env0']
     assert finding.env_ids == ['env0', 'hostb_env0'] and fixed.env_ids == ['env0']
     assert res.success and res.episode_id == 7
