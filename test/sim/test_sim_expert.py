@@ -138,3 +138,19 @@ def test_expert_swings_a_hinged_door_shut():
         assert expert.fixtures.holds(('close', 'microwave_1')), expert.phase
         assert e.steps < 150
 
+
+
+@pytest.mark.libero
+def test_expert_pushes_the_plate_past_the_cabinet_behind_it():
+    # LIBERO-Goal task 5: the cabinet stands 3 cm behind the plate; an upright hand pushing
+    # from behind met it with the wrist (0/10). The tilted hand gets its fingertips in the gap.
+    with LiberoEnv('libero_goal', 'push_the_plate_to_the_front_of_the_stove', cameras=(),
+                   reward_spec=None) as e:
+        e.reset(0)
+        expert = ScriptedExpert()
+        out = None
+        while not e.done:
+            _, out = e.step(expert.act(e.sim_state(), e))
+        assert [s.name for s in expert._all] == ['push']
+        assert out.success and out.done_reason == 'success', expert.phase
+        assert e.steps < 250

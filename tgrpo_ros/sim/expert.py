@@ -54,6 +54,7 @@ OPEN, CLOSE, HOLD = -1.0, 1.0, 0.0
 PHASES = ('approach', 'descend', 'close', 'lift', 'carry', 'lower', 'release', 'retreat')
 CLEARANCE = 0.05  # [m] carried objects pass this far above whatever is on the way
 TABLE_TOP_MARGIN = 0.03  # [m] objects lower than this over their support are "flat"
+PUSH_TILT = 0.7  # [rad] the pushing hand's lean forward over the object
 
 
 def _rotation_error(r_target: np.ndarray, r_now: np.ndarray) -> np.ndarray:
@@ -539,7 +540,14 @@ def parent_name(state: SimState, region: str) -> str | None:
 
 
 class Push(_Skill):
-    """Push a flat, wide object (a plate) over the table until its root is in a region."""
+    """Push a flat, wide object (a plate) over the table until its root is in a region.
+
+    The closed fingers push the rim from behind, the hand tilted so that the fingertips trail
+    and the hand and wrist lean over the object: something tall just behind it (LIBERO-Goal's
+    cabinet stands 3 cm behind the plate) then leaves room enough, as only the fingertips go
+    down behind the rim; their front face presses the rim forward and down and does not ride
+    over it.
+    """
 
     name = 'push'
 
@@ -557,20 +565,26 @@ class Push(_Skill):
         e = goal - obj.pos[:2]
         u = _unit(e)
         radius = 0.5 * max(obj.bbox_max[:2] - obj.bbox_min[:2])
-        low = obj.bbox_min[2] + 0.018  # fingertips just clear of the table
-        behind = obj.pos[:2] - u * (radius + 0.03)
+        # the grip site ~2 cm over the lowest fingertip corner, which is ahead of it: that
+        # corner ~5 mm over the table and just behind the rim
+        low = obj.bbox_min[2] + 0.016
+        behind = obj.pos[:2] - u * (radius + 0.008)
         if self.done(state) and self.phase != 'retreat':
             self.go('retreat')
         if self.phase == 'above':
             if self.phase_steps == 1:
                 # fingers across the push direction: a broad pusher
-                self.rot = _yaw_rotation(self._yaw_for(u)) @ self.x.rot0
+                tilt = _axis_rotation(np.cross([0.0, 0.0, 1.0], [*u, 0.0]), PUSH_TILT)
+                self.rot = tilt @ _yaw_rotation(self._yaw_for(u)) @ self.x.rot0
             target = np.array([*behind, low + 0.10])
-            if np.linalg.norm(target[:2] - eef[:2]) < 0.01 and abs(target[2] - eef[2]) < 0.02:
+            turned = np.linalg.norm(_rotation_error(self.rot, _quat_to_mat(
+                state.eef_quat))) < 0.1
+            if np.linalg.norm(target[:2] - eef[:2]) < 0.01 and abs(target[2] - eef[2]) < 0.02 \
+                    and turned or self.phase_steps > 120:
                 self.go('down')
         if self.phase == 'down':
             target = np.array([*behind, low])
-            if abs(eef[2] - low) < 0.01 or self.phase_steps > 40:
+            if abs(eef[2] - low) < 0.004 or self.phase_steps > 40:
                 self.go('push')
         if self.phase == 'push':
             lateral = (eef[:2] - obj.pos[:2]) - ((eef[:2] - obj.pos[:2]) @ u) * u
