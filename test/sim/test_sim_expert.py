@@ -154,3 +154,19 @@ def test_expert_pushes_the_plate_past_the_cabinet_behind_it():
         assert [s.name for s in expert._all] == ['push']
         assert out.success and out.done_reason == 'success', expert.phase
         assert e.steps < 250
+
+
+@pytest.mark.libero
+def test_expert_puts_the_bowl_in_the_bottom_drawer_and_shuts_it():
+    # LIBERO-10 task 3: LIBERO calls the drawer closed only once it is fully in (q > 0); an
+    # upright hand's body met the drawer above 5 cm short of that.
+    task = 'KITCHEN_SCENE4_put_the_black_bowl_in_the_bottom_drawer_of_the_cabinet_and_close_it'
+    with LiberoEnv('libero_10', task, cameras=(), reward_spec=None) as e:
+        e.reset(0)
+        expert = ScriptedExpert()
+        out = None
+        while not e.done:
+            _, out = e.step(expert.act(e.sim_state(), e))
+        assert [s.name for s in expert._all] == ['pick_place', 'drawer']
+        assert out.success and out.done_reason == 'success', expert.phase
+        assert expert.fixtures.holds(('close', 'white_cabinet_1_bottom_region'))
