@@ -171,6 +171,16 @@ class Fixtures:
                 out.append((lo, hi))
         return out
 
+    def object_geom_boxes(self, name: str) -> list[tuple[np.ndarray, np.ndarray]]:
+        """World boxes of the collision geoms of a movable object's bodies."""
+        m, d = self.model, self.data
+        out = []
+        for g in range(m.ngeom):
+            body = m.body_id2name(int(m.geom_bodyid[g])) or ''
+            if body.startswith(name + '_') and (m.geom_contype[g] or m.geom_conaffinity[g]):
+                out.append(self.env._geom_bbox(m, d, [g]))
+        return out
+
     def moving_part_boxes(self, per_geom: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
         """Union boxes of every drawer's moving part (slide joints); or each of its geoms'."""
         m = self.model
@@ -246,9 +256,29 @@ class PickPlace(_Skill):
                     top = max(top, min(parent.bbox_max[2], top + 0.01)) \
                         if not self._is_drawer_region() else top
                 return xy, top
-            return xy, r.center[2] + r.half_size[2]
+            return xy + self._slot(state, r), r.center[2] + r.half_size[2]
         d = state.objects[self.dest]
         return d.pos[:2].copy(), d.bbox_max[2]
+
+    def _slot(self, state: SimState, region) -> np.ndarray:
+        """Offset from a region's centre of this object's place among those the goal puts there.
+
+        Several objects on one region (LIBERO-10's two moka pots on the stove) go side by side,
+        in the goal's order, along the axis where their widths add up to less.
+        """
+        goal = self.x.goal if self.x.goal is not None else state.goal
+        names = [g[1] for g in goal if g[0].lower() == 'on' and len(g) == 3 and
+                 g[2] == self.dest and g[1] in state.objects]
+        if len(names) < 2 or self.obj not in names:
+            return np.zeros(2)
+        sizes = np.array([state.objects[n].bbox_max[:2] - state.objects[n].bbox_min[:2]
+                          for n in names])
+        k = int(np.argmin(sizes.sum(axis=0)))
+        pitch = float(sizes[:, k].mean()) + 0.01
+        off = np.zeros(2)
+        off[k] = (names.index(self.obj) - 0.5 * (len(names) - 1)) * pitch
+        off[k] = float(np.clip(off[k], -region.half_size[k] + 0.01, region.half_size[k] - 0.01))
+        return off
 
     def _is_drawer_region(self) -> bool:
         f = self.x.fixtures
@@ -348,6 +378,12 @@ class PickPlace(_Skill):
                        -min(clearance_at(grip, f, n), 0.02), abs(shift), abs(yaw))
                 if best is None or key < best[0]:
                     best = (key, yaw, shift * n, False)
+        self.handle_top = None
+        if best is None and self.x.fixtures is not None:  # too wide: a handle, if it has one
+            handle = self._handle(state)
+            if handle is not None:
+                grip, yaw, self.handle_top = handle
+                best = ((0,), yaw, grip - obj.center, False)
         if best is None:  # too wide everywhere: grasp the rim
             radius = 0.5 * min(obj.width_along(np.array([1.0, 0, 0])),
                                obj.width_along(np.array([0, 1.0, 0])))
@@ -383,9 +419,45 @@ class PickPlace(_Skill):
                 if best is None or key < best[0]:
                     best = (key, yaw, grip - obj.center, True)
         self._rot_target = _yaw_rotation(best[1]) @ rot0
-        self._offset = best[2]
+        self._offset = best[2].copy()
         self._offset[2] = 0.0
         self.rim = best[3]
+
+    def _handle(self, state: SimState):
+        """Find a handle to grasp from above: ``(grip point, hand yaw, handle top)`` or None.
+
+        A handle (a moka pot's) is a thin part standing out of a solid body (the geoms under
+        the object's root reach within 3 cm of its top; a bowl's or a mug's do not): collision
+        geoms at most 2 cm thick across, 2.5 cm or more from the body's box. The highest one is
+        pinched across its thin side, 1.2 cm under its top.
+        """
+        obj = state.objects[self.obj]
+        boxes = self.x.fixtures.object_geom_boxes(self.obj)
+        c = obj.pos[:2]
+        core = [(lo, hi) for lo, hi in boxes if np.all(lo[:2] <= c) and np.all(hi[:2] >= c)]
+        if not core:
+            return None
+        clo = np.min([b[0] for b in core], axis=0)
+        chi = np.max([b[1] for b in core], axis=0)
+        if chi[2] < obj.bbox_max[2] - 0.03:  # a hollow vessel (bowl, mug): its rim is for that
+            return None
+        best = None
+        for lo, hi in boxes:
+            size = hi[:2] - lo[:2]
+            mid = 0.5 * (lo + hi)
+            gap = np.linalg.norm(np.maximum(np.maximum(clo[:2] - mid[:2], mid[:2] - chi[:2]), 0))
+            if min(size) > 0.02 or gap < 0.025 or not obj.bbox_min[2] < mid[2] < obj.bbox_max[2]:
+                continue
+            if best is None or hi[2] > best[2]:
+                axis = np.array([1.0, 0, 0]) if size[0] < size[1] else np.array([0, 1.0, 0])
+                best = (mid, axis, hi[2])
+        if best is None:
+            return None
+        mid, axis, top = best
+        finger0 = self.x.rot0[:, 1]
+        base = np.arctan2(finger0[1], finger0[0])
+        yaw = (np.arctan2(axis[1], axis[0]) - base + np.pi / 2) % np.pi - np.pi / 2
+        return mid, yaw, top
 
     # -- control --------------------------------------------------------------------------
     def act(self, state: SimState):
@@ -405,6 +477,8 @@ class PickPlace(_Skill):
                 self._choose_grasp(state, z)
                 if self.rim:
                     z = obj.bbox_max[2] - 0.025
+                if self.handle_top is not None:
+                    z = self.handle_top - 0.012
                 self._grasp_z = z
                 rot = self._rot_target
             grip = obj.center + self._offset
@@ -446,7 +520,7 @@ class PickPlace(_Skill):
                 return self.retry(state)
         if self.phase == 'lift':
             target = np.array([eef[0], eef[1], self._lift_z])
-            if self.rim:  # a rim pinched between two fingers slips when jerked up
+            if self.rim or self.handle_top is not None:  # a pinch slips when jerked up
                 target[2] = min(target[2], eef[2] + 0.04)
             if eef[2] > self._lift_z - 0.02 or self.phase_steps > 60:  # or out of reach
                 self.go('carry')
