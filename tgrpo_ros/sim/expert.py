@@ -56,6 +56,11 @@ CLEARANCE = 0.05  # [m] carried objects pass this far above whatever is on the w
 TABLE_TOP_MARGIN = 0.03  # [m] objects lower than this over their support are "flat"
 DRAWER_PUSH_TILT = 0.7  # [rad] the hand shutting a drawer leans back, fingertips first
 PUSH_TILT = 0.7  # [rad] the pushing hand's lean forward over the object
+# Into a roofed region (a microwave): the object's root this far inside the opening [m]; the
+# hand's lean out of it [rad]; where the object is lowered before going in [m]
+ROOF_DEPTH = 0.03
+ROOF_TILT = 1.0
+ROOF_FRONT = 0.12
 
 
 def _rotation_error(r_target: np.ndarray, r_now: np.ndarray) -> np.ndarray:
@@ -240,6 +245,7 @@ class PickPlace(_Skill):
         self._offset = np.zeros(3)
         self._close_steps = 12
         self._missing, self._below = 0, None
+        self._roof = None
 
     # -- geometry -------------------------------------------------------------------------
     def dest_xy_and_top(self, state: SimState) -> tuple[np.ndarray, float]:
@@ -250,6 +256,10 @@ class PickPlace(_Skill):
             if self.kind == 'in':
                 top = r.center[2] + r.half_size[2]
                 parent = state.objects.get(r.parent)
+                if self._roof is not None:  # on the floor under the roof
+                    across = np.array([-self._roof[0][1], self._roof[0][0]])
+                    xy = self._roof[3] - across * (self._offset[:2] @ across)
+                    return xy, self._roof[1]
                 if parent is not None and self.x.fixtures is not None:
                     xy = self._exposed_xy(state, r, parent)
                     # a basket's rim stands a little above its region
@@ -259,6 +269,53 @@ class PickPlace(_Skill):
             return xy + self._slot(state, r), r.center[2] + r.half_size[2]
         d = state.objects[self.dest]
         return d.pos[:2].copy(), d.bbox_max[2]
+
+    def _roofed(self, state: SimState):
+        """For an ``in`` region under a roof (a microwave's cavity), how to slide into it.
+
+        Returns ``None``, or ``(out, floor, roof, xy)``: the horizontal unit vector out of
+        the opening (the side of the parent's main body without a wall), the floor's and the
+        roof's heights and where the object's root goes (``ROOF_DEPTH`` inside the opening,
+        across it at the region's centre).
+        """
+        f = self.x.fixtures
+        if f is None or self.kind != 'in' or self.dest not in state.regions:
+            return None
+        r = state.regions[self.dest]
+        parent = r.parent
+        if parent not in state.objects or self._is_drawer_region():
+            return None
+        m = f.model
+        boxes = [f.env._geom_bbox(m, f.data, [g]) for g in range(m.ngeom)
+                 if (m.body_id2name(int(m.geom_bodyid[g])) or '') == parent + '_main'
+                 and (m.geom_contype[g] or m.geom_conaffinity[g])]
+        c = r.center
+        over = [(lo, hi) for lo, hi in boxes if np.all(lo[:2] <= c[:2]) and
+                np.all(hi[:2] >= c[:2])]
+        roofs = [lo[2] for lo, hi in over if lo[2] > c[2]]
+        floors = [hi[2] for lo, hi in over if hi[2] <= c[2]]
+        if not roofs or not floors:
+            return None
+        roof, floor = min(roofs), max(floors)
+        mid = 0.5 * (roof + floor)
+        for d in (np.array([-1.0, 0]), np.array([0, -1.0]), np.array([0, 1.0]),
+                  np.array([1.0, 0])):
+            ends = [c[:2] + d * t for t in np.linspace(0.0, 0.25, 26)]
+            walled = any(lo[2] < mid < hi[2] and np.all(p >= lo[:2]) and np.all(p <= hi[:2])
+                         for lo, hi in boxes for p in ends)
+            if not walled:
+                k = int(np.argmax(np.abs(d)))
+                # the opening's plane: the floor's front edge
+                edge = d[k] * max(float((hi if d[k] > 0 else lo)[k] * d[k])
+                                  for lo, hi in over if hi[2] <= c[2])
+                xy = c[:2].copy()
+                xy[k] = edge - d[k] * ROOF_DEPTH
+                # across the opening, the hand (grasping beside the object) goes mid-floor
+                j = 1 - k
+                xy[j] = 0.5 * (min(lo[j] for lo, hi in over if hi[2] <= c[2]) +
+                               max(hi[j] for lo, hi in over if hi[2] <= c[2]))
+                return np.array([*d, 0.0]), floor, roof, xy
+        return None
 
     def _slot(self, state: SimState, region) -> np.ndarray:
         """Offset from a region's centre of this object's place among those the goal puts there.
@@ -401,6 +458,8 @@ class PickPlace(_Skill):
             for k in range(n_dir):
                 a = k * 2 * np.pi / n_dir
                 u = np.array([np.cos(a), np.sin(a), 0.0])
+                if self._roof is not None and abs(u @ self._roof[0]) > 0.1:
+                    continue  # under a roof the hand pinches the rim beside the opening's axis
                 yaw = (a - base + np.pi / 2) % np.pi - np.pi / 2
                 f = u
                 n = np.array([-f[1], f[0], 0.0])
@@ -419,6 +478,11 @@ class PickPlace(_Skill):
                 if best is None or key < best[0]:
                     best = (key, yaw, grip - obj.center, True)
         self._rot_target = _yaw_rotation(best[1]) @ rot0
+        if self._roof is not None and best[3]:
+            # lean the hand out of the opening about the fingers' closing axis (the pads stay
+            # on the rim's wall): in the cavity only the fingers go under the roof
+            self._rot_target = _axis_rotation(np.cross([0.0, 0.0, 1.0], self._roof[0]),
+                                              ROOF_TILT) @ self._rot_target
         self._offset = best[2].copy()
         self._offset[2] = 0.0
         self.rim = best[3]
@@ -474,6 +538,7 @@ class PickPlace(_Skill):
                 # mid-way; a rim 1.5 cm below its top.
                 z = max(obj.bbox_max[2] - 0.035, obj.bbox_min[2] + 0.5 * height)
                 z = max(z, obj.bbox_min[2] + 0.012)
+                self._roof = self._roofed(state)
                 self._choose_grasp(state, z)
                 if self.rim:
                     z = obj.bbox_max[2] - 0.025
@@ -514,7 +579,7 @@ class PickPlace(_Skill):
             target = self._slide
             if np.linalg.norm(target[:2] - eef[:2]) < 0.01 or self.phase_steps > 40:
                 self.go('lift')
-        if self.phase in ('slide', 'lift', 'carry', 'lower'):
+        if self.phase in ('slide', 'lift', 'carry', 'lower', 'insert'):
             gripper = CLOSE
             if self._lost(state) and self.phase_steps > 5:
                 return self.retry(state)
@@ -525,6 +590,9 @@ class PickPlace(_Skill):
             if eef[2] > self._lift_z - 0.02 or self.phase_steps > 60:  # or out of reach
                 self.go('carry')
         xy, top = self.dest_xy_and_top(state)
+        inside = xy
+        if self._roof is not None:  # under a roof: down in front of the opening, then in
+            xy = xy + self._roof[0][:2] * ROOF_FRONT
         if self.phase == 'carry':
             # Put the object's root, which LIBERO's predicates test, over the target.
             offset = eef[:2] - obj.pos[:2]
@@ -536,24 +604,72 @@ class PickPlace(_Skill):
         if self.phase == 'lower':
             offset = eef[:2] - obj.pos[:2]
             below = eef[2] - obj.bbox_min[2]
-            drop = 0.01 if self.kind == 'on' else 0.02
+            drop = 0.01 if self.kind == 'on' or self._roof is not None else 0.02
             goal_z = top + drop + below
             target = np.array([*(xy + offset), goal_z])
             # stop on the support (the object touches something besides the hand)
             landed = any(self.obj in c and not c & {'left_finger', 'right_finger', 'robot'}
                          for c in state.contacts) and self.phase_steps > 3
             if eef[2] < goal_z + 0.006 or landed or self.phase_steps > 40:
+                self.go('release' if self._roof is None else 'insert')
+                self._insert_z = goal_z
+        if self.phase == 'insert':
+            offset = eef[:2] - obj.pos[:2]
+            target = np.array([*(inside + offset), self._insert_z])
+            moved = getattr(self, '_last_eef', eef)
+            self._last_eef = eef.copy()
+            stuck = self.phase_steps > 10 and np.linalg.norm(eef - moved) < 0.001
+            if np.linalg.norm(target[:2] - eef[:2]) < 0.008 or stuck or self.phase_steps > 60:
                 self.go('release')
         if self.phase == 'release':
             gripper = OPEN
             target = eef.copy()
             if self.phase_steps >= 8:
-                self.go('retreat')
+                self.go('retreat' if self._roof is None else 'withdraw')
+        if self.phase == 'withdraw':  # back out of the opening before going up
+            target = eef + self._roof[0] * 0.05
+            gripper = OPEN if not getattr(self, '_shoved', False) else CLOSE
+            if (eef[:2] - inside) @ self._roof[0][:2] > ROOF_FRONT or self.phase_steps > 40:
+                deep = (obj.pos[:2] - inside) @ self._roof[0][:2] < 0.005
+                self.go('retreat' if deep or getattr(self, '_shoved', False) else 'shove')
+        if self.phase in ('shove', 'shove_down', 'shove_push'):
+            # The hand could not take it in far enough (its body meets the roof's edge): push
+            # it the rest of the way at its foot, the closed hand leaning out, fingertips first.
+            out = self._roof[0]
+            gripper = CLOSE
+            back = float(np.min([obj.bbox_min[:2] @ -out[:2], obj.bbox_max[:2] @ -out[:2]]))
+            behind = obj.pos[:2] + out[:2] * ((obj.pos[:2] @ -out[:2]) - back + 0.015)
+            low = self._roof[1] + 0.03
+            if self.phase_steps <= 1 and self.phase == 'shove':
+                finger0 = self.x.rot0[:, 1]
+                base = np.arctan2(finger0[1], finger0[0])
+                yaw = (np.arctan2(out[1], out[0]) + np.pi / 2 - base + np.pi / 2) % np.pi \
+                    - np.pi / 2
+                self._shove_rot = _axis_rotation(np.cross([0.0, 0.0, 1.0], -out),
+                                                 -DRAWER_PUSH_TILT) @ _yaw_rotation(yaw) @ x.rot0
+            rot = self._shove_rot
+        if self.phase == 'shove':
+            target = np.array([*behind, low + 0.08])
+            if np.linalg.norm(target - eef) < 0.015 or self.phase_steps > 60:
+                self.go('shove_down')
+        if self.phase == 'shove_down':
+            target = np.array([*behind, low])
+            if abs(eef[2] - low) < 0.006 or self.phase_steps > 30:
+                self.go('shove_push')
+        if self.phase == 'shove_push':
+            target = np.array([*(eef[:2] - out[:2] * 0.04), low])
+            if (obj.pos[:2] - inside) @ out[:2] < 0.0 or self.phase_steps > 60:
+                self._shoved = True
+                self.go('withdraw')
         if self.phase == 'retreat':
             target = np.array([eef[0], eef[1], eef[2] + 0.05])
             clear = not state.touching('left_finger', self.obj) and not state.touching(
                 'right_finger', self.obj)
-            if self.phase_steps >= 6 and clear and eef[2] > obj.bbox_max[2] + 0.03:
+            high = obj.bbox_max[2]
+            if self._roof is not None:  # up over the roof, clear of what is beside it
+                parent = state.objects.get(state.regions[self.dest].parent)
+                high = max(high, parent.bbox_max[2]) if parent is not None else high
+            if self.phase_steps >= 6 and clear and eef[2] > high + 0.03:
                 if self.done(state):
                     return None
                 if self.phase_steps > 20:
@@ -881,6 +997,8 @@ class Door(_Skill):
             self.go('retreat')
         if self.phase == 'above':
             target = np.array([spot[0], spot[1], z_hi + 0.05])
+            if eef[2] < z_hi + 0.03 and np.linalg.norm(target[:2] - eef[:2]) > 0.03:
+                target[:2] = eef[:2]  # up first: the panel's top edge is on the way
             if np.linalg.norm(target - eef) < 0.02 or self.phase_steps > 80:
                 self.go('down')
         if self.phase == 'down':
