@@ -46,14 +46,20 @@ for x in a b c d e f; do [ -d data/spatial_${x}_64 ] && DATA+=(data/spatial_${x}
 # 3: SFT (resumed if interrupted), with a copy of each epoch's checkpoint as a candidate
 copy_checkpoints() {
   mkdir -p "$CAND"
+  [ -f "$SFT/last_complete.json" ] || return 0
+  # a checkpoint is complete once last_complete.json names its epoch (or a later one)
+  done_epoch=$(python -c "import json,sys; print(json.load(open(sys.argv[1]))['epoch'])" \
+               "$SFT/last_complete.json")
   for ck in "$SFT"/checkpoints/epoch_*; do
     [ -d "$ck" ] || continue
     n=$(( 10#${ck##*_} ))
+    [ "$n" -le "$done_epoch" ] || continue
     dst="$CAND/e6_epoch$n"
     [ -d "$dst" ] && continue
-    rm -rf "$dst.tmp" && mkdir -p "$dst.tmp"
-    cp "$ck"/*.json "$ck"/model.safetensors "$ck"/proprio.safetensors "$dst.tmp"/ && \
-      mv "$dst.tmp" "$dst" || rm -rf "$dst.tmp"
+    tmp="$dst.tmp$BASHPID"
+    rm -rf "$tmp" && mkdir -p "$tmp" || continue
+    if cp "$ck"/*.json "$ck"/model.safetensors "$ck"/proprio.safetensors "$tmp"/ 2>/dev/null \
+        && [ ! -d "$dst" ]; then mv "$tmp" "$dst"; else rm -rf "$tmp"; fi
   done
 }
 sft_pid=
@@ -67,8 +73,9 @@ if [ ! -d "$MODEL" ] && [ ! -d "$SFT/policy" ]; then
   sft_pid=$!
   (while kill -0 "$sft_pid" 2>/dev/null; do copy_checkpoints; sleep 20; done
    copy_checkpoints) &
+else
+  copy_checkpoints
 fi
-copy_checkpoints
 
 # 4: selection, beside the SFT: each candidate is evaluated as soon as its checkpoint exists
 if [ ! -d "$MODEL" ]; then

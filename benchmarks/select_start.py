@@ -97,7 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if set(states) & set(range(25, 45)):
         raise SystemExit(f'selection states {args.states} include evaluation states 25-44')
     ev_args = exp.parse_args(['--suite', args.suite, '--tasks', *args.tasks,
-                              '--model', args.candidates[-1],
+                              # the runner renders the cameras each candidate reads
+                              '--cameras', 'agentview',
                               '--eval-states', args.states, '--train-states', '0-24',
                               '--eval-envs', str(args.envs), '--eval-seed', str(args.seed),
                               '--eval-temperature', str(args.temperature),
