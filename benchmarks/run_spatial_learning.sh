@@ -78,8 +78,12 @@ else
 fi
 
 # 4: selection, beside the SFT: each candidate is evaluated as soon as its checkpoint exists
+chosen() {  # a start was chosen already (by this step or by select_start.py run by hand)
+  python -c "import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))['chosen'] else 1)" \
+      "$OUT/selection/selection.json" 2>/dev/null
+}
 if [ ! -d "$MODEL" ]; then
-  python benchmarks/select_start.py --tasks "${TASKS[@]}" --states 45-49 --envs 2 \
+  chosen || python benchmarks/select_start.py --tasks "${TASKS[@]}" --states 45-49 --envs 2 \
       --candidates "$CAND"/e6_epoch3 "$CAND"/e6_epoch4 "$CAND"/e6_epoch5 "$CAND"/e6_epoch6 \
       --out "$OUT/selection"
   # 5: store the chosen one in bfloat16 (as models/sft_object_task0_state_short)
