@@ -93,7 +93,7 @@ def model_cameras(model: str) -> list[str]:
 
 def run_settings(args, method: str, seed: int, out: Path) -> dict:
     flat = {
-        'env.suite': args.suite, 'env.tasks': [str(args.task)],
+        'env.suite': args.suite, 'env.tasks': [str(t) for t in args.tasks],
         'env.init_states': args.train_states, 'run.iterations': args.iterations,
         'env.max_steps': args.max_steps, 'policy.model': args.model,
         'env.image_size': args.image_size, 'env.cameras': list(args.cameras),
@@ -132,11 +132,13 @@ def export_policy(args, run: Path, folder: Path) -> None:
     save_policy(policy, folder)
 
 
-def evaluate(args, policy_folder: str, out: Path, log) -> dict:
-    """Held-out evaluation (eval-sim's runner) at ``--eval-temperature``.
+def evaluate(args, policy_folder: str, out: Path, log, task: str | None = None) -> dict:
+    """Held-out evaluation of one task (eval-sim's runner) at ``--eval-temperature``.
 
-    Cached in out/results.json, which is reused only if it was measured at the same temperature.
+    ``task``: default the first of ``--tasks``. Cached in out/results.json, which is reused only
+    if it was measured at the same temperature.
     """
+    task = str(args.tasks[0] if task is None else task)
     result = out / 'results.json'
     if result.is_file():
         doc = json.loads(result.read_text())
@@ -156,10 +158,10 @@ def evaluate(args, policy_folder: str, out: Path, log) -> dict:
     t0 = time.monotonic()
     with tqdm(total=len(args.eval_states), desc=f'eval {out.name}', unit='ep',
               disable=not sys.stderr.isatty()) as bar:
-        recs = run_task(args.suite, str(args.task), args.eval_states, runner, args.eval_envs,
+        recs = run_task(args.suite, task, args.eval_states, runner, args.eval_envs,
                         runner.cameras, args.image_size, args.eval_max_steps, args.eval_seed,
                         bar)
-    doc = {'policy': policy_folder, 'init_states': args.eval_states,
+    doc = {'policy': policy_folder, 'task': task, 'init_states': args.eval_states,
            'episodes': len(recs), 'successes': sum(r['success'] for r in recs),
            'success_rate': sum(r['success'] for r in recs) / len(recs),
            'mean_return': sum(r['return'] for r in recs) / len(recs),
@@ -172,6 +174,40 @@ def evaluate(args, policy_folder: str, out: Path, log) -> dict:
     os.replace(tmp, result)
     log(f'[experiment] eval {out.name}: success {doc["successes"]}/{doc["episodes"]}, '
         f'return {doc["mean_return"]:.1f} ({doc["seconds"]:.0f}s)')
+    return doc
+
+
+def evaluate_tasks(args, policy_folder: str, out: Path, log) -> dict:
+    """Held-out evaluation on every task of ``--tasks``; one task keeps the one-task layout.
+
+    Several tasks: each is evaluated (and cached) in out/task<t>/results.json, and
+    out/results.json holds the totals over the tasks (the table's pooled numbers) with the
+    per-task counts under 'per_task'. A cut-short evaluation resumes at the first missing task.
+    """
+    tasks = [str(t) for t in args.tasks]
+    if len(tasks) == 1:
+        return evaluate(args, policy_folder, out, log, tasks[0])
+    result = out / 'results.json'
+    if result.is_file():
+        doc = json.loads(result.read_text())
+        if doc.get('temperature', 0.0) == args.eval_temperature and \
+                [p['task'] for p in doc.get('per_task', [])] == tasks:
+            return doc
+    per = [evaluate(args, policy_folder, out / f'task{t}', log, t) for t in tasks]
+    episodes = sum(d['episodes'] for d in per)
+    doc = {'policy': policy_folder, 'tasks': tasks, 'init_states': args.eval_states,
+           'episodes': episodes, 'successes': sum(d['successes'] for d in per),
+           'success_rate': sum(d['successes'] for d in per) / episodes,
+           'mean_return': sum(d['mean_return'] * d['episodes'] for d in per) / episodes,
+           'mean_steps': sum(d['mean_steps'] * d['episodes'] for d in per) / episodes,
+           'max_steps': args.eval_max_steps, 'temperature': args.eval_temperature,
+           'seconds': round(sum(d['seconds'] for d in per), 1),
+           'per_task': [{'task': t, 'episodes': d['episodes'], 'successes': d['successes'],
+                         'mean_return': d['mean_return']} for t, d in zip(tasks, per)]}
+    tmp = result.with_suffix('.tmp')
+    tmp.write_text(json.dumps(doc, indent=2))
+    os.replace(tmp, result)
+    log(f'[experiment] eval {out.name} (all tasks): success {doc["successes"]}/{episodes}')
     return doc
 
 
@@ -201,20 +237,47 @@ def _mean_std(xs: list[float]) -> tuple[float, float]:
     return m, s
 
 
+def _add_per_task(entry: dict, doc: dict) -> None:
+    """Append one evaluation's per-task counts (several-task evaluations) to a table entry."""
+    for p in doc.get('per_task', []):
+        t = entry['per_task'].setdefault(p['task'], {'successes': [], 'episodes': [],
+                                                     'return': []})
+        t['successes'].append(p['successes'])
+        t['episodes'].append(p['episodes'])
+        t['return'].append(p['mean_return'])
+
+
+def per_task_lines(table: dict) -> list[str]:
+    """Markdown rows: each method on each task, per-seed counts, pooled over seeds [95% CI]."""
+    lines = ['| method | task | successes per run (of episodes) | pooled over runs [95% CI %] | '
+             'dense return (mean +- std over runs) |', '| --- | --- | --- | --- | --- |']
+    for name, e in table.items():
+        for task, t in e['per_task'].items():
+            k, n = sum(t['successes']), sum(t['episodes'])
+            lo, hi = wilson(k, n)
+            r_m, r_s = _mean_std(t['return'])
+            counts = ', '.join(f'{a}/{b}' for a, b in zip(t['successes'], t['episodes']))
+            lines.append(f'| {name} | {task} | {counts} | {k}/{n} [{100 * lo:.0f}-{100 * hi:.0f}]'
+                         f' | {r_m:.1f} +- {r_s:.1f} |')
+    return lines
+
+
 def summarise(args, out: Path, wall_s: float) -> dict:
     """Table from whatever exists (complete or not), as JSON, Markdown and a plot."""
     sft = out / 'eval' / 'sft' / 'results.json'
     table = {'sft': {'success': [], 'return': [], 'env_steps': [], 'wall_s': [], 'runs': 0,
-                     'successes': 0, 'episodes': 0, 'eval_s': []}}
+                     'successes': 0, 'episodes': 0, 'eval_s': [], 'per_task': {}}}
     if sft.is_file():
         d = json.loads(sft.read_text())
         table['sft'].update(success=[d['success_rate']], **{'return': [d['mean_return']]},
                             successes=d.get('successes', 0), episodes=d.get('episodes', 0),
                             eval_s=[d['seconds']] if 'seconds' in d else [])
+        _add_per_task(table['sft'], d)
     curves = {}
     for method in args.methods:
         entry = {'success': [], 'return': [], 'env_steps': [], 'wall_s': [], 'runs': 0,
-                 'iterations_done': [], 'successes': 0, 'episodes': 0, 'eval_s': []}
+                 'iterations_done': [], 'successes': 0, 'episodes': 0, 'eval_s': [],
+                 'per_seed': [], 'per_task': {}}
         for seed in args.seeds:
             name = f'{method}_s{seed}'
             rows = read_rows(out / 'runs' / name)
@@ -234,6 +297,8 @@ def summarise(args, out: Path, wall_s: float) -> dict:
                 if 'seconds' in d:
                     entry['eval_s'].append(d['seconds'])
                 entry['runs'] += 1
+                entry['per_seed'].append([seed, d.get('successes', 0), d.get('episodes', 0)])
+                _add_per_task(entry, d)
         table[method] = entry
     doc = {'settings': {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
            'machine': f'{platform.node() or "?"}: {platform.machine()}, {os.cpu_count()} CPUs, '
@@ -247,11 +312,14 @@ def summarise(args, out: Path, wall_s: float) -> dict:
     source = (f'generated: {args.train_init_file}' if args.train_init_file else 'benchmark')
     decoding = ('greedy' if args.eval_temperature == 0 else
                 f'sampled (temperature {args.eval_temperature:g})')
-    lines = [f'# Experiment: LIBERO {args.suite} task {args.task}, model {args.model}', '',
+    tasks = [str(t) for t in args.tasks]
+    per_run = 'per run' if len(tasks) == 1 else f'per task per run, {len(tasks)} tasks'
+    lines = [f'# Experiment: LIBERO {args.suite} task{"s" * (len(tasks) > 1)} '
+             f'{", ".join(tasks)}, model {args.model}', '',
              f'- training states {args.train_states[0]}..{args.train_states[-1]} ({source}), '
              'held-out benchmark '
              f'evaluation states {args.eval_states[0]}..{args.eval_states[-1]} '
-             f'({len(args.eval_states)} {decoding} episodes per run, at most '
+             f'({len(args.eval_states)} {decoding} episodes {per_run}, at most '
              f'{args.eval_max_steps} '
              'steps)',
              f'- per run: {args.iterations} iterations x group {args.group_size} x at most '
@@ -276,6 +344,9 @@ def summarise(args, out: Path, wall_s: float) -> dict:
         ev = _mean_std(e['eval_s'])[0]
         lines.append(f'| {name} | {runs} | {s_m:.1f} +- {s_s:.1f} | {pooled} | '
                      f'{r_m:.1f} +- {r_s:.1f} | {steps:.0f} | {wall:.0f} | {ev:.0f} |')
+    if any(e['per_task'] for e in table.values()):
+        lines += ['', '## Per task (held-out success, pooled over seeds)', '']
+        lines += per_task_lines(table)
     lines += ['', '![curves](curves.png)', '']
     (out / 'results.md').write_text('\n'.join(lines))
     plot(out, curves, table)
@@ -332,7 +403,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--model', default='sft:object_task0_state_short',
                    help='the SFT policy (start point)')
     p.add_argument('--suite', default='libero_object')
-    p.add_argument('--task', default='0')
+    p.add_argument('--tasks', nargs='+', default=None,
+                   help='tasks (indices or names) of --suite; training groups cycle through them '
+                        'and every run is evaluated on each (default: task 0)')
+    p.add_argument('--task', default=None, help='one task (the same as --tasks TASK)')
     p.add_argument('--methods', nargs='+', default=DEFAULT_METHODS, choices=list(METHODS))
     p.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
     p.add_argument('--iterations', type=int, default=6, help='iterations per run (budget)')
@@ -364,7 +438,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Parse the command line; the cameras default to the start policy's own."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.task is not None and args.tasks is not None:
+        parser.error('give --task or --tasks, not both')
+    args.tasks = [str(t) for t in (args.tasks or [args.task if args.task is not None else '0'])]
+    if len(set(args.tasks)) != len(args.tasks):
+        parser.error(f'a task is named twice in --tasks {args.tasks}')
+    args.task = args.tasks[0] if len(args.tasks) == 1 else None
     if args.cameras is None:
         args.cameras = model_cameras(args.model)
     return args
@@ -388,7 +469,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log_file.flush()
 
     from tgrpo_ros.policy.model_location import resolve_model
-    evaluate(args, resolve_model(args.model), out / 'eval' / 'sft', log)
+    evaluate_tasks(args, resolve_model(args.model), out / 'eval' / 'sft', log)
     summarise(args, out, time.monotonic() - t0)
     for seed in args.seeds:           # seeds outermost: every method gets a seed before any
         for method in args.methods:   # gets a second, so a cut-short run is still comparable
@@ -398,7 +479,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             run = out / 'runs' / name
             train_run(args, method, seed, run, log)
             export_policy(args, run, run / 'final_policy')
-            evaluate(args, str(run / 'final_policy'), out / 'eval' / name, log)
+            evaluate_tasks(args, str(run / 'final_policy'), out / 'eval' / name, log)
             summarise(args, out, time.monotonic() - t0)
     doc = summarise(args, out, time.monotonic() - t0)
     log(f'[experiment] done; table in {out / "results.md"}')

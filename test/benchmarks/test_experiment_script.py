@@ -130,3 +130,57 @@ def test_an_evaluation_at_another_temperature_is_not_reused(tmp_path):
         mod.evaluate(sampled, 'unused', tmp_path / 'eval' / 'sft', print)
     mod.summarise(sampled, tmp_path, 1.0)
     assert '20 sampled (temperature 1) episodes per run' in (tmp_path / 'results.md').read_text()
+
+
+def test_several_tasks_train_in_turn_and_one_task_keeps_its_command(tmp_path):
+    from tgrpo_ros.training.driver import schedule
+    from tgrpo_ros.training.settings import SimTrainSettings
+    mod = _module()
+    args = mod.parse_args(['--suite', 'libero_spatial', '--tasks', '2', '3', '8',
+                           '--iterations', '12'])
+    settings = SimTrainSettings.from_flat(mod.run_settings(args, 'tgrpo', 0, tmp_path))
+    assert len(settings.env.tasks) == 3
+    # groups cycle over the tasks: each task gets 4 of 12 iterations, on states 0-3
+    sched = [schedule(settings, it) for it in range(1, 13)]
+    assert [s[0] for s in sched[:3]] == list(settings.env.tasks)
+    assert sorted(s[1] for s in sched if s[0] == settings.env.tasks[1]) == [0, 1, 2, 3]
+    assert mod.parse_args(['--task', '4']).tasks == ['4']
+    assert mod.parse_args([]).tasks == ['0']
+    for bad in (['--task', '1', '--tasks', '2'], ['--tasks', '1', '1']):
+        with pytest.raises(SystemExit):
+            mod.parse_args(bad)
+
+
+def _write_task_eval(folder: Path, task: str, successes: int, ret: float) -> None:
+    folder.mkdir(parents=True)
+    (folder / 'results.json').write_text(json.dumps({
+        'task': task, 'success_rate': successes / 20, 'mean_return': ret, 'episodes': 20,
+        'successes': successes, 'mean_steps': 100.0, 'seconds': 10.0, 'temperature': 1.0}))
+
+
+def test_several_tasks_are_evaluated_each_and_reported_per_task_and_pooled(tmp_path):
+    mod = _module()
+    args = mod.parse_args(['--tasks', '2', '3', '--methods', 'tgrpo', '--seeds', '0', '1',
+                           '--eval-temperature', '1', '--out', str(tmp_path)])
+    for name, counts in (('sft', (4, 10)), ('tgrpo_s0', (8, 12)), ('tgrpo_s1', (6, 20))):
+        # cached per-task evaluations stand for finished ones: nothing is simulated here
+        for task, k in zip(('2', '3'), counts):
+            _write_task_eval(tmp_path / 'eval' / name / f'task{task}', task, k, 10.0 * k)
+        doc = mod.evaluate_tasks(args, 'unused', tmp_path / 'eval' / name, print)
+        assert doc['episodes'] == 40 and doc['successes'] == sum(counts)
+        assert [p['task'] for p in doc['per_task']] == ['2', '3']
+    _write_run(tmp_path / 'runs' / 'tgrpo_s0', [0.25, 0.5])
+    _write_run(tmp_path / 'runs' / 'tgrpo_s1', [0.0, 0.5])
+    doc = mod.summarise(args, tmp_path, 1.0)
+    t = doc['table']['tgrpo']
+    assert t['successes'] == 46 and t['episodes'] == 80
+    assert t['per_seed'] == [[0, 20, 40], [1, 26, 40]]
+    assert t['per_task']['3']['successes'] == [12, 20]
+    md = (tmp_path / 'results.md').read_text()
+    assert 'tasks 2, 3' in md and '20 sampled (temperature 1) episodes per task per run' in md
+    # pooled over tasks and seeds: 46/80, Wilson 46.6-67.7%
+    assert '| tgrpo | 2 | 57.5 +- 10.6 | 46/80 [47-68] |' in md
+    # per task, pooled over seeds: task 3 is 32/40 [65-90], task 2 is 14/40 [22-50]
+    assert '| tgrpo | 3 | 12/20, 20/20 | 32/40 [65-90] | 160.0 +- 56.6 |' in md
+    assert '| tgrpo | 2 | 8/20, 6/20 | 14/40 [22-50] |' in md
+    assert '| sft | 2 | 4/20 | 4/20 [8-42] |' in md
