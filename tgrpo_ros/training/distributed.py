@@ -30,11 +30,17 @@ import torch.distributed as dist
 class DataParallel:
     """This process's place in a data-parallel update."""
 
-    def __init__(self, group: dist.ProcessGroup | None = None):
+    def __init__(self, group: dist.ProcessGroup | None = None, device: str = 'cpu'):
+        """Take part in ``group`` (None: the default one).
+
+        device: where the collectives run: 'cpu' for gloo, this rank's 'cuda:k' for NCCL
+        (which reduces GPU tensors only); results come back on each input's own device.
+        """
         if not dist.is_available() or not dist.is_initialized():
             raise RuntimeError('DataParallel needs torch.distributed initialised first '
                                '(torch.distributed.init_process_group, or run under torchrun)')
         self.group = group
+        self.device = torch.device(device)
         self.rank = dist.get_rank(group)
         self.world_size = dist.get_world_size(group)
 
@@ -47,15 +53,15 @@ class DataParallel:
 
     def sum(self, tensor: torch.Tensor) -> torch.Tensor:
         """Return ``tensor`` summed over the ranks (a new tensor; the input is untouched)."""
-        out = tensor.detach().clone()
+        out = tensor.detach().to(self.device, copy=True)
         dist.all_reduce(out, op=dist.ReduceOp.SUM, group=self.group)
-        return out
+        return out.to(tensor.device)
 
     def max(self, tensor: torch.Tensor) -> torch.Tensor:
         """Return ``tensor``'s element-wise maximum over the ranks."""
-        out = tensor.detach().clone()
+        out = tensor.detach().to(self.device, copy=True)
         dist.all_reduce(out, op=dist.ReduceOp.MAX, group=self.group)
-        return out
+        return out.to(tensor.device)
 
     def sum_gradients(self, params: Sequence[torch.Tensor]) -> None:
         """Replace each parameter's gradient by its sum over the ranks, in one all-reduce.
@@ -73,10 +79,10 @@ class DataParallel:
             return
         # summed in float32 whatever the parameters' dtype (bf16 sums lose the 1e-5 agreement)
         flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p))
-                          .reshape(-1).float() for p in used])
+                          .reshape(-1).float().to(self.device) for p in used])
         dist.all_reduce(flat, op=dist.ReduceOp.SUM, group=self.group)
         offset = 0
         for p in used:
             n = p.numel()
-            p.grad = flat[offset:offset + n].view_as(p).to(p.dtype).clone()
+            p.grad = flat[offset:offset + n].view_as(p).to(p.device, p.dtype).clone()
             offset += n

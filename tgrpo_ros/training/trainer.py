@@ -158,7 +158,7 @@ class TGRPOTrainer:
                 log_ratio_max = 0.0
                 if len(mb):
                     loss, metrics, log_ratio_max = self._minibatch_loss(
-                        mb, recomputed, epoch, device, denominators)
+                        mb, recomputed, device, denominators)
                     if recomputed is not None and epoch == 0:
                         gap = float((recomputed[mb.env_index, mb.step_index]
                                      - mb.old_logprobs).abs().max())
@@ -190,7 +190,7 @@ class TGRPOTrainer:
             explained_variance=mean.get('explained_variance', math.nan),
             sampler_abs_log_ratio_max=sampler_gap)
 
-    def _minibatch_loss(self, mb, recomputed: torch.Tensor | None, epoch: int, device,
+    def _minibatch_loss(self, mb, recomputed: torch.Tensor | None, device,
                         denominators: torch.Tensor | None):
         """Return (loss, metrics, max |log ratio|) of one minibatch (a rank's share of it).
 

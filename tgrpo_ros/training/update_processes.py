@@ -59,6 +59,11 @@ def _backend(device: str) -> str:
     return 'nccl' if device.startswith('cuda') else 'gloo'
 
 
+def _collective_device(device: str) -> str:
+    # NCCL reduces GPU tensors only; gloo here always gets CPU ones
+    return rank_device(device, 0) if device.startswith('cuda') else 'cpu'
+
+
 def _init(rank: int, world: int, init_method: str, device: str) -> None:
     if device.startswith('cuda'):
         torch.cuda.set_device(torch.device(device))
@@ -99,7 +104,7 @@ def _worker(rank: int, world: int, init_method: str, flat: dict[str, Any], paren
         settings = SimTrainSettings.from_flat({**flat, 'policy.device': device})
         policy = policy_for(settings)
         trainer = TGRPOTrainer(policy, settings.algo, seed=settings.run.seed,
-                               data_parallel=DataParallel())
+                               data_parallel=DataParallel(device=_collective_device(device)))
         while True:
             cmd = _command()
             if cmd[0] == 'stop':
@@ -136,8 +141,9 @@ class DistributedTrainer:
             self._kill()
             raise
         self.policy = policy
-        self.trainer = TGRPOTrainer(policy, settings.algo, seed=settings.run.seed,
-                                    data_parallel=DataParallel())
+        self.trainer = TGRPOTrainer(
+            policy, settings.algo, seed=settings.run.seed,
+            data_parallel=DataParallel(device=_collective_device(settings.policy.device)))
         self._sync()  # a collective: every worker has built its policy and joined
         log(f'[train] the update is shared by {world} processes (data-parallel over '
             f'{_backend(settings.policy.device)}; worker pids '
