@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 import signal
@@ -11,6 +12,14 @@ import subprocess
 import sys
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def benchmark_script(name: str):
+    """Import benchmarks/<name>.py (scripts, not a package) as a module for its functions."""
+    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / 'benchmarks' / f'{name}.py')
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:

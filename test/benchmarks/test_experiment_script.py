@@ -9,21 +9,16 @@ reports honestly what it measured.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 from pathlib import Path
 
+from helpers import benchmark_script
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location('run_experiment',
-                                                  ROOT / 'benchmarks' / 'run_experiment.py')
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return benchmark_script('run_experiment')
 
 
 def _write_run(folder: Path, successes: list[float]) -> None:

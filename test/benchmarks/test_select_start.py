@@ -4,20 +4,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
+from helpers import benchmark_script
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location('select_start',
-                                                  ROOT / 'benchmarks' / 'select_start.py')
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return benchmark_script('select_start')
 
 
 def test_the_shortest_trained_candidate_in_the_band_is_chosen():
