@@ -61,6 +61,14 @@ PUSH_TILT = 0.7  # [rad] the pushing hand's lean forward over the object
 ROOF_DEPTH = 0.03
 ROOF_TILT = 1.0
 ROOF_FRONT = 0.12
+# How far below its top a rim is pinched [m]. Under a roof the hand leans (ROOF_TILT) and its
+# lower edge comes down beside the grip: 1 cm higher, it no longer presses on the mug's handle
+# and tips it (LIBERO-10 task 9 inits 1 and 6: the mug tilted 35-40 degrees as the hand closed).
+RIM_DEPTH = 0.025
+ROOF_RIM_DEPTH = 0.015
+# In front of a roofed opening, the object goes down this far across it, away from the door's
+# hinge [m] (see PickPlace._front_shift)
+ROOF_DOOR_SHIFT = 0.03
 
 
 def _rotation_error(r_target: np.ndarray, r_now: np.ndarray) -> np.ndarray:
@@ -487,6 +495,21 @@ class PickPlace(_Skill):
         self._offset[2] = 0.0
         self.rim = best[3]
 
+    def _front_shift(self, state: SimState) -> np.ndarray:
+        """Across a roofed opening, away from the parent's door hinges: where to go down.
+
+        In front of the opening, the hand (long across it, centred on it) reaches past the
+        opening's sides, where a door open less than 90 degrees leans in (LIBERO-10 task 9,
+        inits 3 and 9: lowered beside the microwave's door, the hand stopped 5 cm high and the
+        mug, taken in that high, fell out). Going in, the hand returns to the opening's middle.
+        """
+        f = self.x.fixtures
+        parent = state.regions[self.dest].parent
+        across = np.array([-self._roof[0][1], self._roof[0][0]])
+        side = sum(float(np.sign((self._roof[3] - f.anchor(j)[:2]) @ across))
+                   for j in f.joints_of(parent) if not f.is_slide(j))
+        return across * np.sign(side) * ROOF_DOOR_SHIFT
+
     def _handle(self, state: SimState):
         """Find a handle to grasp from above: ``(grip point, hand yaw, handle top)`` or None.
 
@@ -541,7 +564,7 @@ class PickPlace(_Skill):
                 self._roof = self._roofed(state)
                 self._choose_grasp(state, z)
                 if self.rim:
-                    z = obj.bbox_max[2] - 0.025
+                    z = obj.bbox_max[2] - (RIM_DEPTH if self._roof is None else ROOF_RIM_DEPTH)
                 if self.handle_top is not None:
                     z = self.handle_top - 0.012
                 self._grasp_z = z
@@ -582,7 +605,10 @@ class PickPlace(_Skill):
         if self.phase in ('slide', 'lift', 'carry', 'lower', 'insert'):
             gripper = CLOSE
             if self._lost(state) and self.phase_steps > 5:
-                return self.retry(state)
+                if self.phase != 'insert' or not self.done(state):
+                    return self.retry(state)
+                # slipped out of the hand once inside (it stays there): let go and back out
+                self.go('release')
         if self.phase == 'lift':
             target = np.array([eef[0], eef[1], self._lift_z])
             if self.rim or self.handle_top is not None:  # a pinch slips when jerked up
@@ -592,7 +618,7 @@ class PickPlace(_Skill):
         xy, top = self.dest_xy_and_top(state)
         inside = xy
         if self._roof is not None:  # under a roof: down in front of the opening, then in
-            xy = xy + self._roof[0][:2] * ROOF_FRONT
+            xy = xy + self._roof[0][:2] * ROOF_FRONT + self._front_shift(state)
         if self.phase == 'carry':
             # Put the object's root, which LIBERO's predicates test, over the target.
             offset = eef[:2] - obj.pos[:2]
