@@ -392,11 +392,12 @@ def test_a_group_waiting_for_a_missing_env_says_so_and_renews_its_clients(ros_do
     assert res.success and res.episode_id == 7
 
 
-def test_with_graph_discovery_an_environment_of_another_host_joins(ros_domain):
+def test_with_graph_discovery_an_environment_of_another_host_joins_and_leaves(ros_domain):
     """Find, pick and reset an environment the learner was not told of (run.env_discovery).
 
     The node stands for another host's (its id prefixed by the host name); without discovery
-    the same node is never picked.
+    the same node is never picked. When its node goes, it is not picked (still known); when a
+    node of that id comes back, it is picked again.
     """
     from tgrpo_ros.ros.collector import RosCollector
     from tgrpo_ros.srv import ResetEnv
@@ -411,7 +412,18 @@ def test_with_graph_discovery_an_environment_of_another_host_joins(ros_domain):
                             ResetEnv.Request(suite='libero_object', task='0'), 10.0)
         with pytest.raises(TimeoutError, match='known: \\[.env0.\\]'):
             fixed._pick_envs(1)
-    assert picked == ['hostb_env0']
+        stop_process(servers.pop())  # the host's node leaves
+        deadline = time.monotonic() + 20.0
+        while (finding.reset_clients['hostb_env0'].service_is_ready()
+               and time.monotonic() < deadline):
+            time.sleep(0.2)
+        finding.startup_timeout = 3.0
+        with pytest.raises(TimeoutError, match="alive: \\[\\]; known: \\['env0', 'hostb_env0'\\]"):
+            finding._pick_envs(1)
+        servers.append(_reset_server('answer', 'hostb_env0'))  # and comes back
+        finding.startup_timeout = 30.0
+        back = finding._pick_envs(1)
+    assert picked == ['hostb_env0'] and back == ['hostb_env0']
     assert finding.env_ids == ['env0', 'hostb_env0'] and fixed.env_ids == ['env0']
     assert res.success and res.episode_id == 7
     assert any("'hostb_env0' joined" in line for line in logger.infos), logger.infos
