@@ -29,6 +29,7 @@ import os
 from pathlib import Path
 import platform
 import random
+import signal
 import statistics
 import subprocess
 import sys
@@ -83,11 +84,11 @@ def run_layout(hosts: Hosts, layout: str, args, work: Path) -> dict:
         for i, count in enumerate(per_host):
             folder = out / f'host{i}'
             folder.mkdir(parents=True)
-            log = open(folder / 'launch.log', 'w')
-            rollout.append(subprocess.Popen(
-                [*hosts.run_in(i), *LAUNCH, 'sim_rollout_host', f'envs:={count}',
-                 f'host:=h{i}', *settings], env=env, cwd=folder, stdout=log,
-                stderr=subprocess.STDOUT))
+            with open(folder / 'launch.log', 'w') as log:  # the child keeps its own copy
+                rollout.append(subprocess.Popen(
+                    [*hosts.run_in(i), *LAUNCH, 'sim_rollout_host', f'envs:={count}',
+                     f'host:=h{i}', *settings], env=env, cwd=folder, stdout=log,
+                    stderr=subprocess.STDOUT))
         train += ['env_discovery:=graph', 'local_envs:=0']
     before = [hosts.link_bytes(i) for i in range(len(hosts.names))]
     t0 = time.monotonic()
@@ -97,7 +98,7 @@ def run_layout(hosts: Hosts, layout: str, args, work: Path) -> dict:
                               capture_output=True, text=True, timeout=args.timeout)
     finally:
         for p in rollout:
-            p.send_signal(2)
+            p.send_signal(signal.SIGINT)  # the launcher stops its nodes
         for p in rollout:
             try:
                 p.wait(30)
@@ -123,14 +124,14 @@ def machine() -> str:
 
 def summarise(rows: list[dict], layouts: list[str]) -> list[dict]:
     """Per layout: the median steps/s over repeats and its ratio to the reference's median."""
-    med = {lay: statistics.median(r['steps_per_s'] for r in rows if r['layout'] == lay)
-           for lay in layouts}
+    by = {lay: [r for r in rows if r['layout'] == lay] for lay in layouts}
+    med = {lay: statistics.median(r['steps_per_s'] for r in by[lay]) for lay in layouts}
     ref = med[layouts[0]]
-    return [{'layout': lay, 'runs': sum(r['layout'] == lay for r in rows),
-             'steps_per_s': [r['steps_per_s'] for r in rows if r['layout'] == lay],
+    return [{'layout': lay, 'runs': len(by[lay]),
+             'steps_per_s': [r['steps_per_s'] for r in by[lay]],
              'median_steps_per_s': round(med[lay], 3),
              'ratio_to_reference': round(med[lay] / ref, 3),
-             'link_bytes_last_run': [r['link_bytes'] for r in rows if r['layout'] == lay][-1]}
+             'link_bytes_last_run': by[lay][-1]['link_bytes']}
             for lay in layouts]
 
 
