@@ -95,7 +95,11 @@ def summarise(episodes: list[dict]) -> dict:
 def write(out: Path, meta: dict, episodes: list[dict]) -> dict:
     rows = summarise(episodes)
     data = {**meta, 'rows': rows, 'episodes': episodes}
-    out.with_suffix('.json').write_text(json.dumps(data, indent=1))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # Written beside and renamed, so a kill mid-write never loses the episodes already run.
+    tmp = out.with_suffix('.json.tmp')
+    tmp.write_text(json.dumps(data, indent=1))
+    tmp.replace(out.with_suffix('.json'))
     lines = [f'# Interface gap: {meta["policy"]}, direct LIBERO vs the real path', '',
              f'{meta["how"]}', '',
              'Machine: ' + ', '.join(f'{k} {v}' for k, v in meta['machine'].items())
@@ -114,6 +118,28 @@ def write(out: Path, meta: dict, episodes: list[dict]) -> dict:
                   'measurement: issue 18 asks for at least 20 per row; rerun longer.']
     out.with_suffix('.md').write_text('\n'.join(lines) + '\n')
     return rows
+
+
+# What must match for episodes of an earlier run to be kept by a rerun into the same file.
+SAME_RUN = ('policy', 'profile', 'max_steps', 'temperature', 'seed', 'first_init_state')
+
+
+def earlier_episodes(out: Path, meta: dict) -> list[dict]:
+    """Return the episodes of an earlier run into ``out`` with the same settings (to resume).
+
+    Hours of episodes are not thrown away by a kill; a file from other settings is an error
+    naming what differs rather than a silent mix or overwrite.
+    """
+    path = out.with_suffix('.json')
+    if not path.exists():
+        return []
+    old = json.loads(path.read_text())
+    differ = [f'{k}: {old.get(k)!r} there, {meta[k]!r} here' for k in SAME_RUN
+              if old.get(k) != meta[k]]
+    if differ:
+        raise SystemExit(f'{path} holds episodes of other settings ({"; ".join(differ)}); '
+                         'choose another --out or move it away')
+    return old['episodes']
 
 
 def main(argv=None) -> int:
@@ -136,6 +162,7 @@ def main(argv=None) -> int:
     meta = {'policy': args.policy, 'profile': args.profile, 'machine': machine(),
             'commit': commit, 'date': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()),
             'max_steps': args.max_steps, 'temperature': args.temperature, 'seed': args.seed,
+            'first_init_state': args.first_init_state,
             'how': (f'Episode i: LIBERO-Object task 0, initial state {args.first_init_state} + '
                     f'i, scene seed {args.seed}, policy sampling seed 1000 + i, temperature '
                     f'{args.temperature}, at most {args.max_steps} control steps (20 Hz). Real '
@@ -163,12 +190,17 @@ def main(argv=None) -> int:
                                                     angular_scale_rad=(0.5,) * 3)}
     env = LiberoEnv('libero_object', 0, cameras=('agentview',), image_size=128)
     arm = ServoArm(env)
-    episodes: list[dict] = []
+    episodes = earlier_episodes(args.out, meta)
+    done = {(e['row'], e['episode']) for e in episodes}
+    if done:
+        print(f'resuming: {len(done)} episodes already in {args.out.with_suffix(".json")}')
     for i in range(args.episodes):
         if i % n != k:
             continue
         state = args.first_init_state + i
         for name in args.rows:
+            if (name, i) in done:
+                continue
             gen = torch.Generator().manual_seed(1000 + i)
             t0 = time.time()
             if ROWS[name] is None:
