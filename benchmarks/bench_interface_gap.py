@@ -39,7 +39,8 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# The repository and this folder (bench_sim, ...), also when a test imports the script.
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
 
 from bench_sim import machine  # noqa: E402  (this script's folder is on sys.path)
 from tgrpo_ros.real.robot_profile import load_profile  # noqa: E402

@@ -36,7 +36,8 @@ import time
 import numpy as np
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# The repository and this folder (bench_sim, ...), also when a test imports the script.
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
 
 from bench_interface_gap import paired_interval  # noqa: E402  (this script's folder)
 from bench_sim import machine  # noqa: E402
