@@ -153,7 +153,7 @@ def summarise(args, run: Path, episodes: list[dict], train_s: float) -> dict:
     by = {name: {e['episode']: e for e in episodes if e['policy'] == name}
           for name in ('start', 'final')}
     paired = sorted(set(by['start']) & set(by['final']))
-    out = {'machine': machine(), 'settings': {k: (str(v) if isinstance(v, Path) else v)
+    out = {'machine': machine(), 'settings': {k: (path_text(v) if isinstance(v, Path) else v)
                                               for k, v in vars(args).items()},
            'run': path_text(run), 'train_wall_s': round(train_s, 1), 'paired_episodes':
            len(paired), 'policies': {}}
