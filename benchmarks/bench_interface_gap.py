@@ -47,6 +47,7 @@ from tgrpo_ros.real.robot_profile import load_profile  # noqa: E402
 from tgrpo_ros.sim.libero_env import LiberoEnv  # noqa: E402
 from tgrpo_ros.sim.real_path import PathOptions, run_direct_episode, run_episode  # noqa: E402
 from tgrpo_ros.sim.servo_arm import ServoArm  # noqa: E402
+from tgrpo_ros.training.state_files import write_durably  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / 'results'
 ROWS = {
@@ -97,10 +98,8 @@ def write(out: Path, meta: dict, episodes: list[dict]) -> dict:
     rows = summarise(episodes)
     data = {**meta, 'rows': rows, 'episodes': episodes}
     out.parent.mkdir(parents=True, exist_ok=True)
-    # Written beside and renamed, so a kill mid-write never loses the episodes already run.
-    tmp = out.with_suffix('.json.tmp')
-    tmp.write_text(json.dumps(data, indent=1))
-    tmp.replace(out.with_suffix('.json'))
+    # Atomic, so a kill mid-write never loses the episodes already run.
+    write_durably(out.with_suffix('.json'), json.dumps(data, indent=1).encode())
     lines = [f'# Interface gap: {meta["policy"]}, direct LIBERO vs the real path', '',
              f'{meta["how"]}', '',
              'Machine: ' + ', '.join(f'{k} {v}' for k, v in meta['machine'].items())

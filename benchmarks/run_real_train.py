@@ -43,6 +43,7 @@ from bench_interface_gap import paired_interval  # noqa: E402  (this script's fo
 from bench_sim import machine  # noqa: E402
 from tgrpo_ros.real.robot_profile import load_profile  # noqa: E402
 from tgrpo_ros.training.metrics import wilson_interval  # noqa: E402
+from tgrpo_ros.training.state_files import write_durably  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / 'results'
@@ -52,17 +53,18 @@ def log(msg: str) -> None:
     print(f'[real_train_experiment {time.strftime("%H:%M:%S")}] {msg}', flush=True)
 
 
-def completed_iterations(run: Path) -> int:
+def training_rows(run: Path) -> list[dict]:
+    """Return the run's metrics rows, one per completed iteration (none before the first)."""
     f = run / 'metrics.csv'
     if not f.is_file():
-        return 0
+        return []
     with open(f, newline='') as fh:
-        return len(list(csv.DictReader(fh)))
+        return list(csv.DictReader(fh))
 
 
 def train(args, run: Path) -> float:
     """Launch (or resume) real_train until ``args.iterations`` groups are done; wall seconds."""
-    done = completed_iterations(run)
+    done = len(training_rows(run))
     if done >= args.iterations:
         log(f'training: {done} iterations already in {run}')
         return 0.0
@@ -130,9 +132,7 @@ def evaluate(args, run: Path, eval_file: Path) -> list[dict]:
                              'wall_s': round(time.time() - t0, 1)})
             log(f'eval {name} episode {i} (state {state}): success {r.success}, '
                 f'return {r.dense_return:.1f}, stage {r.max_stage}')
-            tmp = eval_file.with_suffix('.tmp')
-            tmp.write_text(json.dumps(episodes, indent=1))
-            tmp.replace(eval_file)
+            write_durably(eval_file, json.dumps(episodes, indent=1).encode())
     env.close()
     return episodes
 
@@ -142,11 +142,6 @@ def path_text(p: Path) -> str:
         return str(p.relative_to(ROOT))
     except ValueError:
         return str(p)
-
-
-def training_rows(run: Path) -> list[dict]:
-    with open(run / 'metrics.csv', newline='') as fh:
-        return list(csv.DictReader(fh))
 
 
 def summarise(args, run: Path, episodes: list[dict], train_s: float) -> dict:
