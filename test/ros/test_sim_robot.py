@@ -285,3 +285,22 @@ def test_sft_policy_succeeds_through_real_deploy_on_sim_robot(ros_domain, tmp_pa
     (tmp_path / 'episodes.json').write_text(json.dumps(results))
     assert all(r['twists'] > 10 for r in results), results  # it moved through TwistStamped
     assert any(r['success'] for r in results), results
+
+
+def test_clock_stamps_are_never_a_second_off():
+    """sim_robot's stamps for times summed from 0.01 s ticks stay within 1 ns and never go back.
+
+    Rounding only the fraction once turned 1234.9999999998 into 1234.0, so one frame in ~340
+    arrived stamped 1 s in the past and the bridge and the arm adapter halted on it.
+    """
+    from tgrpo_ros.ros.nodes.sim_robot_node import _stamp
+
+    t, previous = 0.0, -1
+    for _ in range(200_000):  # 2,000 s of sim time at the profile's 100 Hz servo rate
+        t += 0.01
+        stamp = _stamp(1000.0 + t)
+        assert 0 <= stamp.nanosec < 1_000_000_000
+        ns = stamp.sec * 1_000_000_000 + stamp.nanosec
+        assert abs(ns - (1000.0 + t) * 1e9) <= 1.0, (stamp, 1000.0 + t)
+        assert ns > previous
+        previous = ns

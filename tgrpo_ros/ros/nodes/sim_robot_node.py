@@ -72,8 +72,11 @@ COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 
 
 def _stamp(t: float) -> Time:
-    sec = int(math.floor(t))
-    return Time(sec=sec, nanosec=int(round((t - sec) * 1e9)) % 1_000_000_000)
+    # Round the whole time to nanoseconds first: rounding only the fraction turned a time just
+    # below a whole second (1234.9999999998, summed 0.01 s ticks) into 1234.0, a stamp 1 s in the
+    # past that the adapter and bridge halted on as 1.010 s old (real_train run, 2026-12-07).
+    ns = int(round(t * 1e9))
+    return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
 
 
 class SimRobot(Node):
