@@ -53,12 +53,13 @@ class ServoSettings:
     stiffness: float = 400.0              # joint impedance [1/s^2] (times the mass matrix)
     command_timeout_s: float = 0.1        # Servo's incoming_command_timeout
     pose_horizon_s: float = 0.05          # a pose target is approached over this time
+    max_tracking_error_rad: float = 0.05  # the joint target runs at most this far ahead
     gripper_speed_mps: float = 0.1        # per finger
     gripper_max_opening_m: float = 0.04   # per finger
 
     def check(self) -> None:
         for name in ('servo_rate_hz', 'stiffness', 'command_timeout_s', 'pose_horizon_s',
-                     'gripper_speed_mps', 'gripper_max_opening_m'):
+                     'max_tracking_error_rad', 'gripper_speed_mps', 'gripper_max_opening_m'):
             v = getattr(self, name)
             if not np.isfinite(v) or v <= 0:
                 raise ValueError(f'ServoSettings.{name} = {v} must be a positive number')
@@ -130,10 +131,14 @@ class ServoArm:
     def reset(self, init_state_index: int = 0, seed: int = 7) -> None:
         """Load an initial state through LiberoEnv (10 settling steps), then take the arm over."""
         self.env.reset(init_state_index, seed)
+        self.take_over()
+
+    def take_over(self) -> None:
+        """Hold the arm and the fingers where the scene has them now, with no command."""
         d = self._data
         self._q_des = d.qpos[self._arm_q].copy()
         self._q_home = self._q_des.copy()
-        # LIBERO leaves the gripper open after its settling steps: start from where it is.
+        # Start the fingers from where they are (LIBERO leaves them open after its reset).
         opening = float(np.mean(np.abs(d.qpos[self._grip_q])))
         self._grip_target = self._grip_ctrl = opening
         self._twist[:] = 0.0
@@ -210,7 +215,11 @@ class ServoArm:
                                              posture)
             self.moving = True
         self.last_qdot = qdot
-        start = self._q_des.copy()
+        # Anti-windup: where the torque limits keep a joint from following (a fast wrist turn),
+        # a target integrated on its own ran up to 0.38 rad ahead and the arm went on turning
+        # for 7 control periods after the command had stopped (bench_controller_response).
+        e = s.max_tracking_error_rad
+        start = np.clip(self._q_des, q - e, q + e)
         end = np.clip(start + qdot * period, self._q_range[:, 0], self._q_range[:, 1])
         self._q_des = end
         n = max(1, int(round(period / m.opt.timestep)))
