@@ -106,13 +106,14 @@ def write(out: Path, meta: dict, episodes: list[dict]) -> dict:
              + f'. Commit {meta["commit"]}, {meta["date"]}.', '',
              '| row | episodes | successes | mean dense return | paired diff vs direct '
              '(95% CI) |', '| --- | --- | --- | --- | --- |']
-    for name, r in rows.items():
+    ran = {name: r for name, r in rows.items() if r['episodes']}  # a row not run: no line
+    for name, r in ran.items():
         lo, hi = r['paired_diff_ci95']
         ci = '' if math.isnan(lo) else f' [{lo:+.1f}, {hi:+.1f}]'
         diff = '' if name == 'direct' else f'{r["paired_diff_mean"]:+.1f}{ci}'
         lines.append(f'| {name} | {r["episodes"]} | {r["successes"]} | '
                      f'{r["mean_dense_return"]:.1f} | {diff} |')
-    short = [name for name, r in rows.items() if r['episodes'] < 20]
+    short = [name for name, r in ran.items() if r['episodes'] < 20]
     if short:
         lines += ['', f'Rows with fewer than 20 episodes ({", ".join(short)}) are a partial '
                   'measurement: issue 18 asks for at least 20 per row; rerun longer.']
