@@ -84,3 +84,26 @@ def test_the_real_train_result_pairs_episodes_by_index(tmp_path):
     rt.write(tmp_path, doc)
     md = (tmp_path / 'results.md').read_text()
     assert '| final | 2/3 |' in md and '| 1 | 0 | 100.0; 50.0 | 75.0 | 0.5 | 0 | 120;160 |' in md
+
+
+def test_the_response_summary_reads_speed_rise_and_coast():
+    """Steady speed, rise and coast from a known motion; rotations through the quaternions."""
+    import numpy as np
+    bench = benchmark_script('bench_controller_response')
+    # x moves 0, 5, 10, 10, 10 mm per step while held (3 steps + ramp), then 4 and 1 mm of coast
+    steps = [0.005, 0.010, 0.010, 0.010, 0.004, 0.001]
+    x = np.concatenate([[0.0], np.cumsum(steps)])
+    poses = np.zeros((len(x), 7))
+    poses[:, 0] = -x  # a negative action: motion along the command counts as positive
+    poses[:, 6] = 1.0
+    s = bench.summarise(poses, 0, -0.5, hold=4)
+    assert s['steady_m_per_step'] == pytest.approx(0.010)
+    assert s['steady_per_unit'] == pytest.approx(0.020)
+    assert s['rise_steps'] == 2
+    assert s['coast_m'] == pytest.approx(0.005)
+    # a turn of 0.1 rad per step about z, read back as yaw
+    angles = np.arange(4) * 0.1
+    quats = np.zeros((4, 7))
+    quats[:, 5], quats[:, 6] = np.sin(angles / 2), np.cos(angles / 2)
+    assert bench.motion(quats, 5) == pytest.approx([0.1, 0.1, 0.1])
+    assert bench.motion(quats, 3) == pytest.approx([0.0, 0.0, 0.0], abs=1e-12)
