@@ -157,6 +157,47 @@ def motion(poses: np.ndarray, axis: int) -> np.ndarray:
     return np.array([rotvec_between(a[3:], b[3:])[axis - 3] for a, b in zip(poses, poses[1:])])
 
 
+def finger_opening(scene: Scene) -> float:
+    """Return the mean per-finger opening [m] (0 closed, 0.04 open on the Panda)."""
+    return float(np.mean(np.abs(scene.arm.read(render=False).joint_positions[7:9])))
+
+
+def gripper_response(scene: Scene, profile, steps: int) -> dict:
+    """Close the open gripper (action +1) for ``steps`` control steps, then open it again.
+
+    LIBERO: the gripper action through OSC_POSE's env.step. Real path: SafetyFilter's gripper
+    decision -> the profile's closed / open position -> ServoArm's finger controller, as
+    ``real_path.run_episode`` sends it. Nothing is held (the free state), so the fingers travel
+    all the way.
+    """
+    out = {}
+    for name in ('osc', 'real_path'):
+        scene.restore('free')
+        arm = scene.arm
+        if name == 'real_path':
+            arm.take_over()
+        openings = [finger_opening(scene)]
+        for k in range(2 * steps):
+            close = k < steps
+            if name == 'osc':
+                a = np.zeros(7)
+                a[6] = 1.0 if close else -1.0
+                scene.env.step(a)
+            else:
+                g = profile.gripper
+                arm.set_gripper(g.closed_position if close else g.open_position)
+                arm.advance(profile.control_period_s)
+            openings.append(finger_opening(scene))
+        o = np.asarray(openings)
+        full = o[0] - o[steps]
+        closed_at = np.flatnonzero(o[:steps + 1] <= o[0] - 0.9 * full)
+        opened_at = np.flatnonzero(o[steps:] >= o[steps] + 0.9 * (o[0] - o[steps]))
+        out[name] = {'opening_m': [round(float(v), 5) for v in o],
+                     'steps_to_90pct_closed': int(closed_at[0]) if len(closed_at) else None,
+                     'steps_to_90pct_open': int(opened_at[0]) if len(opened_at) else None}
+    return out
+
+
 def summarise(poses: np.ndarray, axis: int, magnitude: float, hold: int) -> dict:
     step = motion(poses, axis) * np.sign(magnitude)  # along the command [m or rad]
     tail = step[hold - max(1, hold // 3):hold]
@@ -210,7 +251,11 @@ def main(argv=None) -> int:
                           f"{row['osc']['rise_steps']} real {row['real_path']['rise_steps']}; "
                           f"coast osc {row['osc']['coast_m']:.4f} real "
                           f"{row['real_path']['coast_m']:.4f}", flush=True)
-    result = {'profile': args.profile, 'hold': args.hold, 'coast': args.coast,
+    gripper = gripper_response(scene, profile, args.hold)
+    for name in ('osc', 'real_path'):
+        print(f"gripper {name}: 90% closed after {gripper[name]['steps_to_90pct_closed']} "
+              f"steps, 90% open again after {gripper[name]['steps_to_90pct_open']}", flush=True)
+    result = {'profile': args.profile, 'hold': args.hold, 'coast': args.coast, 'gripper': gripper,
               'coast_value': args.coast_value,
               'control_period_s': profile.control_period_s, 'scene': 'libero_object task 0 '
               'state 0', **info, 'machine': machine(), 'wall_s': round(time.time() - t0, 1),
@@ -245,6 +290,15 @@ def render(result: dict) -> str:
             f"{p['steady_per_unit']:.4f} | {ratio:.2f} | {o['rise_steps']} | {p['rise_steps']} | "
             f"{o['coast_m'] * 1e3:.1f} | {p['coast_m'] * 1e3:.1f} | "
             f"{r['position_gap_m'] * 1e3:.1f} |")
+    g = result['gripper']
+    lines += ['', 'Gripper (free state, open -> closed for the hold, then open again; per-finger '
+              'opening in mm at each step):', '',
+              '| path | 90% closed after [steps] | 90% open again after [steps] | opening [mm] |',
+              '| --- | --- | --- | --- |']
+    for name in ('osc', 'real_path'):
+        lines.append(f"| {name} | {g[name]['steps_to_90pct_closed']} | "
+                     f"{g[name]['steps_to_90pct_open']} | "
+                     + ', '.join(f'{v * 1e3:.1f}' for v in g[name]['opening_m']) + ' |')
     m = result['machine']
     lines += ['', f"Machine: {m.get('cpu', '?')}, {m.get('cores', '?')} cores; "
               f"{result['wall_s']} s.", '']
