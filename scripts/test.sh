@@ -31,7 +31,8 @@ for distro in ${TGRPO_TEST_DISTROS:-kilted jazzy}; do
     jazzy) what="the ROS-facing tests (-m ros)"; args=(-m ros) ;;
     *) echo "[test] ERROR: unknown distribution '$distro' in TGRPO_TEST_DISTROS" >&2; exit 2 ;;
   esac
-  echo "[test] $(date -u +%H:%M:%S) ROS 2 $distro: setup, then $what"
+  echo "[test] $(date -u +%H:%M:%S) ROS 2 $distro: setup, then $what" \
+    "($(df -h --output=avail . 2>/dev/null | tail -1 | tr -d ' ') free on this file system)"
   start=$SECONDS
   status=0
   run_pass "$distro" "${args[@]}" "$@" || status=$?
