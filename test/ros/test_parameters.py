@@ -130,12 +130,28 @@ def test_out_of_range_values_are_refused_by_name(rclpy_context):
     node.destroy_node()
 
 
+def _call(node: Node, srv_type, name: str, request, timeout: float = 60.0):
+    """Call a service and return its response, asking again when an answer is lost.
+
+    A request sent just as the service is discovered can be answered before the response path
+    is matched ("failed to send response (timeout)" in the server's log; seen once on Jazzy).
+    """
+    client = node.create_client(srv_type, name)
+    deadline = time.monotonic() + timeout
+    assert client.wait_for_service(timeout_sec=timeout), f'{name} did not come up'
+    while time.monotonic() < deadline:
+        future = client.call_async(request)
+        rclpy.spin_until_future_complete(node, future, timeout_sec=10.0)
+        if future.done() and future.result() is not None:
+            return future.result()
+        client.remove_pending_request(future)
+    raise AssertionError(f'{name} gave no answer in {timeout} s')
+
+
 def _get(node: Node, target: str, names: list[str], timeout: float = 60.0) -> list:
-    client = node.create_client(GetParameters, f'{target}/get_parameters')
-    assert client.wait_for_service(timeout_sec=timeout), f'{target} did not come up'
-    future = client.call_async(GetParameters.Request(names=names))
-    rclpy.spin_until_future_complete(node, future, timeout_sec=timeout)
-    return [parameter_value_to_python(v) for v in future.result().values]
+    response = _call(node, GetParameters, f'{target}/get_parameters',
+                     GetParameters.Request(names=names), timeout)
+    return [parameter_value_to_python(v) for v in response.values]
 
 
 def test_parameter_file_value_reaches_a_real_node_unless_an_argument_names_it(rclpy_context,
@@ -161,12 +177,8 @@ def test_parameter_file_value_reaches_a_real_node_unless_an_argument_names_it(rc
         # file > preset > defaults; argument > all; preset > defaults where the file is silent
         assert got == [3, 0.5, 11, 2, 8.0, ['agentview']]
         # a read-only parameter refuses a change at run time instead of ignoring it
-        client = probe.create_client(SetParameters, '/policy/set_parameters')
-        assert client.wait_for_service(timeout_sec=30)
-        future = client.call_async(SetParameters.Request(parameters=[
-            Parameter('policy.temperature', value=1.0).to_parameter_msg()]))
-        rclpy.spin_until_future_complete(probe, future, timeout_sec=30)
-        result = future.result().results[0]
+        result = _call(probe, SetParameters, '/policy/set_parameters', SetParameters.Request(
+            parameters=[Parameter('policy.temperature', value=1.0).to_parameter_msg()])).results[0]
         assert not result.successful and 'read-only' in result.reason
         # it says what it samples with; a learner with other values refuses to train
         deadline = time.monotonic() + 30
