@@ -14,6 +14,8 @@ Methods (``SimTrainSettings.algo``):
     tgrpo         fused step + trajectory advantage (0.3 / 0.7), first-success groups (paper)
     traj          trajectory-level only on the dense return ("without step advantage")
     step          step-level only ("without trajectory advantage")
+    tgrpo_overlap tgrpo with overlapped updates (run.max_staleness 1: each group but the first
+                  acted by the policy one update behind); not run by default
     grpo_outcome  trajectory-level on 0/1 success (SimpleVLA-RL's GRPO), all_done groups
     ppo           value head + GAE + clipped value loss, all_done groups, rewards scaled by the
                   running std of the return (``algo.reward_scaling``)
@@ -56,6 +58,9 @@ METHODS = {
     'tgrpo': {'algo.estimator': 'tgrpo', 'algo.group_completion': 'first_success'},
     'traj': {'algo.estimator': 'traj', 'algo.group_completion': 'first_success'},
     'step': {'algo.estimator': 'step', 'algo.group_completion': 'first_success'},
+    # TGRPO with the next group collected while the learner updates on the last (#21).
+    'tgrpo_overlap': {'algo.estimator': 'tgrpo', 'algo.group_completion': 'first_success',
+                      'run.max_staleness': 1},
     'grpo_outcome': {'algo.estimator': 'grpo_outcome', 'algo.group_completion': 'all_done'},
     'ppo': {'algo.estimator': 'gae', 'algo.group_completion': 'all_done'},
     'ppo_unscaled': {'algo.estimator': 'gae', 'algo.group_completion': 'all_done',
