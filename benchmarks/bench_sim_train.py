@@ -24,6 +24,7 @@ import os
 from pathlib import Path
 import platform
 import random
+import statistics
 import subprocess
 import sys
 import time
@@ -115,22 +116,32 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--envs', default='1,2,4')
     ap.add_argument('--steps', type=int, default=30, help='policy steps per environment')
+    ap.add_argument('--repeats', type=int, default=1,
+                    help='runs of each path per N, alternated (ROS first on odd repeats) so '
+                    "a change in the machine's load falls on both; the rows give medians")
     ap.add_argument('--out', default=str(ROOT / 'benchmarks' / 'results'
                                          / 'sim_train_throughput.json'))
     args = ap.parse_args()
+    load = os.getloadavg()[0]
     rows = []
     for n in [int(x) for x in args.envs.split(',')]:
-        a = in_process(n, args.steps)
-        b = over_ros(n, args.steps)
+        runs: dict[str, list[float]] = {'in_process': [], 'ros': []}
+        for r in range(args.repeats):
+            for path in (('ros', 'in_process') if r % 2 else ('in_process', 'ros')):
+                rate = (over_ros if path == 'ros' else in_process)(n, args.steps)
+                runs[path].append(round(rate, 3))
+        a, b = statistics.median(runs['in_process']), statistics.median(runs['ros'])
         rows.append({'envs': n, 'steps_per_env': args.steps,
                      'in_process_steps_per_s': round(a, 3), 'ros_steps_per_s': round(b, 3),
-                     'ros_over_in_process': round(b / a, 3)})
-        print(f'N={n}: in-process {a:.2f} steps/s, over ROS 2 {b:.2f} steps/s, '
-              f'ratio {b / a:.2f}', flush=True)
+                     'ros_over_in_process': round(b / a, 3),
+                     'in_process_runs': runs['in_process'], 'ros_runs': runs['ros']})
+        print(f'N={n}: in-process {a:.2f} steps/s, over ROS 2 {b:.2f} steps/s '
+              f'(medians of {args.repeats}), ratio {b / a:.2f}', flush=True)
     result = {'benchmark': 'rollout throughput, tiny:test policy, agentview 128 px, '
                            'LIBERO-Object task 0',
               'machine': f'{platform.machine()}, {os.cpu_count()} CPU cores, no GPU',
-              'date': time.strftime('%Y-%m-%d', time.gmtime()), 'rows': rows}
+              'date': time.strftime('%Y-%m-%dT%H:%MZ', time.gmtime()),
+              'load_1min_at_start': round(load, 2), 'repeats': args.repeats, 'rows': rows}
     Path(args.out).write_text(json.dumps(result, indent=2))
     print(f'written {args.out}')
     return 0
