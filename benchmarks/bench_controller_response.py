@@ -43,9 +43,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench_sim import machine  # noqa: E402  (this script's folder is on sys.path)
 from calibrate_action_scale import rotvec_between  # noqa: E402
 from tgrpo_ros.real.robot_profile import load_profile  # noqa: E402
-from tgrpo_ros.real.safety import SafetyFilter  # noqa: E402
 from tgrpo_ros.sim.expert import ScriptedExpert  # noqa: E402
 from tgrpo_ros.sim.libero_env import LiberoEnv  # noqa: E402
+from tgrpo_ros.sim.real_path import armed_filter, filter_command, servo_until  # noqa: E402
 from tgrpo_ros.sim.servo_arm import ServoArm  # noqa: E402
 from tgrpo_ros.training.state_files import write_durably  # noqa: E402
 
@@ -125,27 +125,17 @@ def run_real_path(scene: Scene, profile, state: str, action: np.ndarray, hold: i
     arm.take_over()
     g = profile.gripper
     arm.set_gripper(g.closed_position if grip > 0 else g.open_position)
-    safety = SafetyFilter(profile)
-    now = arm.time_s
-    safety.on_deadman(True, now)
-    safety.arm(now - 1e-6)
-    servo = 1.0 / arm.settings.servo_rate_hz
+    safety = armed_filter(profile, arm)
     positions = [scene.hand()]
     for k in range(hold + coast):
         now = arm.time_s
         reading = arm.read(render=False)
-        safety.on_deadman(True, now)
-        safety.on_pose(reading.eef_position, reading.eef_quaternion_xyzw, now)
         a = action.copy() if k < hold else neutral(coast_value)
         a[6] = grip
-        safety.on_observation(now)
-        safety.on_action(a, now)
-        cmd = safety.step(now).command
+        cmd = filter_command(safety, reading, a, now)
         if cmd is not None:
             arm.set_twist(cmd.linear, cmd.angular, now)
-        end = now + profile.control_period_s
-        while arm.time_s < end - 1e-9:
-            arm.advance(servo)
+        servo_until(arm, now + profile.control_period_s)
         positions.append(scene.hand())
     return np.asarray(positions)
 

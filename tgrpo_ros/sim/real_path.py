@@ -61,6 +61,42 @@ def bridge_observation(profile: RobotProfile, reading, instruction: str, task: s
                        instruction=instruction, task=task)
 
 
+def armed_filter(profile: RobotProfile, arm: ServoArm) -> SafetyFilter:
+    """Return the adapter's SafetyFilter, deadman held and armed at the arm's clock."""
+    safety = SafetyFilter(profile)
+    now = arm.time_s
+    safety.on_deadman(True, now)
+    safety.arm(now - 1e-6)
+    return safety
+
+
+def filter_command(safety: SafetyFilter, reading, action: np.ndarray | None, now: float):
+    """Run one control period of the adapter's filter and return its command (or None).
+
+    The pose, then the action (None: a dropped frame, the filter holds the last one), then
+    the filter's decision, in the adapter's order.
+    """
+    safety.on_deadman(True, now)
+    safety.on_pose(reading.eef_position, reading.eef_quaternion_xyzw, now)
+    if action is not None:
+        safety.on_observation(now)
+        safety.on_action(action, now)
+    return safety.step(now).command
+
+
+def servo_until(arm: ServoArm, end: float, before_tick=None) -> None:
+    """Run the arm's servo ticks up to time ``end`` [s].
+
+    ``before_tick()``, if given, runs before each tick (the real path delivers the commands
+    due by then).
+    """
+    servo = 1.0 / arm.settings.servo_rate_hz
+    while arm.time_s < end - 1e-9:
+        if before_tick is not None:
+            before_tick()
+        arm.advance(servo)
+
+
 def run_episode(policy, arm: ServoArm, profile: RobotProfile, init_state: int, seed: int,
                 max_steps: int, temperature: float, generator, options: PathOptions,
                 rng: np.random.Generator) -> EpisodeResult:
@@ -76,16 +112,23 @@ def run_episode(policy, arm: ServoArm, profile: RobotProfile, init_state: int, s
     arm.reset(init_state, seed)
     env = arm.env
     dt = profile.control_period_s
-    servo = 1.0 / arm.settings.servo_rate_hz
-    safety = SafetyFilter(profile)
-    t0 = arm.time_s
-    safety.on_deadman(True, t0)
-    safety.arm(t0 - 1e-6)
+    safety = armed_filter(profile, arm)
     pending: list[tuple[float, object]] = []  # (time it reaches the arm, command)
     last_arrival = -np.inf
     total, best, success = 0.0, 0, False
     steps = 0
     gripper_closed = None
+
+    def deliver() -> None:
+        nonlocal gripper_closed
+        while pending and pending[0][0] <= arm.time_s + 1e-9:
+            _, c = pending.pop(0)
+            arm.set_twist(c.linear, c.angular, arm.time_s)
+            if c.gripper_closed is not None and c.gripper_closed != gripper_closed:
+                g = profile.gripper
+                arm.set_gripper(g.closed_position if c.gripper_closed else g.open_position)
+                gripper_closed = c.gripper_closed
+
     for steps in range(1, max_steps + 1):
         now = arm.time_s
         reading = arm.read(render=True)
@@ -93,32 +136,21 @@ def run_episode(policy, arm: ServoArm, profile: RobotProfile, init_state: int, s
             for k, img in reading.images.items():
                 reading.images[k] = np.clip(img + rng.normal(0, options.image_noise_std,
                                                              img.shape), 0, 255).astype(np.uint8)
-        safety.on_deadman(True, now)
-        safety.on_pose(reading.eef_position, reading.eef_quaternion_xyzw, now)
+        action = None
         dropped = options.drop_rate > 0 and steps > 1 and rng.random() < options.drop_rate
         if not dropped:
             obs = bridge_observation(profile, reading, env.instruction, env.task_id,
                                      options.mirror_images)
             sample = policy.sample([obs], temperature, generator)
-            safety.on_observation(now)
-            safety.on_action(np.asarray(sample.actions[0], dtype=np.float64), now)
-        cmd = safety.step(now).command
+            action = np.asarray(sample.actions[0], dtype=np.float64)
+        cmd = filter_command(safety, reading, action, now)
         if cmd is not None:
             delay = options.latency_s + (rng.uniform(0.0, options.jitter_s)
                                          if options.jitter_s > 0 else 0.0)
             arrival = max(now + delay, last_arrival)  # commands arrive in order
             last_arrival = arrival
             pending.append((arrival, cmd))
-        end = now + dt
-        while arm.time_s < end - 1e-9:
-            while pending and pending[0][0] <= arm.time_s + 1e-9:
-                _, c = pending.pop(0)
-                arm.set_twist(c.linear, c.angular, arm.time_s)
-                if c.gripper_closed is not None and c.gripper_closed != gripper_closed:
-                    g = profile.gripper
-                    arm.set_gripper(g.closed_position if c.gripper_closed else g.open_position)
-                    gripper_closed = c.gripper_closed
-            arm.advance(servo)
+        servo_until(arm, now + dt, deliver)
         arm.read(render=False)
         reward, stage, _, success = arm.task_outcome()
         total += reward
