@@ -17,7 +17,7 @@ file systems, and setup then installs copies.
 
 from __future__ import annotations
 
-import csv
+from importlib.metadata import PathDistribution
 import os
 from pathlib import Path
 import re
@@ -33,50 +33,37 @@ def site_packages(venv: Path) -> Path:
     return found[0]
 
 
-def dist_field(dist_info: Path, field: str) -> str:
-    """Return one METADATA field ('' when missing)."""
-    try:
-        metadata = (dist_info / 'METADATA').read_text(encoding='utf-8', errors='replace')
-    except OSError:
-        return ''
-    for line in metadata.splitlines():
-        if line.startswith(f'{field}:'):
-            return line.split(':', 1)[1].strip()
-        if not line.strip():
-            break  # the headers end at the first blank line
-    return ''
+def dists(site: Path) -> list[PathDistribution]:
+    """Return the installed distributions of ``site`` (its *.dist-info folders), sorted."""
+    return [PathDistribution(d) for d in sorted(site.glob('*.dist-info'))]
 
 
-def dist_name(dist_info: Path) -> str:
-    """Return the distribution's normalised name ('' when its METADATA has none)."""
-    return re.sub(r'[-_.]+', '-', dist_field(dist_info, 'Name')).lower()
+def dist_name(dist: PathDistribution) -> str:
+    """Return the distribution's normalised name ('' when its metadata has none)."""
+    return re.sub(r'[-_.]+', '-', dist.metadata.get('Name') or '').lower()
 
 
 def versions(site: Path) -> dict[str, str]:
-    return {dist_name(d): dist_field(d, 'Version') for d in site.glob('*.dist-info')}
+    return {dist_name(d): d.version for d in dists(site)}
 
 
-def plan(src_venv: Path, src_site: Path, dist_info: Path,
+def plan(src_venv: Path, dist: PathDistribution,
          present: set[str]) -> list[tuple[Path, Path]] | None:
     """Return (source file, path relative to the venv) for each file, or None to skip it."""
-    name = dist_name(dist_info)
+    name = dist_name(dist)
     # A package the new venv has already (pip, setuptools from `python -m venv`) stays pip's:
     # linking another version's files over it would leave two half-installations.
-    if not name or name in present or name.startswith('ros-') \
-            or not (dist_info / 'RECORD').is_file():
+    if not name or name in present or name.startswith('ros-') or dist.files is None:
         return None
     files = []
-    with open(dist_info / 'RECORD', newline='', encoding='utf-8') as fh:
-        for row in csv.reader(fh):
-            if not row or not row[0]:
-                continue
-            path = (src_site / row[0]).resolve()
-            try:
-                rel = path.relative_to(src_venv.resolve())
-            except ValueError:
-                return None  # a file outside the venv: pip's business
-            if path.is_file():
-                files.append((path, rel))
+    for record in dist.files:
+        path = Path(dist.locate_file(record)).resolve()
+        try:
+            rel = path.relative_to(src_venv.resolve())
+        except ValueError:
+            return None  # a file outside the venv: pip's business
+        if path.is_file():
+            files.append((path, rel))
     return files
 
 
@@ -101,14 +88,14 @@ def share(src_venv: Path, dst_venv: Path) -> tuple[int, float]:
     for name in sorted(older):
         subprocess.run([str(dst_venv / 'bin' / 'python'), '-m', 'pip', 'uninstall', '-y', '-q',
                         name], check=True)
-    present = {dist_name(d) for d in dst_site.glob('*.dist-info')}
+    present = {dist_name(d) for d in dists(dst_site)}
     count, size = 0, 0
-    for dist_info in sorted(src_site.glob('*.dist-info')):
-        files = plan(src_venv, src_site, dist_info, present)
+    for dist in dists(src_site):
+        files = plan(src_venv, dist, present)
         if files is None:
             continue
         # The dist-info last: pip sees the package only once all its files are there.
-        files.sort(key=lambda f: dist_info.name in f[1].parts)
+        files.sort(key=lambda f: any(part.endswith('.dist-info') for part in f[1].parts))
         for src, rel in files:
             dst = dst_venv / rel
             if dst.exists():
