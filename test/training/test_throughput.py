@@ -47,6 +47,9 @@ def test_shares_and_steps_per_second_over_full_iterations():
     line = throughput_line(r)
     assert '3.00 env steps/s over 2 iterations' in line and 'rollout 60%' in line
     assert 'first iteration excluded' in line
+    # overlapped, collection runs during the update: the main loop only waits for it
+    overlapped = throughput_line(r, overlapped=True)
+    assert 'waiting for rollout 60%, update 20%' in overlapped
     # start-up before the first iteration is not counted
     late = PartTimes(clock)
     clock.t += 50.0

@@ -240,7 +240,7 @@ def _train(settings: SimTrainSettings, collector: Collector, policy: VLAPolicy,
     finally:
         pipeline.close()
     throughput = times.report()
-    log(throughput_line(throughput))
+    log(throughput_line(throughput, overlapped=settings.run.max_staleness > 0))
     return run.finish({'throughput': throughput})
 
 

@@ -77,11 +77,16 @@ class PartTimes:
         return out
 
 
-def throughput_line(report: dict) -> str:
-    """One line for the terminal: '... env steps/s over N iterations ...; rollout 81%, ...'."""
+def throughput_line(report: dict, overlapped: bool = False) -> str:
+    """One line for the terminal: '... env steps/s over N iterations ...; rollout 81%, ...'.
+
+    overlapped: groups are collected during the updates (run.max_staleness > 0), so the
+    'rollout' part is only the wait for a group beyond the update; the line says so.
+    """
     if not report.get('iterations') or not report.get('env_steps_per_s'):
         return '[train] throughput: no full iteration in this launch'
-    shares = ', '.join(f'{p} {100 * s:.0f}%' for p, s in report['share'].items())
+    names = {'rollout': 'waiting for rollout'} if overlapped else {}
+    shares = ', '.join(f'{names.get(p, p)} {100 * s:.0f}%' for p, s in report['share'].items())
     skipped = 'start-up excluded'
     if report.get('first_iteration_excluded'):
         skipped = 'start-up and the first iteration excluded'
