@@ -224,6 +224,26 @@ def read_rows(run: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
+def run_wall_s(run: Path, rows: list[dict]) -> float:
+    """Return a run's training wall time [s] over its iterations, start-up excluded.
+
+    Each row's rollout + update is the wall time of a synchronous iteration; with overlapped
+    updates (run.max_staleness) the two run at the same time and their sum overcounts, so the
+    run's own clock is used where it covers every row: summary.json's throughput (iterations
+    2..K, wall-clock) plus the first iteration, which nothing overlaps before it ends.
+    """
+    summed = sum(float(r['rollout_time_s']) + float(r['update_time_s']) for r in rows)
+    summary = run / 'summary.json'
+    if not rows or not summary.is_file():
+        return summed
+    measured = json.loads(summary.read_text()).get('throughput') or {}
+    if not measured.get('first_iteration_excluded') or \
+            measured.get('iterations') != len(rows) - 1:
+        return summed  # e.g. a resumed run: its summary covers the last launch only
+    return float(rows[0]['rollout_time_s']) + float(rows[0]['update_time_s']) + \
+        float(measured['wall_s'])
+
+
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """95% Wilson score interval of a success rate k/n (sensible at 0/n and n/n)."""
     if n == 0:
@@ -288,15 +308,15 @@ def summarise(args, out: Path, wall_s: float) -> dict:
             rows = read_rows(out / 'runs' / name)
             entry['iterations_done'].append(len(rows))
             if rows:
-                curves.setdefault(method, []).append(rows)
+                curves.setdefault(method, []).append((rows, run_wall_s(out / 'runs' / name,
+                                                                         rows)))
             ev = out / 'eval' / name / 'results.json'
             if ev.is_file():
                 d = json.loads(ev.read_text())
                 entry['success'].append(d['success_rate'])
                 entry['return'].append(d['mean_return'])
                 entry['env_steps'].append(int(float(rows[-1]['env_steps_total'])))
-                entry['wall_s'].append(sum(float(r['rollout_time_s']) + float(r['update_time_s'])
-                                           for r in rows))
+                entry['wall_s'].append(run_wall_s(out / 'runs' / name, rows))
                 entry['successes'] += d.get('successes', 0)
                 entry['episodes'] += d.get('episodes', 0)
                 if 'seconds' in d:
@@ -364,13 +384,20 @@ def plot(out: Path, curves: dict, table: dict) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
     fig, axes = plt.subplots(2, 3, figsize=(14, 7))
-    for method, runs in curves.items():
+    for method, pairs in curves.items():
+        runs = [rows for rows, _ in pairs]
         n = min(len(r) for r in runs)
         if n == 0:
             continue
         steps = np.mean([[float(r['env_steps_total']) for r in rows[:n]] for rows in runs], 0)
-        wall = np.mean([np.cumsum([float(r['rollout_time_s']) + float(r['update_time_s'])
-                                   for r in rows[:n]]) for rows in runs], 0)
+        # Elapsed time per iteration: rollout + update, scaled so each run ends at its measured
+        # wall time (exact at the end; overlapped runs have no per-iteration clock).
+        elapsed = []
+        for rows, total in pairs:
+            cum = np.cumsum([float(r['rollout_time_s']) + float(r['update_time_s'])
+                             for r in rows])
+            elapsed.append((cum * (total / cum[-1] if cum[-1] > 0 else 1.0))[:n])
+        wall = np.mean(elapsed, 0)
         succ = np.mean([[float(r['success_rate']) for r in rows[:n]] for rows in runs], 0)
         ret = np.mean([[float(r['mean_return']) for r in rows[:n]] for rows in runs], 0)
         for ax, x, y in ((axes[0, 0], steps, succ), (axes[0, 1], steps, ret),

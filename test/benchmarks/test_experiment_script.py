@@ -179,3 +179,18 @@ def test_several_tasks_are_evaluated_each_and_reported_per_task_and_pooled(tmp_p
     assert '| tgrpo | 3 | 12/20, 20/20 | 32/40 [65-90] | 160.0 +- 56.6 |' in md
     assert '| tgrpo | 2 | 8/20, 6/20 | 14/40 [22-50] |' in md
     assert '| sft | 2 | 4/20 | 4/20 [8-42] |' in md
+
+
+def test_train_wall_time_is_the_runs_clock_when_updates_overlap(tmp_path):
+    """Overlapped, rollout and update run at once: their sum is not the wall time."""
+    mod = _module()
+    run = tmp_path / 'run'
+    _write_run(run, [0.0, 0.5, 1.0])  # each row: rollout 5 s + update 1 s
+    rows = mod.read_rows(run)
+    assert mod.run_wall_s(run, rows) == 18.0  # no summary: the synchronous sum
+    summary = {'throughput': {'iterations': 2, 'wall_s': 10.0, 'first_iteration_excluded': True}}
+    (run / 'summary.json').write_text(json.dumps(summary))
+    assert mod.run_wall_s(run, rows) == 16.0  # iteration 1 (6 s) + the clock over 2..3
+    summary['throughput']['iterations'] = 1  # a resumed run's summary covers its last launch
+    (run / 'summary.json').write_text(json.dumps(summary))
+    assert mod.run_wall_s(run, rows) == 18.0
